@@ -1,0 +1,92 @@
+//! The `local` authenticator: no credential, but the caller must be on this machine, the
+//! Host header must name this machine (a DNS-rebinding page sends its own host name),
+//! and a browser's Origin must be allowed (a page on another site must not drive the
+//! API: CSRF).
+
+use std::net::IpAddr;
+
+use super::{Denial, Identity, single_header};
+use crate::cors::OriginList;
+use crate::reason::Reason;
+use crate::request::Request;
+
+#[derive(Debug)]
+pub(crate) struct Local {
+    pub identity: Identity,
+    /// Lower-cased host names, without port.
+    pub hosts: Vec<String>,
+    pub origins: OriginList,
+}
+
+/// True for 127.0.0.0/8, ::1 and IPv4-mapped loopback.
+pub fn is_loopback(peer: &str) -> bool {
+    let text = peer.trim();
+    let text = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(text);
+    match text.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.is_loopback(),
+        Ok(IpAddr::V6(v6)) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        Err(_) => false,
+    }
+}
+
+/// The host of a Host header, lower-cased, without its port.
+fn host_name(value: &str) -> String {
+    let v = value.trim();
+    let host = if v.starts_with('[') {
+        match v.find(']') {
+            Some(end) => v.get(..=end).unwrap_or(v),
+            None => v,
+        }
+    } else {
+        match v.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => v,
+        }
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl Local {
+    pub fn authenticate(&self, req: &Request<'_>, max_bytes: usize) -> Result<Identity, Denial> {
+        if !req.peer.is_some_and(is_loopback) {
+            return Err(Denial::new(Reason::NotLocal, "caller is not on the loopback interface"));
+        }
+        let Some(host) = single_header(req, "Host", max_bytes)? else {
+            return Err(Denial::new(Reason::NotLocal, "no Host header"));
+        };
+        let name = host_name(host);
+        if !self.hosts.contains(&name) {
+            return Err(Denial::new(Reason::NotLocal, "Host header does not name this machine"));
+        }
+        if let Some(origin) = single_header(req, "Origin", max_bytes)? {
+            if !self.origins.allows(origin) {
+                return Err(Denial::new(Reason::OriginNotAllowed, "origin not allowed"));
+            }
+        }
+        Ok(self.identity.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_addresses() {
+        for p in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "::ffff:127.0.0.1"] {
+            assert!(is_loopback(p), "{p}");
+        }
+        for p in ["10.0.0.1", "192.168.1.1", "::ffff:10.0.0.1", "0.0.0.0", "localhost", "", "127.0.0.1:80", "fe80::1"] {
+            assert!(!is_loopback(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn host_names() {
+        assert_eq!(host_name("LocalHost:8000"), "localhost");
+        assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:8000"), "[::1]");
+        assert_eq!(host_name("localhost."), "localhost");
+        assert_eq!(host_name("evil.example:8000"), "evil.example");
+    }
+}

@@ -1,0 +1,157 @@
+//! Authenticators: each recognises one kind of credential and turns it into a
+//! [`Principal`], or refuses it.
+//!
+//! An authenticator answers one of four things (see [`Outcome`]). Only `Absent` and
+//! `NotMine` let the engine try the next one; a credential that is presented and wrong
+//! is a denial and never falls through to a weaker authenticator.
+
+pub(crate) mod jwt;
+pub(crate) mod keys;
+pub(crate) mod local;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::decision::Principal;
+use crate::reason::Reason;
+use crate::request::Request;
+use crate::scopes::ScopeSet;
+
+/// A recognised principal with the declared scopes it holds.
+#[derive(Debug, Clone)]
+pub(crate) struct Identity {
+    pub principal: Arc<Principal>,
+    pub scopes: ScopeSet,
+}
+
+/// A refusal, with a message that never holds the credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Denial {
+    pub reason: Reason,
+    pub detail: Cow<'static, str>,
+}
+
+impl Denial {
+    pub fn new(reason: Reason, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            reason,
+            detail: detail.into(),
+        }
+    }
+    pub fn malformed(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Reason::MalformedRequest, detail)
+    }
+    pub fn invalid(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Reason::InvalidCredentials, detail)
+    }
+}
+
+/// What an authenticator makes of a request.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Its credential is not in the request: try the next authenticator.
+    Absent,
+    /// A credential is in the place it reads, but in a form another authenticator handles
+    /// (a Bearer value that is not a JWT). The next one is tried; if none takes it, the
+    /// request is refused as `invalid_credentials`, not passed to a fallback.
+    NotMine,
+    /// Recognised.
+    Authenticated(Identity),
+    /// Presented and refused.
+    Denied(Denial),
+}
+
+/// Reads a header that must appear at most once, as text without control characters.
+pub(crate) fn single_header<'a>(req: &Request<'a>, name: &str, max_bytes: usize) -> Result<Option<&'a str>, Denial> {
+    let mut values = req.header_values(name);
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Denial::malformed(format!("more than one {name} header")));
+    }
+    if first.len() > max_bytes {
+        return Err(Denial::malformed(format!("{name} header is longer than {max_bytes} bytes")));
+    }
+    let text = std::str::from_utf8(first).map_err(|_| Denial::malformed(format!("{name} header is not UTF-8")))?;
+    if text.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(Denial::malformed(format!("{name} header has a control character")));
+    }
+    Ok(Some(text.trim_matches([' ', '\t'])))
+}
+
+/// The token of an `Authorization: Bearer` header (RFC 6750 section 2.1). `Ok(None)`
+/// when there is no Authorization header or it carries another scheme.
+pub(crate) fn bearer_token<'a>(req: &Request<'a>, max_bytes: usize) -> Result<Option<&'a str>, Denial> {
+    let Some(value) = single_header(req, "Authorization", max_bytes)? else {
+        return Ok(None);
+    };
+    let (scheme, rest) = match value.split_once([' ', '\t']) {
+        Some((s, r)) => (s, r.trim_start_matches([' ', '\t'])),
+        None => (value, ""),
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    if rest.is_empty() {
+        return Err(Denial::malformed("Bearer with no token"));
+    }
+    if !is_b64token(rest) {
+        return Err(Denial::malformed("Bearer token has characters outside the token syntax"));
+    }
+    Ok(Some(rest))
+}
+
+/// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(t: &str) -> bool {
+    let body = t.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req<'a>(headers: &'a [(&'a [u8], &'a [u8])]) -> Request<'a> {
+        Request {
+            method: "GET",
+            path: "/",
+            headers,
+            peer: None,
+            now: 0,
+        }
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        let h: &[(&[u8], &[u8])] = &[(b"authorization", b"Bearer abc.def-ghi")];
+        assert_eq!(bearer_token(&req(h), 100).unwrap(), Some("abc.def-ghi"));
+        let h: &[(&[u8], &[u8])] = &[(b"Authorization", b"bearer   x==")];
+        assert_eq!(bearer_token(&req(h), 100).unwrap(), Some("x=="));
+        let h: &[(&[u8], &[u8])] = &[(b"Authorization", b"Basic dXNlcjpwYXNz")];
+        assert_eq!(bearer_token(&req(h), 100).unwrap(), None);
+        assert_eq!(bearer_token(&req(&[]), 100).unwrap(), None);
+    }
+
+    #[test]
+    fn bad_bearer_headers_are_malformed() {
+        for (h, why) in [
+            (&[(&b"Authorization"[..], &b"Bearer"[..])][..], "no token"),
+            (&[(b"Authorization", b"Bearer ")], "no token"),
+            (&[(b"Authorization", b"Bearer a b")], "syntax"),
+            (&[(b"Authorization", b"Bearer a"), (b"authorization", b"Bearer a")], "more than one"),
+            (&[(b"Authorization", b"Bearer \xff\xfe")], "UTF-8"),
+            (&[(b"Authorization", b"Bearer a\x01b")], "control"),
+        ] {
+            let d = bearer_token(&req(h), 100).unwrap_err();
+            assert_eq!(d.reason, Reason::MalformedRequest);
+            assert!(d.detail.contains(why), "{why}: {}", d.detail);
+        }
+        let big = vec![b'a'; 200];
+        let h: &[(&[u8], &[u8])] = &[(b"Authorization", &big)];
+        assert!(bearer_token(&req(h), 100).unwrap_err().detail.contains("longer"));
+    }
+}

@@ -1,0 +1,1232 @@
+//! The engine: a policy compiled once into indexes, then asked about requests.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use base64::Engine as _;
+
+use crate::authn::jwt::{self, JwtAuthenticator, JwtKey, KeyFamily, KeySet, SigningKey, TokenRequest};
+use crate::authn::keys::{KeyEntry, KeyTable, from_hex, sha256};
+use crate::authn::local::Local;
+use crate::authn::{Denial, Identity, Outcome, bearer_token, single_header};
+use crate::cors::{Cors, OriginList, OriginPattern};
+use crate::decision::Decision;
+use crate::error::{EngineError, LoadError, PolicyError, PolicyWarning};
+use crate::load::{Format, SourceMap, parse};
+use crate::path::canonicalize;
+use crate::policy::{AuthenticatorSpec, CorsSpec, CredentialSpec, JwtSpec, Policy, RouteSpec};
+use crate::reason::Reason;
+use crate::request::Request;
+use crate::response::Responses;
+use crate::roles::{RoleTable, Who};
+use crate::routes::{Access, Methods, Owner, Pattern, Requirement, RouteTable, Rule, is_method_token};
+use crate::scopes::{MAX_SCOPES, ScopeSet, ScopeTable, check_pattern};
+use crate::value::{Resolver, Value};
+
+const DEFAULT_MAX_HEADER: usize = 8192;
+const DEFAULT_MAX_PATH: usize = 8192;
+
+#[derive(Debug)]
+enum AuthnKind {
+    Anonymous(Identity),
+    Local(Local),
+    ApiKey { header: String, table: KeyTable },
+    Bearer(KeyTable),
+    Jwt(Box<JwtAuthenticator>),
+}
+
+#[derive(Debug)]
+struct Authn {
+    id: Arc<str>,
+    kind: AuthnKind,
+}
+
+/// A compiled policy. Build it once, share it between threads (it is `Send + Sync`),
+/// and call [`Engine::decide`] for every request. To reload a policy, build a new engine
+/// and swap it in; to rotate a JWT key set, call [`Engine::set_jwks`].
+#[derive(Debug)]
+pub struct Engine {
+    dry_run: bool,
+    scopes: ScopeTable,
+    roles: RoleTable,
+    /// The enabled authenticators, in policy order.
+    authenticators: Vec<Authn>,
+    /// Every authenticator id in the policy, enabled or not.
+    all_ids: HashSet<String>,
+    routes: RouteTable,
+    cors: Option<Cors>,
+    vary_origin: bool,
+    responses: Responses,
+    max_header: usize,
+    max_path: usize,
+    warnings: Vec<PolicyWarning>,
+}
+
+/// The outcome of evaluation, before it is dressed as a response.
+struct Verdict<'e> {
+    reason: Reason,
+    detail: Option<Cow<'static, str>>,
+    identity: Option<Identity>,
+    rule: Option<&'e Rule>,
+    constraints: BTreeMap<String, String>,
+    missing_scopes: Vec<String>,
+    cors: CorsAnswer,
+}
+
+#[derive(Default)]
+enum CorsAnswer {
+    #[default]
+    None,
+    Actual(Arc<str>),
+    Preflight(Arc<str>),
+}
+
+impl<'e> Verdict<'e> {
+    fn new(reason: Reason) -> Self {
+        Verdict {
+            reason,
+            detail: None,
+            identity: None,
+            rule: None,
+            constraints: BTreeMap::new(),
+            missing_scopes: Vec::new(),
+            cors: CorsAnswer::None,
+        }
+    }
+    fn denied(d: Denial) -> Self {
+        let mut v = Verdict::new(d.reason);
+        v.detail = Some(d.detail);
+        v
+    }
+}
+
+impl Engine {
+    /// Compiles a policy from TOML or JSON text. References are resolved through
+    /// `resolver`; every problem is reported with its place.
+    pub fn from_text(text: &str, format: Format, resolver: &dyn Resolver) -> Result<Engine, LoadError> {
+        let (policy, source) = parse(text, format)?;
+        compile(&policy, resolver, &source)
+    }
+
+    /// Compiles a TOML policy.
+    pub fn from_toml(text: &str, resolver: &dyn Resolver) -> Result<Engine, LoadError> {
+        Self::from_text(text, Format::Toml, resolver)
+    }
+
+    /// Compiles a JSON policy.
+    pub fn from_json(text: &str, resolver: &dyn Resolver) -> Result<Engine, LoadError> {
+        Self::from_text(text, Format::Json, resolver)
+    }
+
+    /// Compiles a policy built in code.
+    pub fn from_policy(policy: &Policy, resolver: &dyn Resolver) -> Result<Engine, LoadError> {
+        compile(policy, resolver, &SourceMap::None)
+    }
+
+    /// Things in the policy that are legal but probably unintended.
+    pub fn warnings(&self) -> &[PolicyWarning] {
+        &self.warnings
+    }
+
+    /// The ids of the enabled authenticators, in the order they are tried, with their types.
+    pub fn authenticators(&self) -> impl Iterator<Item = (&str, &'static str)> {
+        self.authenticators.iter().map(|a| {
+            let kind = match a.kind {
+                AuthnKind::Anonymous(_) => "anonymous",
+                AuthnKind::Local(_) => "local",
+                AuthnKind::ApiKey { .. } => "api_key",
+                AuthnKind::Bearer(_) => "bearer_token",
+                AuthnKind::Jwt(_) => "jwt",
+            };
+            (&*a.id, kind)
+        })
+    }
+
+    /// The header an enabled `api_key` authenticator reads.
+    pub fn api_key_header(&self, authenticator: &str) -> Option<&str> {
+        self.authenticators.iter().find_map(|a| match &a.kind {
+            AuthnKind::ApiKey { header, .. } if &*a.id == authenticator => Some(header.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Replaces the key set of a `jwt` authenticator with a JWKS (JSON text).
+    pub fn set_jwks(&self, authenticator: &str, jwks: &str) -> Result<usize, EngineError> {
+        let jwt = self.jwt(authenticator)?;
+        let (keys, _skipped) = jwt::parse_jwks(jwks).map_err(EngineError::Invalid)?;
+        if keys.is_empty() {
+            return Err(EngineError::Invalid("the key set has no usable signing key".into()));
+        }
+        let n = keys.len();
+        jwt.set_keys(keys);
+        Ok(n)
+    }
+
+    /// Issues a token that the `jwt` authenticator `authenticator` accepts. It needs a
+    /// signing key: the HMAC `secret`, or a `signing_key`.
+    pub fn issue_token(&self, authenticator: &str, request: &TokenRequest<'_>) -> Result<String, EngineError> {
+        self.jwt(authenticator)?.issue(request, &self.roles)
+    }
+
+    fn jwt(&self, id: &str) -> Result<&JwtAuthenticator, EngineError> {
+        match self.authenticators.iter().find(|a| &*a.id == id) {
+            Some(Authn {
+                kind: AuthnKind::Jwt(j), ..
+            }) => Ok(j),
+            Some(_) => Err(EngineError::Unsupported(format!("authenticator `{id}` is not a jwt authenticator"))),
+            None if self.all_ids.contains(id) => {
+                Err(EngineError::Unsupported(format!("authenticator `{id}` is not enabled")))
+            }
+            None => Err(EngineError::UnknownAuthenticator(id.to_owned())),
+        }
+    }
+
+    /// Decides about one request. Never panics on any input: what cannot be read is
+    /// denied as `malformed_request`.
+    pub fn decide(&self, req: &Request<'_>) -> Decision {
+        let verdict = self.evaluate(req);
+        self.render(verdict)
+    }
+
+    /// The decision for a request a host could not even read (a method or path that is
+    /// not UTF-8, say), answered the way this policy answers malformed requests.
+    pub fn malformed(&self, detail: &str) -> Decision {
+        let mut v = Verdict::new(Reason::MalformedRequest);
+        v.detail = Some(Cow::Owned(detail.to_owned()));
+        self.render(v)
+    }
+
+    fn evaluate(&self, req: &Request<'_>) -> Verdict<'_> {
+        if !is_method_token(req.method) {
+            return Verdict::denied(Denial::malformed("method is not an HTTP token"));
+        }
+        if req.path.len() > self.max_path {
+            return Verdict::denied(Denial::malformed(format!("request path is longer than {} bytes", self.max_path)));
+        }
+        let path = match canonicalize(req.path) {
+            Ok(p) => p,
+            Err(e) => return Verdict::denied(Denial::malformed(e.message())),
+        };
+
+        let mut cors_answer = CorsAnswer::None;
+        if let Some(cors) = &self.cors {
+            let origin = match single_header(req, "Origin", self.max_header) {
+                Ok(o) => o,
+                Err(d) => return Verdict::denied(d),
+            };
+            if let Some(origin) = origin {
+                if !cors.origins.allows(origin) {
+                    return Verdict::denied(Denial::new(Reason::OriginNotAllowed, "origin not allowed"));
+                }
+                let acao = cors.allow_origin_value(origin);
+                if req.method == "OPTIONS" {
+                    let requested = match single_header(req, "Access-Control-Request-Method", self.max_header) {
+                        Ok(m) => m,
+                        Err(d) => return Verdict::denied(d),
+                    };
+                    if let Some(requested) = requested {
+                        return self.preflight(req, cors, requested, acao);
+                    }
+                }
+                cors_answer = CorsAnswer::Actual(acao);
+            }
+        }
+
+        let mut v = self.authorize(req, &path);
+        v.cors = cors_answer;
+        v
+    }
+
+    fn preflight(&self, req: &Request<'_>, cors: &Cors, method: &str, acao: Arc<str>) -> Verdict<'_> {
+        if !cors.allows_method(method) {
+            return Verdict::denied(Denial::new(
+                Reason::OriginNotAllowed,
+                format!("CORS method `{}` not allowed", sanitize(method)),
+            ));
+        }
+        let mut requested = String::new();
+        for v in req.header_values("Access-Control-Request-Headers") {
+            if v.len() > self.max_header {
+                return Verdict::denied(Denial::malformed("Access-Control-Request-Headers is too long"));
+            }
+            match std::str::from_utf8(v) {
+                Ok(t) => {
+                    requested.push(',');
+                    requested.push_str(t);
+                }
+                Err(_) => return Verdict::denied(Denial::malformed("Access-Control-Request-Headers is not UTF-8")),
+            }
+        }
+        if let Some(h) = cors.disallowed_header(&requested) {
+            return Verdict::denied(Denial::new(
+                Reason::OriginNotAllowed,
+                format!("CORS header `{}` not allowed", sanitize(h)),
+            ));
+        }
+        let mut v = Verdict::new(Reason::Preflight);
+        v.cors = CorsAnswer::Preflight(acao);
+        v
+    }
+
+    fn authorize<'e>(&'e self, req: &Request<'_>, path: &str) -> Verdict<'e> {
+        let Some((rule, pattern)) = self.routes.find(req.method, path) else {
+            return Verdict::new(Reason::NoRoute);
+        };
+        let requirement = match &rule.access {
+            Access::Public => {
+                let mut v = Verdict::new(Reason::Public);
+                v.rule = Some(rule);
+                return v;
+            }
+            Access::Deny => {
+                let mut v = Verdict::new(Reason::RouteDenied);
+                v.rule = Some(rule);
+                return v;
+            }
+            Access::Authenticated(r) => r,
+        };
+        let mut v = match self.authenticate(req, requirement.authenticators.as_deref()) {
+            Ok(identity) => {
+                let mut v = Verdict::new(Reason::Ok);
+                v.identity = Some(identity);
+                v
+            }
+            Err(d) => Verdict::denied(d),
+        };
+        v.rule = Some(rule);
+        let Some(identity) = &v.identity else { return v };
+        let held = identity.scopes;
+        if !requirement.all.is_subset_of(&held) {
+            v.reason = Reason::InsufficientScope;
+            v.missing_scopes = requirement
+                .all_names
+                .iter()
+                .filter(|n| self.scopes.id(n).is_some_and(|id| !held.contains(id)))
+                .cloned()
+                .collect();
+            return v;
+        }
+        if !requirement.any.is_empty() && !requirement.any.intersects(&held) {
+            v.reason = Reason::InsufficientScope;
+            v.missing_scopes = requirement.any_names.clone();
+            return v;
+        }
+        if let Some(owner) = &requirement.owner {
+            if owner.unless.is_empty() || !owner.unless.intersects(&held) {
+                let id = identity.principal.id.clone();
+                if let Some(param) = &owner.param {
+                    if pattern.param(path, param).as_deref() != Some(id.as_str()) {
+                        v.reason = Reason::InsufficientScope;
+                        v.detail = Some(Cow::Borrowed("only the owner may access this resource"));
+                        v.missing_scopes = owner.unless_names.clone();
+                    }
+                }
+                v.constraints.insert(owner.constraint.clone(), id);
+            }
+        }
+        v
+    }
+
+    fn authenticate(&self, req: &Request<'_>, allowed: Option<&[usize]>) -> Result<Identity, Denial> {
+        let mut bearer: Option<Option<&str>> = None;
+        let mut unclaimed = false;
+        for (i, a) in self.authenticators.iter().enumerate() {
+            if allowed.is_some_and(|l| !l.contains(&i)) {
+                continue;
+            }
+            let outcome = match &a.kind {
+                AuthnKind::Anonymous(_) | AuthnKind::Local(_) => continue,
+                AuthnKind::ApiKey { header, table } => match single_header(req, header, self.max_header)? {
+                    None => Outcome::Absent,
+                    Some("") => Outcome::Denied(Denial::malformed(format!("empty {header} header"))),
+                    Some(key) => table.check(key.as_bytes(), req.now),
+                },
+                AuthnKind::Bearer(table) => match self.bearer(req, &mut bearer)? {
+                    None => Outcome::Absent,
+                    Some(token) => table.check(token.as_bytes(), req.now),
+                },
+                AuthnKind::Jwt(jwt) => match self.bearer(req, &mut bearer)? {
+                    None => Outcome::Absent,
+                    Some(token) => jwt.authenticate(token, req.now, &self.roles, &self.scopes),
+                },
+            };
+            match outcome {
+                Outcome::Absent => {}
+                Outcome::NotMine => unclaimed = true,
+                Outcome::Authenticated(identity) => return Ok(identity),
+                Outcome::Denied(d) => return Err(d),
+            }
+        }
+        if unclaimed {
+            return Err(Denial::invalid("credential not recognised"));
+        }
+        let mut first_denial = None;
+        for (i, a) in self.authenticators.iter().enumerate() {
+            if allowed.is_some_and(|l| !l.contains(&i)) {
+                continue;
+            }
+            match &a.kind {
+                AuthnKind::Anonymous(identity) => return Ok(identity.clone()),
+                AuthnKind::Local(local) => match local.authenticate(req, self.max_header) {
+                    Ok(identity) => return Ok(identity),
+                    Err(d) => {
+                        first_denial.get_or_insert(d);
+                    }
+                },
+                _ => {}
+            }
+        }
+        Err(first_denial.unwrap_or_else(|| Denial::new(Reason::MissingCredentials, "no credentials")))
+    }
+
+    fn bearer<'r>(&self, req: &Request<'r>, cache: &mut Option<Option<&'r str>>) -> Result<Option<&'r str>, Denial> {
+        if let Some(b) = cache {
+            return Ok(*b);
+        }
+        let b = bearer_token(req, self.max_header)?;
+        *cache = Some(b);
+        Ok(b)
+    }
+
+    fn render(&self, v: Verdict<'_>) -> Decision {
+        let reason = v.reason;
+        let rule_dry_run = v.rule.is_some_and(|r| r.dry_run);
+        let deny = !reason.is_allow();
+        let dry_run = deny && reason != Reason::Preflight && (self.dry_run || rule_dry_run);
+        let enforced_deny = deny && !dry_run;
+
+        let mut headers: Vec<(Arc<str>, Arc<str>)> = Vec::new();
+        if let Some(cors) = &self.cors {
+            match &v.cors {
+                CorsAnswer::None => {}
+                CorsAnswer::Actual(acao) => {
+                    headers.push((Arc::from("Access-Control-Allow-Origin"), Arc::clone(acao)));
+                    if cors.credentials {
+                        headers.push((Arc::from("Access-Control-Allow-Credentials"), Arc::from("true")));
+                    }
+                    if let Some(e) = &cors.expose_value {
+                        headers.push((Arc::from("Access-Control-Expose-Headers"), Arc::clone(e)));
+                    }
+                }
+                CorsAnswer::Preflight(acao) => {
+                    headers.push((Arc::from("Access-Control-Allow-Origin"), Arc::clone(acao)));
+                    headers.push((Arc::from("Access-Control-Allow-Methods"), Arc::clone(&cors.allow_methods_value)));
+                    if let Some(h) = &cors.allow_headers_value {
+                        headers.push((Arc::from("Access-Control-Allow-Headers"), Arc::clone(h)));
+                    }
+                    if cors.credentials {
+                        headers.push((Arc::from("Access-Control-Allow-Credentials"), Arc::from("true")));
+                    }
+                    if let Some(m) = &cors.max_age_value {
+                        headers.push((Arc::from("Access-Control-Max-Age"), Arc::clone(m)));
+                    }
+                }
+            }
+        }
+        if self.vary_origin {
+            headers.push((Arc::from("Vary"), Arc::from("Origin")));
+        }
+
+        let response = self.responses.get(reason);
+        let status = response.map_or(reason.default_status(), |r| r.status);
+        let (message, body) = match response {
+            Some(r) if r.message_fixed || v.detail.is_none() => (Arc::clone(&r.message), r.body.clone()),
+            _ => {
+                let text: Arc<str> = Arc::from(v.detail.as_deref().unwrap_or(reason.default_message()));
+                let body = self.responses.body.render(&text, status, reason);
+                (text, body)
+            }
+        };
+        if enforced_deny && reason != Reason::Preflight {
+            if response.is_some_and(|r| r.challenge) {
+                let detail = v.detail.as_deref().unwrap_or("");
+                if let Some(c) = self.responses.challenge(reason, detail, &v.missing_scopes) {
+                    headers.push((Arc::from("WWW-Authenticate"), Arc::from(c)));
+                }
+            }
+            if body.is_some() {
+                if let Some(ct) = &self.responses.content_type {
+                    headers.push((Arc::from("Content-Type"), Arc::clone(ct)));
+                }
+            }
+        }
+        Decision {
+            allow: !deny || dry_run,
+            status,
+            reason,
+            message,
+            headers,
+            body: if deny { body } else { None },
+            principal: v.identity.map(|i| i.principal),
+            rule: v.rule.map(|r| Arc::clone(&r.name)),
+            constraints: v.constraints,
+            dry_run,
+        }
+    }
+}
+
+/// Keeps a client-supplied word printable and short for a message.
+fn sanitize(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii_graphic()).take(64).collect()
+}
+
+// ---------------------------------------------------------------------------------
+// Compilation
+// ---------------------------------------------------------------------------------
+
+struct Ctx<'a> {
+    resolver: &'a dyn Resolver,
+    errors: Vec<PolicyError>,
+    warnings: Vec<PolicyWarning>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, place: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(PolicyError::new(place, message));
+    }
+    fn warn(&mut self, place: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(PolicyWarning {
+            place: place.into(),
+            line: None,
+            column: None,
+            message: message.into(),
+        });
+    }
+    /// Resolves a value that may be absent; errors are recorded.
+    fn opt(&mut self, v: &Value, place: &str) -> Option<String> {
+        match v.resolve(self.resolver) {
+            Ok(s) => s,
+            Err(e) => {
+                self.err(place, e);
+                None
+            }
+        }
+    }
+    /// Resolves a value that must be present.
+    fn req(&mut self, v: &Value, place: &str) -> Option<String> {
+        match v.require(self.resolver) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.err(place, e);
+                None
+            }
+        }
+    }
+    /// Resolves a secret: it must be a reference, never written in the policy.
+    fn secret(&mut self, v: &Value, place: &str) -> Option<String> {
+        if v.is_literal() {
+            self.err(
+                place,
+                "a secret cannot be written in the policy; use `{ env = \"NAME\" }` or `{ file = \"PATH\" }`",
+            );
+            return None;
+        }
+        self.req(v, place)
+    }
+    fn int(&mut self, v: &Value, place: &str) -> Option<i64> {
+        let text = self.opt(v, place)?;
+        match text.trim().parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.err(place, format!("{} must be a whole number", v.describe()));
+                None
+            }
+        }
+    }
+    fn list(&mut self, v: &crate::value::ValueList, place: &str) -> Vec<String> {
+        match v.resolve(self.resolver) {
+            Ok(l) => l,
+            Err(e) => {
+                self.err(place, e);
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn compile(policy: &Policy, resolver: &dyn Resolver, source: &SourceMap) -> Result<Engine, LoadError> {
+    let mut cx = Ctx {
+        resolver,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+
+    let mut scopes = ScopeTable::default();
+    if policy.scopes.len() > MAX_SCOPES {
+        cx.err("scopes", format!("at most {MAX_SCOPES} scopes may be declared"));
+    }
+    for (i, s) in policy.scopes.iter().enumerate() {
+        if let Err(e) = check_pattern(s) {
+            cx.err(format!("scopes[{i}]"), e);
+        } else if s.contains('*') {
+            cx.err(format!("scopes[{i}]"), format!("declared scope `{s}` cannot hold `*`"));
+        } else if !scopes.declare(s) {
+            cx.err(format!("scopes[{i}]"), format!("scope `{s}` is declared twice"));
+        }
+    }
+    let roles = RoleTable::compile(&policy.roles, &scopes, &mut cx.errors);
+
+    let (authenticators, all_ids) = compile_authenticators(&mut cx, policy, &roles, &scopes);
+    let enabled_index: HashMap<&str, usize> = authenticators.iter().enumerate().map(|(i, a)| (&*a.id, i)).collect();
+
+    let mut rules = Vec::new();
+    for (i, spec) in policy.routes.iter().enumerate() {
+        if let Some(rule) = compile_route(&mut cx, i, spec, &scopes, &all_ids, &enabled_index) {
+            rules.push(rule);
+        }
+    }
+    let routes = RouteTable::new(rules);
+    if cx.errors.is_empty() {
+        for (hidden, by) in routes.hidden_rules() {
+            cx.warn(
+                format!("routes[{hidden}]"),
+                format!("this rule never decides: routes[{by}] comes first and matches every request it would"),
+            );
+        }
+    }
+
+    let cors = policy.cors.as_ref().and_then(|c| compile_cors(&mut cx, c));
+    let responses = Responses::compile(&policy.responses, policy.realm.as_deref(), &mut cx.errors);
+    let max_header = policy.limits.max_header_bytes.unwrap_or(DEFAULT_MAX_HEADER);
+    let max_path = policy.limits.max_path_bytes.unwrap_or(DEFAULT_MAX_PATH);
+    if max_header < 256 {
+        cx.err("limits.max_header_bytes", "must be at least 256");
+    }
+    if max_path < 256 {
+        cx.err("limits.max_path_bytes", "must be at least 256");
+    }
+    let vary_origin = cors.is_some() || authenticators.iter().any(|a| matches!(a.kind, AuthnKind::Local(_)));
+
+    let Ctx {
+        mut errors,
+        mut warnings,
+        ..
+    } = cx;
+    if !errors.is_empty() {
+        for e in &mut errors {
+            source.locate(e);
+        }
+        return Err(LoadError { errors });
+    }
+    for w in &mut warnings {
+        let mut e = PolicyError::new(w.place.clone(), String::new());
+        source.locate(&mut e);
+        w.line = e.line;
+        w.column = e.column;
+    }
+    Ok(Engine {
+        dry_run: policy.dry_run,
+        scopes,
+        roles,
+        authenticators,
+        all_ids,
+        routes,
+        cors,
+        vary_origin,
+        responses,
+        max_header,
+        max_path,
+        warnings,
+    })
+}
+
+fn check_direct_scopes(cx: &mut Ctx<'_>, scopes: &[String], table: &ScopeTable, place: &str) {
+    for (i, s) in scopes.iter().enumerate() {
+        if let Err(e) = check_pattern(s) {
+            cx.err(format!("{place}[{i}]"), e);
+        } else if table.grant(s).is_empty() {
+            cx.err(format!("{place}[{i}]"), format!("scope `{s}` matches no scope declared in `scopes`"));
+        }
+    }
+}
+
+fn compile_authenticators(
+    cx: &mut Ctx<'_>,
+    policy: &Policy,
+    roles: &RoleTable,
+    scopes: &ScopeTable,
+) -> (Vec<Authn>, HashSet<String>) {
+    let mut out = Vec::new();
+    let mut ids = HashSet::new();
+    for (i, spec) in policy.authenticators.iter().enumerate() {
+        let place = format!("authenticators[{i}]");
+        let id = spec.id();
+        if id.is_empty() || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            cx.err(format!("{place}.id"), "an id needs at least one character and no spaces");
+        }
+        if !ids.insert(id.to_owned()) {
+            cx.err(format!("{place}.id"), format!("authenticator id `{id}` is used twice"));
+        }
+        let enabled = match spec.enabled().evaluate(cx.resolver) {
+            Ok(b) => b,
+            Err(e) => {
+                cx.err(format!("{place}.enabled"), e);
+                false
+            }
+        };
+        // Role names are checked whether or not the authenticator is on, so a typo
+        // shows up before the day it is switched on.
+        let mut errors = Vec::new();
+        match spec {
+            AuthenticatorSpec::Anonymous(s) => {
+                roles.resolve(&s.roles, &format!("{place}.roles"), &mut errors);
+            }
+            AuthenticatorSpec::Local(s) => {
+                roles.resolve(&s.roles, &format!("{place}.roles"), &mut errors);
+            }
+            AuthenticatorSpec::ApiKey(s) => {
+                for (k, key) in s.keys.iter().enumerate() {
+                    roles.resolve(&key.roles, &format!("{place}.keys[{k}].roles"), &mut errors);
+                }
+            }
+            AuthenticatorSpec::BearerToken(s) => {
+                for (k, key) in s.tokens.iter().enumerate() {
+                    roles.resolve(&key.roles, &format!("{place}.tokens[{k}].roles"), &mut errors);
+                }
+            }
+            AuthenticatorSpec::Jwt(s) => {
+                for (name, role) in &s.role_map {
+                    if roles.id(role).is_none() {
+                        errors.push(PolicyError::new(format!("{place}.role_map.{name}"), format!("role `{role}` is not defined")));
+                    }
+                }
+                if let Some(d) = &s.default_role {
+                    if roles.id(d).is_none() {
+                        errors.push(PolicyError::new(format!("{place}.default_role"), format!("role `{d}` is not defined")));
+                    }
+                }
+            }
+        }
+        let had_role_errors = !errors.is_empty();
+        cx.errors.extend(errors);
+        if !enabled || had_role_errors {
+            continue;
+        }
+        let id_arc: Arc<str> = Arc::from(id);
+        let kind = match spec {
+            AuthenticatorSpec::Anonymous(s) => {
+                check_direct_scopes(cx, &s.scopes, scopes, &format!("{place}.scopes"));
+                let pid = match &s.principal {
+                    Some(v) => cx.req(v, &format!("{place}.principal")),
+                    None => Some("anonymous".to_owned()),
+                };
+                let role_ids = roles.resolve(&s.roles, "", &mut Vec::new());
+                pid.map(|pid| {
+                    let who = Who {
+                        id: &pid,
+                        authenticator: id,
+                        kind: "anonymous",
+                    };
+                    AuthnKind::Anonymous(roles.identity(who, &role_ids, &s.scopes, scopes, None))
+                })
+            }
+            AuthenticatorSpec::Local(s) => {
+                check_direct_scopes(cx, &s.scopes, scopes, &format!("{place}.scopes"));
+                let pid = match &s.principal {
+                    Some(v) => cx.req(v, &format!("{place}.principal")),
+                    None => Some("local".to_owned()),
+                };
+                let hosts = if s.hosts.is_empty() {
+                    vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "[::1]".to_owned()]
+                } else {
+                    cx.list(&s.hosts, &format!("{place}.hosts"))
+                        .into_iter()
+                        .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+                        .collect()
+                };
+                let origins = origin_list(cx, &s.origins, &format!("{place}.origins"));
+                let role_ids = roles.resolve(&s.roles, "", &mut Vec::new());
+                pid.map(|pid| {
+                    let who = Who {
+                        id: &pid,
+                        authenticator: id,
+                        kind: "local",
+                    };
+                    AuthnKind::Local(Local {
+                        identity: roles.identity(who, &role_ids, &s.scopes, scopes, None),
+                        hosts,
+                        origins,
+                    })
+                })
+            }
+            AuthenticatorSpec::ApiKey(s) => {
+                let header = s.header.clone().unwrap_or_else(|| "X-API-Key".to_owned());
+                if !is_method_token(&header) {
+                    cx.err(format!("{place}.header"), format!("`{header}` is not a header name"));
+                }
+                if header.eq_ignore_ascii_case("authorization") {
+                    cx.err(format!("{place}.header"), "keys in Authorization are read by `bearer_token`");
+                }
+                let table = key_table(cx, &s.keys, &format!("{place}.keys"), id, "api_key", roles, scopes);
+                Some(AuthnKind::ApiKey { header, table })
+            }
+            AuthenticatorSpec::BearerToken(s) => {
+                let table = key_table(cx, &s.tokens, &format!("{place}.tokens"), id, "bearer_token", roles, scopes);
+                Some(AuthnKind::Bearer(table))
+            }
+            AuthenticatorSpec::Jwt(s) => {
+                compile_jwt(cx, s, &place, Arc::clone(&id_arc), roles).map(|j| AuthnKind::Jwt(Box::new(j)))
+            }
+        };
+        if let Some(kind) = kind {
+            out.push(Authn { id: id_arc, kind });
+        }
+    }
+    // A bearer_token authenticator takes every Bearer value, so a jwt after it never
+    // sees a token.
+    let mut seen_bearer: Option<&str> = None;
+    for a in &out {
+        match a.kind {
+            AuthnKind::Bearer(_) if seen_bearer.is_none() => seen_bearer = Some(&a.id),
+            AuthnKind::Jwt(_) => {
+                if let Some(b) = seen_bearer {
+                    let place = policy
+                        .authenticators
+                        .iter()
+                        .position(|s| s.id() == &*a.id)
+                        .map_or_else(String::new, |i| format!("authenticators[{i}]"));
+                    cx.warn(
+                        place,
+                        format!("`{}` never sees a token: the bearer_token authenticator `{b}` before it takes every Bearer value; put the jwt authenticator first", a.id),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    (out, ids)
+}
+
+fn key_table(
+    cx: &mut Ctx<'_>,
+    specs: &[CredentialSpec],
+    place: &str,
+    authenticator: &str,
+    kind: &'static str,
+    roles: &RoleTable,
+    scopes: &ScopeTable,
+) -> KeyTable {
+    let mut table = KeyTable::default();
+    let mut key_ids: HashMap<&str, usize> = HashMap::new();
+    let mut digests: HashMap<[u8; 32], usize> = HashMap::new();
+    for (k, spec) in specs.iter().enumerate() {
+        let kp = format!("{place}[{k}]");
+        if let Some(prev) = key_ids.insert(&spec.id, k) {
+            cx.err(format!("{kp}.id"), format!("key id `{}` is also used by {place}[{prev}]", spec.id));
+        }
+        match spec.enabled.evaluate(cx.resolver) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                cx.err(format!("{kp}.enabled"), e);
+                continue;
+            }
+        }
+        check_direct_scopes(cx, &spec.scopes, scopes, &format!("{kp}.scopes"));
+        let digest = match (&spec.sha256, &spec.secret) {
+            (Some(h), None) => cx.req(h, &format!("{kp}.sha256")).and_then(|text| {
+                let d = from_hex(text.trim());
+                if d.is_none() {
+                    cx.err(format!("{kp}.sha256"), "a SHA-256 is 64 hex digits (`admit hash KEY` prints it)");
+                }
+                d
+            }),
+            (None, Some(s)) => cx.secret(s, &format!("{kp}.secret")).map(|plain| sha256(plain.as_bytes())),
+            (Some(_), Some(_)) => {
+                cx.err(&kp, "a key has either `sha256` or `secret`, not both");
+                None
+            }
+            (None, None) => {
+                cx.err(&kp, "a key needs `sha256` or `secret`");
+                None
+            }
+        };
+        let principal = match &spec.principal {
+            Some(v) => cx.req(v, &format!("{kp}.principal")),
+            None => Some(spec.id.clone()),
+        };
+        let expires = spec.expires.as_ref().and_then(|v| {
+            let text = cx.opt(v, &format!("{kp}.expires"))?;
+            let t = text.trim();
+            let parsed = t.parse::<i64>().ok().or_else(|| crate::time::parse_rfc3339(t));
+            if parsed.is_none() {
+                cx.err(format!("{kp}.expires"), "expected unix seconds or an RFC 3339 time (`2027-01-01T00:00:00Z`)");
+            }
+            parsed
+        });
+        let (Some(digest), Some(principal)) = (digest, principal) else { continue };
+        if let Some(prev) = digests.insert(digest, k) {
+            cx.err(&kp, format!("this key is the same as {place}[{prev}]"));
+            continue;
+        }
+        let role_ids = roles.resolve(&spec.roles, "", &mut Vec::new());
+        let who = Who {
+            id: &principal,
+            authenticator,
+            kind,
+        };
+        table.insert(KeyEntry {
+            digest,
+            identity: roles.identity(who, &role_ids, &spec.scopes, scopes, None),
+            expires,
+            revoked: spec.revoked,
+        });
+    }
+    table
+}
+
+fn compile_jwt(cx: &mut Ctx<'_>, s: &JwtSpec, place: &str, id: Arc<str>, roles: &RoleTable) -> Option<JwtAuthenticator> {
+    let errors_before = cx.errors.len();
+    let mut algorithms = Vec::new();
+    for a in cx.list(&s.algorithms, &format!("{place}.algorithms")) {
+        match jwt::parse_algorithm(a.trim()) {
+            Ok(alg) => {
+                if !algorithms.contains(&alg) {
+                    algorithms.push(alg);
+                }
+            }
+            Err(e) => cx.err(format!("{place}.algorithms"), e),
+        }
+    }
+    if algorithms.is_empty() && cx.errors.len() == errors_before {
+        cx.err(format!("{place}.algorithms"), "at least one algorithm is required");
+    }
+    let mut keys: Vec<JwtKey> = Vec::new();
+    let mut signing: Option<SigningKey> = None;
+    if let Some(secret) = &s.secret {
+        let sp = format!("{place}.secret");
+        if let Some(text) = cx.secret(secret, &sp) {
+            let bytes = match s.secret_encoding.as_deref() {
+                None | Some("utf8") => Some(text.into_bytes()),
+                Some("base64") => {
+                    let t = text.trim();
+                    let decoded = base64::engine::general_purpose::STANDARD
+                        .decode(t)
+                        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t.trim_end_matches('=')));
+                    if decoded.is_err() {
+                        cx.err(&sp, format!("{} is not base64", secret.describe()));
+                    }
+                    decoded.ok()
+                }
+                Some(other) => {
+                    cx.err(format!("{place}.secret_encoding"), format!("`{other}` is not `utf8` or `base64`"));
+                    None
+                }
+            };
+            if let Some(bytes) = bytes {
+                let hs: Vec<_> = algorithms.iter().copied().filter(|a| KeyFamily::Hmac.accepts(*a)).collect();
+                if hs.is_empty() {
+                    cx.err(&sp, "a secret is an HMAC key, but no HS256/HS384/HS512 algorithm is allowed");
+                }
+                for alg in &hs {
+                    let min = jwt::min_hmac_key_len(*alg);
+                    if bytes.len() < min {
+                        cx.err(
+                            &sp,
+                            format!("{} is {} bytes; {alg:?} needs at least {min}", secret.describe(), bytes.len()),
+                        );
+                    }
+                }
+                if let Some(alg) = hs.first() {
+                    signing = Some(SigningKey {
+                        key: jsonwebtoken::EncodingKey::from_secret(&bytes),
+                        alg: *alg,
+                    });
+                }
+                keys.push(JwtKey {
+                    kid: None,
+                    family: KeyFamily::Hmac,
+                    alg: None,
+                    key: jsonwebtoken::DecodingKey::from_secret(&bytes),
+                });
+            }
+        }
+    }
+    if let Some(pk) = &s.public_key {
+        let pp = format!("{place}.public_key");
+        if let Some(pem) = cx.req(pk, &pp) {
+            match jwt::parse_public_pem(&pem) {
+                Ok(k) => {
+                    if !algorithms.iter().any(|a| k.family.accepts(*a)) {
+                        cx.err(&pp, "no allowed algorithm fits this key");
+                    }
+                    keys.push(k);
+                }
+                Err(e) => cx.err(&pp, e),
+            }
+        }
+    }
+    let mut jwks_configured = false;
+    if let Some(js) = &s.jwks {
+        jwks_configured = true;
+        let jp = format!("{place}.jwks");
+        match cx.opt(js, &jp) {
+            Some(text) => {
+                let text = if text.trim_start().starts_with('{') {
+                    Some(text)
+                } else {
+                    match cx.resolver.file(text.trim()) {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            cx.err(&jp, format!("{} names file `{}`, which cannot be read: {e}", js.describe(), text.trim()));
+                            None
+                        }
+                    }
+                };
+                if let Some(text) = text {
+                    match jwt::parse_jwks(&text) {
+                        Ok((found, skipped)) => {
+                            if skipped > 0 {
+                                cx.warn(&jp, format!("{skipped} key(s) of the set are of a kind admit does not verify with and were skipped"));
+                            }
+                            if found.is_empty() {
+                                cx.err(&jp, "the key set has no usable signing key");
+                            }
+                            keys.extend(found);
+                        }
+                        Err(e) => cx.err(&jp, e),
+                    }
+                }
+            }
+            None => cx.warn(
+                &jp,
+                format!("{} is not set: no token is accepted until the host calls set_jwks", js.describe()),
+            ),
+        }
+    }
+    if s.secret.is_none() && s.public_key.is_none() && !jwks_configured {
+        cx.err(place, "a jwt authenticator needs `secret`, `public_key` or `jwks`");
+    }
+    if let Some(sk) = &s.signing_key {
+        let sp = format!("{place}.signing_key");
+        if let Some(pem) = cx.secret(sk, &sp) {
+            match jwt::parse_signing_pem(&pem, &algorithms) {
+                Ok(k) => signing = Some(k),
+                Err(e) => cx.err(&sp, e),
+            }
+        }
+    }
+    let issuer = s.issuer.as_ref().and_then(|v| cx.req(v, &format!("{place}.issuer")));
+    let audience = cx.list(&s.audience, &format!("{place}.audience"));
+    let authorized_parties = cx.list(&s.authorized_parties, &format!("{place}.authorized_parties"));
+    let leeway = s.leeway.as_ref().and_then(|v| cx.int(v, &format!("{place}.leeway"))).unwrap_or(0);
+    if !(0..=86_400).contains(&leeway) {
+        cx.err(format!("{place}.leeway"), "leeway must be between 0 and 86400 seconds");
+    }
+    let max_lifetime = s.max_lifetime.as_ref().and_then(|v| cx.int(v, &format!("{place}.max_lifetime")));
+    if max_lifetime.is_some_and(|m| m <= 0) {
+        cx.err(format!("{place}.max_lifetime"), "max_lifetime must be positive");
+    }
+    let lifetime = s.lifetime.as_ref().and_then(|v| cx.int(v, &format!("{place}.lifetime"))).unwrap_or(3600);
+    if lifetime <= 0 {
+        cx.err(format!("{place}.lifetime"), "lifetime must be positive");
+    }
+    let split_path = |p: &String| p.split('.').map(str::to_owned).collect::<Vec<_>>();
+    for (i, p) in s.roles_claims.iter().chain(s.scopes_claims.iter().flatten()).enumerate() {
+        if p.is_empty() || p.split('.').any(str::is_empty) {
+            cx.err(format!("{place}.roles_claims[{i}]"), format!("`{p}` is not a claim path (`org_role`, `o.rol`)"));
+        }
+    }
+    let role_map: HashMap<String, usize> =
+        s.role_map.iter().filter_map(|(k, v)| roles.id(v).map(|id| (k.clone(), id))).collect();
+    if cx.errors.len() > errors_before {
+        return None;
+    }
+    Some(JwtAuthenticator {
+        id,
+        algorithms,
+        keys: RwLock::new(Arc::new(KeySet { keys })),
+        issuer,
+        audience,
+        authorized_parties,
+        types: s.types.iter().map(|t| t.to_ascii_uppercase()).collect(),
+        required_claims: s.required_claims.clone(),
+        require_exp: s.require_exp.unwrap_or(true),
+        leeway,
+        max_lifetime,
+        subject_claim: s.subject_claim.clone().unwrap_or_else(|| "sub".to_owned()),
+        roles_claims: s.roles_claims.iter().map(split_path).collect(),
+        role_map,
+        default_role: s.default_role.as_deref().and_then(|r| roles.id(r)),
+        scopes_claims: s
+            .scopes_claims
+            .as_ref()
+            .map_or_else(|| vec![vec!["scope".to_owned()], vec!["scp".to_owned()]], |l| l.iter().map(split_path).collect()),
+        signing,
+        lifetime,
+    })
+}
+
+fn origin_list(cx: &mut Ctx<'_>, list: &crate::value::ValueList, place: &str) -> OriginList {
+    let mut patterns = Vec::new();
+    for o in cx.list(list, place) {
+        match OriginPattern::parse(&o) {
+            Ok(p) => patterns.push(p),
+            Err(e) => cx.err(place, e),
+        }
+    }
+    OriginList { patterns }
+}
+
+fn compile_cors(cx: &mut Ctx<'_>, c: &CorsSpec) -> Option<Cors> {
+    let origins = origin_list(cx, &c.origins, "cors.origins");
+    if origins.has_any() && c.credentials {
+        cx.err("cors.credentials", "`*` origins cannot be combined with credentials (the Fetch standard forbids it)");
+    }
+    let methods: Vec<String> = if c.methods.is_empty() {
+        vec!["GET".into(), "HEAD".into(), "POST".into()]
+    } else {
+        c.methods.clone()
+    };
+    for (i, m) in methods.iter().enumerate() {
+        if !is_method_token(m) || m.bytes().any(|b| b.is_ascii_lowercase()) {
+            cx.err(format!("cors.methods[{i}]"), format!("`{m}` is not an upper-case method name"));
+        }
+    }
+    let allow_any_header = c.headers.iter().any(|h| h == "*");
+    if allow_any_header && c.credentials {
+        cx.err("cors.headers", "`*` headers cannot be combined with credentials");
+    }
+    for (i, h) in c.headers.iter().enumerate() {
+        if h != "*" && !is_method_token(h) {
+            cx.err(format!("cors.headers[{i}]"), format!("`{h}` is not a header name"));
+        }
+    }
+    let headers: Vec<String> = c.headers.iter().map(|h| h.to_ascii_lowercase()).collect();
+    let join = |l: &[String]| -> Option<Arc<str>> { if l.is_empty() { None } else { Some(Arc::from(l.join(","))) } };
+    Some(Cors {
+        origins,
+        allow_methods_value: Arc::from(methods.join(",")),
+        allow_headers_value: join(&c.headers),
+        expose_value: join(&c.expose_headers),
+        max_age_value: c.max_age.map(|m| Arc::from(m.to_string())),
+        methods,
+        headers,
+        allow_any_header,
+        credentials: c.credentials,
+    })
+}
+
+fn compile_route(
+    cx: &mut Ctx<'_>,
+    i: usize,
+    spec: &RouteSpec,
+    scopes: &ScopeTable,
+    all_ids: &HashSet<String>,
+    enabled_index: &HashMap<&str, usize>,
+) -> Option<Rule> {
+    let place = format!("routes[{i}]");
+    let errors_before = cx.errors.len();
+    let texts: Vec<&String> = spec.path.iter().chain(spec.paths.iter()).collect();
+    if texts.is_empty() {
+        cx.err(&place, "a rule needs `path` or `paths`");
+    }
+    let mut patterns = Vec::new();
+    for t in &texts {
+        match Pattern::parse(t) {
+            Ok(p) => patterns.push(p),
+            Err(e) => cx.err(format!("{place}.path"), e),
+        }
+    }
+    let methods = match Methods::parse(&spec.methods) {
+        Ok(m) => m,
+        Err(e) => {
+            cx.err(format!("{place}.methods"), e);
+            Methods::Any
+        }
+    };
+    let has_requirements =
+        !spec.require.is_empty() || !spec.require_any.is_empty() || spec.owner.is_some() || spec.authenticators.is_some();
+    if spec.public && spec.deny {
+        cx.err(&place, "a rule cannot be both `public` and `deny`");
+    }
+    if (spec.public || spec.deny) && has_requirements {
+        cx.err(&place, "a `public` or `deny` rule takes no `require`, `require_any`, `owner` or `authenticators`");
+    }
+    let mut set_of = |names: &[String], field: &str| -> ScopeSet {
+        let mut set = ScopeSet::EMPTY;
+        for (k, n) in names.iter().enumerate() {
+            match scopes.id(n) {
+                Some(id) => set.insert(id),
+                None => cx.err(
+                    format!("{place}.{field}[{k}]"),
+                    format!("scope `{n}` is not declared in `scopes`"),
+                ),
+            }
+        }
+        set
+    };
+    let all = set_of(&spec.require, "require");
+    let any = set_of(&spec.require_any, "require_any");
+    let owner = spec.owner.as_ref().map(|o| {
+        let unless = set_of(&o.unless, "owner.unless");
+        (o, unless)
+    });
+    let owner = owner.map(|(o, unless)| {
+        if let Some(param) = &o.param {
+            for (t, p) in texts.iter().zip(&patterns) {
+                if !p.params().any(|n| n == param) {
+                    cx.err(format!("{place}.owner.param"), format!("pattern `{t}` has no parameter `{{{param}}}`"));
+                }
+            }
+        }
+        Owner {
+            param: o.param.clone(),
+            unless,
+            unless_names: o.unless.clone(),
+            constraint: o.constraint.clone().unwrap_or_else(|| "owner".to_owned()),
+        }
+    });
+    let authenticators = spec.authenticators.as_ref().map(|ids| {
+        let mut out = Vec::new();
+        for (k, id) in ids.iter().enumerate() {
+            if !all_ids.contains(id) {
+                cx.err(format!("{place}.authenticators[{k}]"), format!("no authenticator has the id `{id}`"));
+            } else if let Some(&idx) = enabled_index.get(id.as_str()) {
+                out.push(idx);
+            }
+        }
+        out
+    });
+    if cx.errors.len() > errors_before {
+        return None;
+    }
+    let access = if spec.public {
+        Access::Public
+    } else if spec.deny {
+        Access::Deny
+    } else {
+        Access::Authenticated(Box::new(Requirement {
+            all,
+            all_names: spec.require.clone(),
+            any,
+            any_names: spec.require_any.clone(),
+            authenticators,
+            owner,
+        }))
+    };
+    let name = spec
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("{} {}", methods.label(), texts.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")));
+    Some(Rule {
+        name: Arc::from(name),
+        methods,
+        patterns,
+        access,
+        dry_run: spec.dry_run,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        assert_send_sync::<Engine>();
+    }
+}

@@ -1,0 +1,430 @@
+//! The policy language: what an operator writes, in TOML or JSON. Every field is
+//! documented in `docs/policy.md`. A [`Policy`] is data; [`crate::Engine`] compiles it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::{Condition, Value, ValueList};
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A whole policy file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// The realm named in `WWW-Authenticate` challenges. Default `"admit"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+    /// Report instead of enforce: denials pass with `dry_run: true`. Default `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dry_run: bool,
+    /// Every scope that routes may require.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Roles by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, RoleSpec>,
+    /// The authenticators, tried in the order written (see `docs/policy.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authenticators: Vec<AuthenticatorSpec>,
+    /// Route rules; the first that matches the request decides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouteSpec>,
+    /// Cross-origin resource sharing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<CorsSpec>,
+    /// How denials are answered.
+    #[serde(default, skip_serializing_if = "ResponsesSpec::is_default")]
+    pub responses: ResponsesSpec,
+    /// Size limits on what a request may carry.
+    #[serde(default, skip_serializing_if = "LimitsSpec::is_default")]
+    pub limits: LimitsSpec,
+}
+
+/// A role: the scopes it grants and the roles it includes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSpec {
+    /// Scopes granted, with wildcards: `*`, `artifacts:*`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Other roles whose scopes this one also grants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub includes: Vec<String>,
+}
+
+/// One authenticator, by `type`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuthenticatorSpec {
+    /// Zero-auth: every request gets a fixed principal.
+    Anonymous(AnonymousSpec),
+    /// No credentials, but only from the machine itself.
+    Local(LocalSpec),
+    /// Keys in a header (default `X-API-Key`), kept as SHA-256 digests.
+    ApiKey(ApiKeySpec),
+    /// Static bearer tokens and personal access tokens, kept as SHA-256 digests.
+    BearerToken(BearerTokenSpec),
+    /// Signed JSON Web Tokens in `Authorization: Bearer`.
+    Jwt(Box<JwtSpec>),
+}
+
+impl AuthenticatorSpec {
+    /// The authenticator's id.
+    pub fn id(&self) -> &str {
+        match self {
+            AuthenticatorSpec::Anonymous(s) => &s.id,
+            AuthenticatorSpec::Local(s) => &s.id,
+            AuthenticatorSpec::ApiKey(s) => &s.id,
+            AuthenticatorSpec::BearerToken(s) => &s.id,
+            AuthenticatorSpec::Jwt(s) => &s.id,
+        }
+    }
+
+    /// Whether the authenticator is switched on.
+    pub fn enabled(&self) -> &Condition {
+        match self {
+            AuthenticatorSpec::Anonymous(s) => &s.enabled,
+            AuthenticatorSpec::Local(s) => &s.enabled,
+            AuthenticatorSpec::ApiKey(s) => &s.enabled,
+            AuthenticatorSpec::BearerToken(s) => &s.enabled,
+            AuthenticatorSpec::Jwt(s) => &s.enabled,
+        }
+    }
+
+    /// The `type` as written.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuthenticatorSpec::Anonymous(_) => "anonymous",
+            AuthenticatorSpec::Local(_) => "local",
+            AuthenticatorSpec::ApiKey(_) => "api_key",
+            AuthenticatorSpec::BearerToken(_) => "bearer_token",
+            AuthenticatorSpec::Jwt(_) => "jwt",
+        }
+    }
+}
+
+/// `type = "anonymous"`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymousSpec {
+    /// The authenticator's id.
+    pub id: String,
+    /// Whether it is switched on. Default `true`.
+    #[serde(default, skip_serializing_if = "Condition::is_always_true")]
+    pub enabled: Condition,
+    /// The principal's id. Default `"anonymous"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<Value>,
+    /// Roles of the principal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Scopes of the principal, beyond its roles'.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+}
+
+/// `type = "local"`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalSpec {
+    /// The authenticator's id.
+    pub id: String,
+    /// Whether it is switched on. Default `true`.
+    #[serde(default, skip_serializing_if = "Condition::is_always_true")]
+    pub enabled: Condition,
+    /// The principal's id (e.g. `{ env = "ARTIFACT_MINER_EMAIL" }`). Default `"local"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<Value>,
+    /// Roles of the principal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Scopes of the principal, beyond its roles'.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// Host header names accepted (port ignored). Default `localhost`, `127.0.0.1`, `[::1]`.
+    #[serde(default, skip_serializing_if = "ValueList::is_empty")]
+    pub hosts: ValueList,
+    /// Origins a browser request may come from (patterns as in `[cors]`). Default none:
+    /// any request that carries an `Origin` header is refused.
+    #[serde(default, skip_serializing_if = "ValueList::is_empty")]
+    pub origins: ValueList,
+}
+
+/// A key or token the policy knows: by its SHA-256, or by a reference to its
+/// plaintext that the engine hashes at load.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSpec {
+    /// The key's id, reported in errors and logs instead of the key.
+    pub id: String,
+    /// The principal the key stands for. Default: the key's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<Value>,
+    /// The key's SHA-256, 64 hex digits (`admit hash KEY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Value>,
+    /// Where the key's plaintext is (`{ env = "NAME" }` or `{ file = "PATH" }`); never the
+    /// plaintext itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Value>,
+    /// Roles of the principal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Scopes of the principal, beyond its roles'.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// When the key stops working: unix seconds or RFC 3339 (`2027-01-01T00:00:00Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<Value>,
+    /// A revoked key is refused with reason `revoked`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub revoked: bool,
+    /// Whether this key is switched on. Default `true`; a key whose `secret` is an unset
+    /// environment variable can be made optional with `{ set = "NAME" }`.
+    #[serde(default, skip_serializing_if = "Condition::is_always_true")]
+    pub enabled: Condition,
+}
+
+/// `type = "api_key"`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeySpec {
+    /// The authenticator's id.
+    pub id: String,
+    /// Whether it is switched on. Default `true`.
+    #[serde(default, skip_serializing_if = "Condition::is_always_true")]
+    pub enabled: Condition,
+    /// The header the key arrives in. Default `X-API-Key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// The keys.
+    #[serde(default)]
+    pub keys: Vec<CredentialSpec>,
+}
+
+/// `type = "bearer_token"`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BearerTokenSpec {
+    /// The authenticator's id.
+    pub id: String,
+    /// Whether it is switched on. Default `true`.
+    #[serde(default, skip_serializing_if = "Condition::is_always_true")]
+    pub enabled: Condition,
+    /// The tokens.
+    #[serde(default)]
+    pub tokens: Vec<CredentialSpec>,
+}
+
+/// `type = "jwt"`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSpec {
+    /// The authenticator's id.
+    pub id: String,
+    /// Whether it is switched on. Default `true`.
+    #[serde(default, skip_serializing_if = "Condition::is_always_true")]
+    pub enabled: Condition,
+    /// Accepted algorithms (`HS256`, `RS256`, `ES256`, `EdDSA`, ...). Required; `none` is
+    /// never accepted.
+    pub algorithms: ValueList,
+    /// An HMAC secret (HS256/384/512), as a reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<Value>,
+    /// `utf8` (default) or `base64`: how the secret's text is turned into key bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_encoding: Option<String>,
+    /// A PEM public key (RSA, EC or Ed25519).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<Value>,
+    /// A JSON Web Key Set, as JSON text or the path of a file holding it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    /// A PEM private key for issuing tokens with RS/PS/ES/EdDSA algorithms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<Value>,
+    /// The required `iss`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<Value>,
+    /// Accepted audiences: the token's `aud` must name at least one.
+    #[serde(default, skip_serializing_if = "ValueList::is_empty")]
+    pub audience: ValueList,
+    /// Accepted authorized parties: the token's `azp` must be one.
+    #[serde(default, skip_serializing_if = "ValueList::is_empty")]
+    pub authorized_parties: ValueList,
+    /// Accepted `typ` header values (case-insensitive). Default: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+    /// Claims that must be present.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_claims: Vec<String>,
+    /// Whether `exp` must be present. Default `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_exp: Option<bool>,
+    /// Seconds of clock skew allowed for `exp` and `nbf`. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leeway: Option<Value>,
+    /// The longest lifetime a token may claim (`exp - iat`), in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lifetime: Option<Value>,
+    /// The claim naming the principal. Default `sub`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_claim: Option<String>,
+    /// Claim paths holding roles, first present wins (`org_role`, `o.rol`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles_claims: Vec<String>,
+    /// Claim value -> role. When set, only mapped values count.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub role_map: BTreeMap<String, String>,
+    /// The role of a token that yields no role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_role: Option<String>,
+    /// Claim paths holding scopes (space-separated string or list). Default `scope`, `scp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes_claims: Option<Vec<String>>,
+    /// Lifetime of tokens this authenticator issues, in seconds. Default 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifetime: Option<Value>,
+}
+
+/// One route rule.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    /// A name for the rule, reported in decisions. Default: its methods and path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Methods, or `*` for any. Default any. `GET` also matches `HEAD`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    /// A path pattern: `/api/v1/artifacts/{id}`, `*` for one segment, `**` at the end for
+    /// any rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Several path patterns for the same rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// Open to everyone; no credential is looked at.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub public: bool,
+    /// Never served (`route_denied`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deny: bool,
+    /// Scopes the principal must all hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require: Vec<String>,
+    /// Scopes of which the principal must hold at least one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub require_any: Vec<String>,
+    /// Only these authenticators may admit a request on this route. Default: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authenticators: Option<Vec<String>>,
+    /// Limits the grant to the principal's own resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<OwnerSpec>,
+    /// Report instead of enforce for this rule.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dry_run: bool,
+}
+
+/// `owner = { param = "owner", unless = ["jobs:all"] }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerSpec {
+    /// A path parameter that must equal the principal's id. Without it the decision
+    /// only carries the constraint, for the handler to filter by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+    /// Scopes that lift the restriction (an admin sees everyone's resources).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unless: Vec<String>,
+    /// The key of the constraint in the decision. Default `owner`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
+}
+
+/// `[cors]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSpec {
+    /// Allowed origins: exact (`https://app.example.com`), subdomain patterns
+    /// (`https://*.example.com`), any port (`http://localhost:*`), or `*`.
+    pub origins: ValueList,
+    /// Allowed methods. Default `GET, HEAD, POST`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<String>,
+    /// Allowed request headers (case-insensitive). Default none beyond the safelisted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
+    /// Response headers the page may read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
+    /// Whether credentials (cookies, Authorization) may be sent. Default `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub credentials: bool,
+    /// `Access-Control-Max-Age` of preflight answers, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u32>,
+}
+
+/// `[responses]`: how denials are answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsesSpec {
+    /// The body of a denial: `"none"` (default), `"text"`, `"fastapi"`
+    /// (`{"detail": message}`), or a JSON template with `{message}`, `{status}` and
+    /// `{reason}` placeholders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The scheme of `WWW-Authenticate` challenges: `Bearer` (default), another
+    /// scheme name, or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<String>,
+    /// Overrides by reason code.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reasons: BTreeMap<String, ReasonResponseSpec>,
+}
+
+impl ResponsesSpec {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// `[responses.reasons.NAME]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonResponseSpec {
+    /// The status code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Whether to send a `WWW-Authenticate` challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenge: Option<bool>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// The longest value of a header admit reads (Authorization, the API key header,
+    /// Origin, Host). Default 8192 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_header_bytes: Option<usize>,
+    /// The longest request path. Default 8192 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_path_bytes: Option<usize>,
+}
+
+impl LimitsSpec {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
