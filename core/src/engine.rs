@@ -445,7 +445,7 @@ impl Engine {
                     headers.push((Arc::from("WWW-Authenticate"), Arc::from(c)));
                 }
             }
-            if body.is_some() {
+            if body.is_some() && reason != Reason::Preflight {
                 if let Some(ct) = &self.responses.content_type {
                     headers.push((Arc::from("Content-Type"), Arc::clone(ct)));
                 }
@@ -457,7 +457,8 @@ impl Engine {
             reason,
             message,
             headers,
-            body: if deny { body } else { None },
+            // A preflight is answered 204: no body.
+            body: if deny && reason != Reason::Preflight { body } else { None },
             principal: v.identity.map(|i| i.principal),
             rule: v.rule.map(|r| Arc::clone(&r.name)),
             constraints: v.constraints,
@@ -596,6 +597,13 @@ fn compile(policy: &Policy, resolver: &dyn Resolver, source: &SourceMap) -> Resu
     if max_path < 256 {
         cx.err("limits.max_path_bytes", "must be at least 256");
     }
+    let dry_run = match policy.dry_run.evaluate(cx.resolver) {
+        Ok(b) => b,
+        Err(e) => {
+            cx.err("dry_run", e);
+            false
+        }
+    };
     let vary_origin = cors.is_some() || authenticators.iter().any(|a| matches!(a.kind, AuthnKind::Local(_)));
 
     let Ctx {
@@ -616,7 +624,7 @@ fn compile(policy: &Policy, resolver: &dyn Resolver, source: &SourceMap) -> Resu
         w.column = e.column;
     }
     Ok(Engine {
-        dry_run: policy.dry_run,
+        dry_run,
         scopes,
         roles,
         authenticators,

@@ -7,20 +7,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::value::{Condition, Value, ValueList};
 
+fn never() -> Condition {
+    Condition::Always(false)
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
 
 /// A whole policy file.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// The realm named in `WWW-Authenticate` challenges. Default `"admit"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realm: Option<String>,
-    /// Report instead of enforce: denials pass with `dry_run: true`. Default `false`.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub dry_run: bool,
+    /// Report instead of enforce: denials pass with `dry_run: true`. Default `false`; a
+    /// condition (`{ env = "NAME" }`) lets an operator switch it from the environment.
+    #[serde(default = "never", skip_serializing_if = "Condition::is_always_false")]
+    pub dry_run: Condition,
     /// Every scope that routes may require.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,

@@ -372,6 +372,11 @@ impl Condition {
         *self == Condition::Always(true)
     }
 
+    /// True for `false`: lets serialization leave a default-off switch out.
+    pub fn is_always_false(&self) -> bool {
+        *self == Condition::Always(false)
+    }
+
     /// Evaluates the condition against the host's environment.
     pub fn evaluate(&self, resolver: &dyn Resolver) -> Result<bool, String> {
         let set = |name: &str| resolver.env(name).is_some_and(|v| !v.is_empty());
