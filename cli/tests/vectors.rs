@@ -1,0 +1,200 @@
+//! Runs every shared vector in `tests/vectors/` through `admit decide`, as a user would:
+//! one process per request, the environment set as the vector says and nothing else.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::string_slice,
+    clippy::disallowed_methods,
+    clippy::print_stderr,
+    reason = "a test harness: a failed expectation should stop it loudly"
+)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Fixtures {
+    tokens: BTreeMap<String, String>,
+}
+
+impl Fixtures {
+    fn load() -> Self {
+        let text = std::fs::read_to_string(root().join("tests/fixtures/tokens.json")).unwrap();
+        Fixtures {
+            tokens: serde_json::from_str(&text).unwrap(),
+        }
+    }
+
+    /// Replaces `${token:NAME}`, `${file:PATH}` and `${repeat:N:TEXT}` in a string.
+    fn expand(&self, s: &str) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').expect("unclosed placeholder") + start;
+            let inner = &rest[start + 2..end];
+            let (kind, arg) = inner.split_once(':').expect("placeholder needs a kind");
+            match kind {
+                "token" => out.push_str(self.tokens.get(arg).unwrap_or_else(|| panic!("no token `{arg}`"))),
+                "file" => out.push_str(&std::fs::read_to_string(root().join(arg)).unwrap()),
+                "repeat" => {
+                    let (n, text) = arg.split_once(':').unwrap();
+                    out.push_str(&text.repeat(n.parse().unwrap()));
+                }
+                other => panic!("unknown placeholder kind `{other}`"),
+            }
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn expand_value(&self, v: &mut Value) {
+        match v {
+            Value::String(s) => *s = self.expand(s),
+            Value::Array(a) => a.iter_mut().for_each(|x| self.expand_value(x)),
+            Value::Object(o) => o.values_mut().for_each(|x| self.expand_value(x)),
+            _ => {}
+        }
+    }
+}
+
+fn admit(policy: &Path, env: &BTreeMap<String, String>, args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_admit"));
+    cmd.args(args).arg("--policy").arg(policy).env_clear();
+    if args.first() == Some(&"check") {
+        cmd = Command::new(env!("CARGO_BIN_EXE_admit"));
+        cmd.arg("check").arg(policy).env_clear();
+    }
+    cmd.envs(env).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Compares the keys `expect` has; returns what differs.
+fn check(expect: &Value, got: &Value) -> Vec<String> {
+    let mut errors = Vec::new();
+    let exp = expect.as_object().expect("expect is an object");
+    for (k, want) in exp {
+        match k.as_str() {
+            "allow" | "status" | "reason" | "message" | "body" | "rule" | "dry_run" | "constraints" => {
+                if got.get(k) != Some(want) {
+                    errors.push(format!("{k}: want {want}, got {}", got.get(k).unwrap_or(&Value::Null)));
+                }
+            }
+            "principal" => {
+                let g = got.get("principal").unwrap_or(&Value::Null);
+                if want.is_null() || g.is_null() {
+                    if want != g {
+                        errors.push(format!("principal: want {want}, got {g}"));
+                    }
+                    continue;
+                }
+                for (pk, pv) in want.as_object().unwrap() {
+                    let gv = g.get(pk).unwrap_or(&Value::Null);
+                    let ok = if pk == "claims" { subset(pv, gv) } else { gv == pv };
+                    if !ok {
+                        errors.push(format!("principal.{pk}: want {pv}, got {gv}"));
+                    }
+                }
+            }
+            "headers" => {
+                let have = got["headers"].as_array().unwrap();
+                for pair in want.as_array().unwrap() {
+                    let (n, v) = (pair[0].as_str().unwrap(), &pair[1]);
+                    if !have.iter().any(|h| h[0].as_str().unwrap().eq_ignore_ascii_case(n) && &h[1] == v) {
+                        errors.push(format!("header {n}: {v} missing from {}", got["headers"]));
+                    }
+                }
+            }
+            "absent_headers" => {
+                let have = got["headers"].as_array().unwrap();
+                for n in want.as_array().unwrap() {
+                    let n = n.as_str().unwrap();
+                    if have.iter().any(|h| h[0].as_str().unwrap().eq_ignore_ascii_case(n)) {
+                        errors.push(format!("header {n} should be absent from {}", got["headers"]));
+                    }
+                }
+            }
+            other => errors.push(format!("unknown expectation `{other}`")),
+        }
+    }
+    errors
+}
+
+fn subset(want: &Value, got: &Value) -> bool {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => w.iter().all(|(k, v)| g.get(k).is_some_and(|gv| subset(v, gv))),
+        _ => want == got,
+    }
+}
+
+#[test]
+fn shared_vectors_through_the_cli() {
+    let fixtures = Fixtures::load();
+    let dir = root().join("tests/vectors");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no vectors in {}", dir.display());
+    let (mut cases, mut failures) = (0, Vec::new());
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        fixtures.expand_value(&mut doc);
+        let policy = root().join(doc["policy"].as_str().unwrap_or_else(|| panic!("{name}: no policy")));
+        let env: BTreeMap<String, String> = serde_json::from_value(doc.get("env").cloned().unwrap_or(Value::Null))
+            .unwrap_or_default();
+        if let Some(text) = doc.get("expect_load_error").and_then(Value::as_str) {
+            cases += 1;
+            let (code, _, stderr) = admit(&policy, &env, &["check"], "");
+            if code != 2 || !stderr.contains(text) {
+                failures.push(format!("{name}: load error: want exit 2 with `{text}`, got {code}: {stderr}"));
+            }
+            continue;
+        }
+        for case in doc["cases"].as_array().unwrap_or_else(|| panic!("{name}: no cases")) {
+            cases += 1;
+            let cname = case["name"].as_str().unwrap_or("?");
+            let request = serde_json::to_string(&case["request"]).unwrap();
+            let (code, stdout, stderr) = admit(&policy, &env, &["decide"], &request);
+            let got: Value = match serde_json::from_str(&stdout) {
+                Ok(v) => v,
+                Err(_) => {
+                    failures.push(format!("{name} / {cname}: exit {code}, no decision; stderr: {stderr}"));
+                    continue;
+                }
+            };
+            let want_code = if got["allow"] == Value::Bool(true) { 0 } else { 1 };
+            let mut errors = check(&case["expect"], &got);
+            if code != want_code {
+                errors.push(format!("exit status {code}, want {want_code}"));
+            }
+            if !errors.is_empty() {
+                failures.push(format!("{name} / {cname}:\n    {}", errors.join("\n    ")));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {cases} vector cases failed:\n{}", failures.len(), failures.join("\n"));
+    eprintln!("{cases} vector cases passed in {} files", files.len());
+}
