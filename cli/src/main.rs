@@ -3,7 +3,11 @@
 //! This is a host: unlike the core, it reads the environment, files and the clock.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command line prints")]
-#![allow(clippy::disallowed_methods, clippy::disallowed_types, reason = "the CLI is the host that does the I/O the core may not")]
+#![allow(
+    clippy::disallowed_methods,
+    clippy::disallowed_types,
+    reason = "the CLI is the host that does the I/O the core may not"
+)]
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -106,11 +110,7 @@ fn load(path: &Path) -> Result<Engine, String> {
 }
 
 fn report(path: &Path, e: &LoadError) -> String {
-    e.errors
-        .iter()
-        .map(|err| format!("{}: error: {err}", path.display()))
-        .collect::<Vec<_>>()
-        .join("\n")
+    e.errors.iter().map(|err| format!("{}: error: {err}", path.display())).collect::<Vec<_>>().join("\n")
 }
 
 fn now() -> i64 {
@@ -126,9 +126,7 @@ fn read_input(path: Option<&Path>) -> Result<String, String> {
             text = std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
         }
         _ => {
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read stdin: {e}"))?;
         }
     }
     Ok(text)
@@ -181,15 +179,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("{}", admit::hash_key(&key));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Token {
-            policy,
-            authenticator,
-            sub,
-            roles,
-            scopes,
-            lifetime,
-            now: at,
-        } => {
+        Command::Token { policy, authenticator, sub, roles, scopes, lifetime, now: at } => {
             let engine = load(&policy)?;
             let request = TokenRequest {
                 subject: &sub,

@@ -30,9 +30,7 @@ struct Fixtures {
 impl Fixtures {
     fn load() -> Self {
         let text = std::fs::read_to_string(root().join("tests/fixtures/tokens.json")).unwrap();
-        Fixtures {
-            tokens: serde_json::from_str(&text).unwrap(),
-        }
+        Fixtures { tokens: serde_json::from_str(&text).unwrap() }
     }
 
     /// Replaces `${token:NAME}`, `${file:PATH}` and `${repeat:N:TEXT}` in a string.
@@ -159,12 +157,12 @@ fn shared_vectors_through_the_cli() {
     let (mut cases, mut failures) = (0, Vec::new());
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
         fixtures.expand_value(&mut doc);
         let policy = root().join(doc["policy"].as_str().unwrap_or_else(|| panic!("{name}: no policy")));
-        let env: BTreeMap<String, String> = serde_json::from_value(doc.get("env").cloned().unwrap_or(Value::Null))
-            .unwrap_or_default();
+        let env: BTreeMap<String, String> =
+            serde_json::from_value(doc.get("env").cloned().unwrap_or(Value::Null)).unwrap_or_default();
         if let Some(text) = doc.get("expect_load_error").and_then(Value::as_str) {
             cases += 1;
             let (code, _, stderr) = admit(&policy, &env, &["check"], "");

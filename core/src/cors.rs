@@ -95,11 +95,7 @@ pub(crate) fn parse_origin(text: &str) -> Option<Origin<'_>> {
         }
         None => None,
     };
-    Some(Origin {
-        scheme,
-        host: lower(host),
-        port,
-    })
+    Some(Origin { scheme, host: lower(host), port })
 }
 
 impl OriginPattern {
@@ -109,9 +105,8 @@ impl OriginPattern {
         if text == "*" {
             return Ok(OriginPattern::Any);
         }
-        let bad = || {
-            format!("origin `{text}` is not `scheme://host[:port]` (`*.` may start the host, `*` may be the port)")
-        };
+        let bad =
+            || format!("origin `{text}` is not `scheme://host[:port]` (`*.` may start the host, `*` may be the port)");
         let (scheme, rest) = text.split_once("://").ok_or_else(bad)?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) {
@@ -212,23 +207,15 @@ impl Cors {
         if self.allow_any_header {
             return None;
         }
-        requested
-            .split(',')
-            .map(str::trim)
-            .filter(|h| !h.is_empty())
-            .find(|h| {
-                let l = h.to_ascii_lowercase();
-                !self.headers.contains(&l) && !SAFELISTED.contains(&l.as_str())
-            })
+        requested.split(',').map(str::trim).filter(|h| !h.is_empty()).find(|h| {
+            let l = h.to_ascii_lowercase();
+            !self.headers.contains(&l) && !SAFELISTED.contains(&l.as_str())
+        })
     }
 
     /// The `Access-Control-Allow-Origin` value for an allowed origin.
     pub fn allow_origin_value(&self, origin: &str) -> Arc<str> {
-        if self.origins.has_any() && !self.credentials {
-            Arc::from("*")
-        } else {
-            Arc::from(origin)
-        }
+        if self.origins.has_any() && !self.credentials { Arc::from("*") } else { Arc::from(origin) }
     }
 }
 
@@ -237,9 +224,7 @@ mod tests {
     use super::*;
 
     fn list(ps: &[&str]) -> OriginList {
-        OriginList {
-            patterns: ps.iter().map(|p| OriginPattern::parse(p).unwrap()).collect(),
-        }
+        OriginList { patterns: ps.iter().map(|p| OriginPattern::parse(p).unwrap()).collect() }
     }
 
     #[test]
@@ -278,7 +263,8 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_errors() {
-        for bad in ["example.com", "https://", "https://a.*.com", "https://*", "https://a.com/path", "https://*.*.com"] {
+        for bad in ["example.com", "https://", "https://a.*.com", "https://*", "https://a.com/path", "https://*.*.com"]
+        {
             assert!(OriginPattern::parse(bad).is_err(), "{bad}");
         }
     }

@@ -171,9 +171,7 @@ impl Engine {
 
     fn jwt(&self, id: &str) -> Result<&JwtAuthenticator, EngineError> {
         match self.authenticators.iter().find(|a| &*a.id == id) {
-            Some(Authn {
-                kind: AuthnKind::Jwt(j), ..
-            }) => Ok(j),
+            Some(Authn { kind: AuthnKind::Jwt(j), .. }) => Ok(j),
             Some(_) => Err(EngineError::Unsupported(format!("authenticator `{id}` is not a jwt authenticator"))),
             None if self.all_ids.contains(id) => {
                 Err(EngineError::Unsupported(format!("authenticator `{id}` is not enabled")))
@@ -487,12 +485,7 @@ impl Ctx<'_> {
         self.errors.push(PolicyError::new(place, message));
     }
     fn warn(&mut self, place: impl Into<String>, message: impl Into<String>) {
-        self.warnings.push(PolicyWarning {
-            place: place.into(),
-            line: None,
-            column: None,
-            message: message.into(),
-        });
+        self.warnings.push(PolicyWarning { place: place.into(), line: None, column: None, message: message.into() });
     }
     /// Resolves a value that may be absent; errors are recorded.
     fn opt(&mut self, v: &Value, place: &str) -> Option<String> {
@@ -547,11 +540,7 @@ impl Ctx<'_> {
 }
 
 fn compile(policy: &Policy, resolver: &dyn Resolver, source: &SourceMap) -> Result<Engine, LoadError> {
-    let mut cx = Ctx {
-        resolver,
-        errors: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut cx = Ctx { resolver, errors: Vec::new(), warnings: Vec::new() };
 
     let mut scopes = ScopeTable::default();
     if policy.scopes.len() > MAX_SCOPES {
@@ -606,11 +595,7 @@ fn compile(policy: &Policy, resolver: &dyn Resolver, source: &SourceMap) -> Resu
     };
     let vary_origin = cors.is_some() || authenticators.iter().any(|a| matches!(a.kind, AuthnKind::Local(_)));
 
-    let Ctx {
-        mut errors,
-        mut warnings,
-        ..
-    } = cx;
+    let Ctx { mut errors, mut warnings, .. } = cx;
     if !errors.is_empty() {
         for e in &mut errors {
             source.locate(e);
@@ -696,12 +681,18 @@ fn compile_authenticators(
             AuthenticatorSpec::Jwt(s) => {
                 for (name, role) in &s.role_map {
                     if roles.id(role).is_none() {
-                        errors.push(PolicyError::new(format!("{place}.role_map.{name}"), format!("role `{role}` is not defined")));
+                        errors.push(PolicyError::new(
+                            format!("{place}.role_map.{name}"),
+                            format!("role `{role}` is not defined"),
+                        ));
                     }
                 }
                 if let Some(d) = &s.default_role {
                     if roles.id(d).is_none() {
-                        errors.push(PolicyError::new(format!("{place}.default_role"), format!("role `{d}` is not defined")));
+                        errors.push(PolicyError::new(
+                            format!("{place}.default_role"),
+                            format!("role `{d}` is not defined"),
+                        ));
                     }
                 }
             }
@@ -721,11 +712,7 @@ fn compile_authenticators(
                 };
                 let role_ids = roles.resolve(&s.roles, "", &mut Vec::new());
                 pid.map(|pid| {
-                    let who = Who {
-                        id: &pid,
-                        authenticator: id,
-                        kind: "anonymous",
-                    };
+                    let who = Who { id: &pid, authenticator: id, kind: "anonymous" };
                     AuthnKind::Anonymous(roles.identity(who, &role_ids, &s.scopes, scopes, None))
                 })
             }
@@ -746,11 +733,7 @@ fn compile_authenticators(
                 let origins = origin_list(cx, &s.origins, &format!("{place}.origins"));
                 let role_ids = roles.resolve(&s.roles, "", &mut Vec::new());
                 pid.map(|pid| {
-                    let who = Who {
-                        id: &pid,
-                        authenticator: id,
-                        kind: "local",
-                    };
+                    let who = Who { id: &pid, authenticator: id, kind: "local" };
                     AuthnKind::Local(Local {
                         identity: roles.identity(who, &role_ids, &s.scopes, scopes, None),
                         hosts,
@@ -869,11 +852,7 @@ fn key_table(
             continue;
         }
         let role_ids = roles.resolve(&spec.roles, "", &mut Vec::new());
-        let who = Who {
-            id: &principal,
-            authenticator,
-            kind,
-        };
+        let who = Who { id: &principal, authenticator, kind };
         table.insert(KeyEntry {
             digest,
             identity: roles.identity(who, &role_ids, &spec.scopes, scopes, None),
@@ -884,7 +863,13 @@ fn key_table(
     table
 }
 
-fn compile_jwt(cx: &mut Ctx<'_>, s: &JwtSpec, place: &str, id: Arc<str>, roles: &RoleTable) -> Option<JwtAuthenticator> {
+fn compile_jwt(
+    cx: &mut Ctx<'_>,
+    s: &JwtSpec,
+    place: &str,
+    id: Arc<str>,
+    roles: &RoleTable,
+) -> Option<JwtAuthenticator> {
     let errors_before = cx.errors.len();
     let mut algorithms = Vec::new();
     for a in cx.list(&s.algorithms, &format!("{place}.algorithms")) {
@@ -937,10 +922,7 @@ fn compile_jwt(cx: &mut Ctx<'_>, s: &JwtSpec, place: &str, id: Arc<str>, roles: 
                     }
                 }
                 if let Some(alg) = hs.first() {
-                    signing = Some(SigningKey {
-                        key: jsonwebtoken::EncodingKey::from_secret(&bytes),
-                        alg: *alg,
-                    });
+                    signing = Some(SigningKey { key: jsonwebtoken::EncodingKey::from_secret(&bytes), alg: *alg });
                 }
                 keys.push(JwtKey {
                     kid: None,
@@ -977,7 +959,10 @@ fn compile_jwt(cx: &mut Ctx<'_>, s: &JwtSpec, place: &str, id: Arc<str>, roles: 
                     match cx.resolver.file(text.trim()) {
                         Ok(t) => Some(t),
                         Err(e) => {
-                            cx.err(&jp, format!("{} names file `{}`, which cannot be read: {e}", js.describe(), text.trim()));
+                            cx.err(
+                                &jp,
+                                format!("{} names file `{}`, which cannot be read: {e}", js.describe(), text.trim()),
+                            );
                             None
                         }
                     }
@@ -997,10 +982,8 @@ fn compile_jwt(cx: &mut Ctx<'_>, s: &JwtSpec, place: &str, id: Arc<str>, roles: 
                     }
                 }
             }
-            None => cx.warn(
-                &jp,
-                format!("{} is not set: no token is accepted until the host calls set_jwks", js.describe()),
-            ),
+            None => cx
+                .warn(&jp, format!("{} is not set: no token is accepted until the host calls set_jwks", js.describe())),
         }
     }
     if s.secret.is_none() && s.public_key.is_none() && !jwks_configured {
@@ -1057,10 +1040,10 @@ fn compile_jwt(cx: &mut Ctx<'_>, s: &JwtSpec, place: &str, id: Arc<str>, roles: 
         roles_claims: s.roles_claims.iter().map(split_path).collect(),
         role_map,
         default_role: s.default_role.as_deref().and_then(|r| roles.id(r)),
-        scopes_claims: s
-            .scopes_claims
-            .as_ref()
-            .map_or_else(|| vec![vec!["scope".to_owned()], vec!["scp".to_owned()]], |l| l.iter().map(split_path).collect()),
+        scopes_claims: s.scopes_claims.as_ref().map_or_else(
+            || vec![vec!["scope".to_owned()], vec!["scp".to_owned()]],
+            |l| l.iter().map(split_path).collect(),
+        ),
         signing,
         lifetime,
     })
@@ -1082,11 +1065,8 @@ fn compile_cors(cx: &mut Ctx<'_>, c: &CorsSpec) -> Option<Cors> {
     if origins.has_any() && c.credentials {
         cx.err("cors.credentials", "`*` origins cannot be combined with credentials (the Fetch standard forbids it)");
     }
-    let methods: Vec<String> = if c.methods.is_empty() {
-        vec!["GET".into(), "HEAD".into(), "POST".into()]
-    } else {
-        c.methods.clone()
-    };
+    let methods: Vec<String> =
+        if c.methods.is_empty() { vec!["GET".into(), "HEAD".into(), "POST".into()] } else { c.methods.clone() };
     for (i, m) in methods.iter().enumerate() {
         if !is_method_token(m) || m.bytes().any(|b| b.is_ascii_lowercase()) {
             cx.err(format!("cors.methods[{i}]"), format!("`{m}` is not an upper-case method name"));
@@ -1144,8 +1124,10 @@ fn compile_route(
             Methods::Any
         }
     };
-    let has_requirements =
-        !spec.require.is_empty() || !spec.require_any.is_empty() || spec.owner.is_some() || spec.authenticators.is_some();
+    let has_requirements = !spec.require.is_empty()
+        || !spec.require_any.is_empty()
+        || spec.owner.is_some()
+        || spec.authenticators.is_some();
     if spec.public && spec.deny {
         cx.err(&place, "a rule cannot be both `public` and `deny`");
     }
@@ -1157,10 +1139,7 @@ fn compile_route(
         for (k, n) in names.iter().enumerate() {
             match scopes.id(n) {
                 Some(id) => set.insert(id),
-                None => cx.err(
-                    format!("{place}.{field}[{k}]"),
-                    format!("scope `{n}` is not declared in `scopes`"),
-                ),
+                None => cx.err(format!("{place}.{field}[{k}]"), format!("scope `{n}` is not declared in `scopes`")),
             }
         }
         set
@@ -1214,17 +1193,10 @@ fn compile_route(
             owner,
         }))
     };
-    let name = spec
-        .id
-        .clone()
-        .unwrap_or_else(|| format!("{} {}", methods.label(), texts.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")));
-    Some(Rule {
-        name: Arc::from(name),
-        methods,
-        patterns,
-        access,
-        dry_run: spec.dry_run,
-    })
+    let name = spec.id.clone().unwrap_or_else(|| {
+        format!("{} {}", methods.label(), texts.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
+    });
+    Some(Rule { name: Arc::from(name), methods, patterns, access, dry_run: spec.dry_run })
 }
 
 #[cfg(test)]

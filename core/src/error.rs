@@ -20,12 +20,7 @@ pub struct PolicyError {
 impl PolicyError {
     /// An error at `place`.
     pub fn new(place: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            place: place.into(),
-            line: None,
-            column: None,
-            message: message.into(),
-        }
+        Self { place: place.into(), line: None, column: None, message: message.into() }
     }
 }
 

@@ -17,11 +17,7 @@ pub enum Format {
 impl Format {
     /// The format a file name suggests: `.json` is JSON, anything else TOML.
     pub fn from_path(path: &str) -> Self {
-        if path.to_ascii_lowercase().ends_with(".json") {
-            Format::Json
-        } else {
-            Format::Toml
-        }
+        if path.to_ascii_lowercase().ends_with(".json") { Format::Json } else { Format::Toml }
     }
 
     /// `"toml"` or `"json"`, as bindings spell it.
@@ -86,8 +82,7 @@ pub(crate) fn parse(text: &str, format: Format) -> Result<(Policy, SourceMap), L
                 }
                 err
             })?;
-            de.end()
-                .map_err(|e| LoadError::one(PolicyError::new("", strip_json_position(&e.to_string()))))?;
+            de.end().map_err(|e| LoadError::one(PolicyError::new("", strip_json_position(&e.to_string()))))?;
             Ok((policy, SourceMap::Json(text.to_owned())))
         }
     }
@@ -282,9 +277,11 @@ mod tests {
         map.locate(&mut e);
         assert_eq!(e.line, Some(6), "{e}");
         let mut e = PolicyError::new("routes[1].require", "scope `x` is not declared");
-        SourceMap::Json(r#"{"routes":[{"path":"/a"},
+        SourceMap::Json(
+            r#"{"routes":[{"path":"/a"},
 {"path":"/b","require":["x"]}]}"#
-            .to_owned())
+                .to_owned(),
+        )
         .locate(&mut e);
         assert_eq!(e.line, Some(2), "{e}");
     }

@@ -49,10 +49,7 @@ fn is_unreserved(b: u8) -> bool {
 /// without `%`).
 fn is_pchar_plain(b: u8) -> bool {
     is_unreserved(b)
-        || matches!(
-            b,
-            b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@'
-        )
+        || matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@')
 }
 
 fn hex_value(b: u8) -> Option<u8> {
@@ -191,10 +188,9 @@ pub fn decode_segment(seg: &str) -> Cow<'_, str> {
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         if b == b'%' {
-            if let (Some(hi), Some(lo)) = (
-                bytes.get(i + 1).copied().and_then(hex_value),
-                bytes.get(i + 2).copied().and_then(hex_value),
-            ) {
+            if let (Some(hi), Some(lo)) =
+                (bytes.get(i + 1).copied().and_then(hex_value), bytes.get(i + 2).copied().and_then(hex_value))
+            {
                 out.push(hi << 4 | lo);
                 i += 3;
                 continue;
@@ -213,11 +209,7 @@ pub fn decode_segment(seg: &str) -> Cow<'_, str> {
 /// could never equal a canonical request segment (`.`, `..`, empty, bad escape).
 pub fn canonical_pattern_segment(seg: &str) -> Option<String> {
     let c = canonical_segment(seg).ok()?;
-    if c.is_empty() || c == "." || c == ".." {
-        None
-    } else {
-        Some(c)
-    }
+    if c.is_empty() || c == "." || c == ".." { None } else { Some(c) }
 }
 
 #[cfg(test)]

@@ -22,10 +22,7 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// All values of a header (name compared case-insensitively).
     pub fn header_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a [u8]> + 's {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| *v)
+        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes())).map(|(_, v)| *v)
     }
 }
 
@@ -57,13 +54,7 @@ impl OwnedRequest {
 
     /// Borrows this request for a decision, with headers from [`Self::header_bytes`].
     pub fn as_request<'a>(&'a self, headers: &'a [(&'a [u8], &'a [u8])]) -> Request<'a> {
-        Request {
-            method: &self.method,
-            path: &self.path,
-            headers,
-            peer: self.peer.as_deref(),
-            now: self.now,
-        }
+        Request { method: &self.method, path: &self.path, headers, peer: self.peer.as_deref(), now: self.now }
     }
 }
 
@@ -114,8 +105,7 @@ mod tests {
             serde_json::from_str(r#"{"method":"GET","path":"/","headers":[["A","1"],["a","2"]],"now":0}"#).unwrap();
         assert_eq!(a.headers.len(), 2);
         let b: OwnedRequest =
-            serde_json::from_str(r#"{"method":"GET","path":"/","headers":{"A":["1","2"],"B":"3"},"now":0}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"method":"GET","path":"/","headers":{"A":["1","2"],"B":"3"},"now":0}"#).unwrap();
         assert_eq!(b.headers.len(), 3);
         let hb = b.header_bytes();
         let r = b.as_request(&hb);

@@ -49,13 +49,9 @@ impl BodyFormat {
             Some("text") => BodyFormat::Text,
             Some("fastapi") => BodyFormat::Json("{\"detail\": {message}}".to_owned()),
             Some(t) => {
-                let probe = t
-                    .replace("{message}", "\"m\"")
-                    .replace("{reason}", "\"r\"")
-                    .replace("{status}", "400");
-                serde_json::from_str::<serde_json::Value>(&probe).map_err(|e| {
-                    format!("body must be `none`, `text`, `fastapi` or a JSON template ({e})")
-                })?;
+                let probe = t.replace("{message}", "\"m\"").replace("{reason}", "\"r\"").replace("{status}", "400");
+                serde_json::from_str::<serde_json::Value>(&probe)
+                    .map_err(|e| format!("body must be `none`, `text`, `fastapi` or a JSON template ({e})"))?;
                 BodyFormat::Json(t.to_owned())
             }
         })
@@ -77,9 +73,7 @@ impl BodyFormat {
 /// Keeps only what may stand in a quoted-string of a challenge (RFC 6750 section 3:
 /// `error_description` is printable ASCII without `"` and `\`).
 fn challenge_text(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
-        .collect()
+    s.chars().filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\').collect()
 }
 
 impl Responses {
@@ -117,9 +111,9 @@ impl Responses {
             }
             let fixed = o.and_then(|o| o.message.clone());
             let message: Arc<str> = Arc::from(fixed.as_deref().unwrap_or(reason.default_message()));
-            let challenge = o
-                .and_then(|o| o.challenge)
-                .unwrap_or(reason.challenge_error().is_some() && (status == 401 || reason.challenge_error() != Some("")));
+            let challenge = o.and_then(|o| o.challenge).unwrap_or(
+                reason.challenge_error().is_some() && (status == 401 || reason.challenge_error() != Some("")),
+            );
             let rendered = body.render(&message, status, reason);
             by_reason.push(ReasonResponse {
                 status,
@@ -134,13 +128,7 @@ impl Responses {
             BodyFormat::Text => Some(Arc::from("text/plain; charset=utf-8")),
             BodyFormat::Json(_) => Some(Arc::from("application/json")),
         };
-        Responses {
-            by_reason,
-            body,
-            scheme,
-            realm: challenge_text(realm.unwrap_or("admit")),
-            content_type,
-        }
+        Responses { by_reason, body, scheme, realm: challenge_text(realm.unwrap_or("admit")), content_type }
     }
 
     pub fn get(&self, reason: Reason) -> Option<&ReasonResponse> {
@@ -174,10 +162,7 @@ mod tests {
 
     #[test]
     fn fastapi_bodies_and_overrides() {
-        let mut spec = ResponsesSpec {
-            body: Some("fastapi".into()),
-            ..Default::default()
-        };
+        let mut spec = ResponsesSpec { body: Some("fastapi".into()), ..Default::default() };
         spec.reasons.insert(
             "invalid_credentials".into(),
             ReasonResponseSpec {
@@ -202,10 +187,7 @@ mod tests {
     fn templates_are_validated() {
         let mut errors = vec![];
         Responses::compile(
-            &ResponsesSpec {
-                body: Some("{\"detail\": {message}".into()),
-                ..Default::default()
-            },
+            &ResponsesSpec { body: Some("{\"detail\": {message}".into()), ..Default::default() },
             None,
             &mut errors,
         );

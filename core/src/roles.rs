@@ -22,11 +22,7 @@ pub(crate) struct RoleTable {
 }
 
 impl RoleTable {
-    pub fn compile(
-        roles: &BTreeMap<String, RoleSpec>,
-        table: &ScopeTable,
-        errors: &mut Vec<PolicyError>,
-    ) -> Self {
+    pub fn compile(roles: &BTreeMap<String, RoleSpec>, table: &ScopeTable, errors: &mut Vec<PolicyError>) -> Self {
         let mut t = RoleTable::default();
         for name in roles.keys() {
             t.ids.insert(name.clone(), t.names.len());
@@ -66,7 +62,10 @@ impl RoleTable {
                             if j == id {
                                 errors.push(PolicyError::new(
                                     format!("roles.{name}.includes"),
-                                    format!("role `{name}` includes itself through `{}`", t.names.get(r).map_or("", String::as_str)),
+                                    format!(
+                                        "role `{name}` includes itself through `{}`",
+                                        t.names.get(r).map_or("", String::as_str)
+                                    ),
                                 ));
                                 continue;
                             }
@@ -196,13 +195,8 @@ mod tests {
         let mut errors = vec![];
         let t = RoleTable::compile(&roles, &st, &mut errors);
         assert!(errors.is_empty(), "{errors:?}");
-        let id = t.identity(
-            Who { id: "u", authenticator: "x", kind: "jwt" },
-            &[t.id("admin").unwrap()],
-            &[],
-            &st,
-            None,
-        );
+        let id =
+            t.identity(Who { id: "u", authenticator: "x", kind: "jwt" }, &[t.id("admin").unwrap()], &[], &st, None);
         assert_eq!(id.principal.roles, vec!["admin", "member", "viewer"]);
         assert_eq!(id.scopes.ids().count(), 3);
     }

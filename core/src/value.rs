@@ -36,10 +36,7 @@ pub struct MapResolver {
 impl MapResolver {
     /// A resolver with these environment variables and no files.
     pub fn from_env<K: Into<String>, V: Into<String>>(vars: impl IntoIterator<Item = (K, V)>) -> Self {
-        Self {
-            env: vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
-            files: BTreeMap::new(),
-        }
+        Self { env: vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), files: BTreeMap::new() }
     }
 }
 
@@ -48,10 +45,7 @@ impl Resolver for MapResolver {
         self.env.get(name).cloned()
     }
     fn file(&self, path: &str) -> Result<String, String> {
-        self.files
-            .get(path)
-            .cloned()
-            .ok_or_else(|| format!("no file `{path}` was provided"))
+        self.files.get(path).cloned().ok_or_else(|| format!("no file `{path}` was provided"))
     }
 }
 
@@ -146,8 +140,7 @@ impl Value {
 
     /// Resolves a value that must be present.
     pub fn require(&self, resolver: &dyn Resolver) -> Result<String, String> {
-        self.resolve(resolver)?
-            .ok_or_else(|| format!("{} is not set and has no default", self.describe()))
+        self.resolve(resolver)?.ok_or_else(|| format!("{} is not set and has no default", self.describe()))
     }
 
     /// Resolves the value as a list: a literal string is one item; an environment
@@ -157,12 +150,9 @@ impl Value {
             return Ok(Vec::new());
         };
         match self {
-            Value::Env { split: Some(sep), .. } => Ok(text
-                .split(sep.as_str())
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()),
+            Value::Env { split: Some(sep), .. } => {
+                Ok(text.split(sep.as_str()).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            }
             _ => Ok(vec![text]),
         }
     }
@@ -197,9 +187,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Literal(Scalar::Int(v)))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        i64::try_from(v)
-            .map(|v| Value::Literal(Scalar::Int(v)))
-            .map_err(|_| E::custom("number too large"))
+        i64::try_from(v).map(|v| Value::Literal(Scalar::Int(v))).map_err(|_| E::custom("number too large"))
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
         Ok(Value::Literal(Scalar::Bool(v)))
@@ -464,10 +452,7 @@ impl<'de> Deserialize<'de> for Condition {
                     found = Some(c);
                 }
                 match (found, env_name) {
-                    (None, Some(name)) => Ok(Condition::Env {
-                        name,
-                        default: default.unwrap_or(false),
-                    }),
+                    (None, Some(name)) => Ok(Condition::Env { name, default: default.unwrap_or(false) }),
                     (Some(c), None) if default.is_none() => Ok(c),
                     (Some(_), _) => Err(de::Error::custom("a condition has exactly one test")),
                     (None, None) => Err(de::Error::custom("an empty condition")),
@@ -530,10 +515,7 @@ mod tests {
     fn list_splits_environment_text() {
         let l: ValueList = serde_json::from_str(r#"{"env":"ORIGINS","split":",","default":"https://a"}"#).unwrap();
         assert_eq!(l.resolve(&env(&[])).unwrap(), vec!["https://a"]);
-        assert_eq!(
-            l.resolve(&env(&[("ORIGINS", " https://b , ,https://c")])).unwrap(),
-            vec!["https://b", "https://c"]
-        );
+        assert_eq!(l.resolve(&env(&[("ORIGINS", " https://b , ,https://c")])).unwrap(), vec!["https://b", "https://c"]);
     }
 
     #[test]
@@ -560,13 +542,7 @@ mod tests {
 
     #[test]
     fn values_round_trip_through_json() {
-        for text in [
-            r#""x""#,
-            r#"3"#,
-            r#"true"#,
-            r#"{"env":"A","default":"d","split":","}"#,
-            r#"{"file":"k.json"}"#,
-        ] {
+        for text in [r#""x""#, r#"3"#, r#"true"#, r#"{"env":"A","default":"d","split":","}"#, r#"{"file":"k.json"}"#] {
             let v: Value = serde_json::from_str(text).unwrap();
             let back: Value = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
             assert_eq!(v, back);

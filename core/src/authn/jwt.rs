@@ -97,10 +97,7 @@ pub fn min_hmac_key_len(alg: Algorithm) -> usize {
 /// Parses a JWKS. Keys of unsupported types, curves or uses are skipped and counted.
 pub fn parse_jwks(text: &str) -> Result<(Vec<JwtKey>, usize), String> {
     let doc: Json = serde_json::from_str(text).map_err(|e| format!("key set is not JSON: {e}"))?;
-    let keys = doc
-        .get("keys")
-        .and_then(Json::as_array)
-        .ok_or("key set has no `keys` array")?;
+    let keys = doc.get("keys").and_then(Json::as_array).ok_or("key set has no `keys` array")?;
     let mut out = Vec::new();
     let mut skipped = 0;
     for k in keys {
@@ -139,12 +136,7 @@ fn jwk_to_key(value: &Json) -> Option<JwtKey> {
         return None;
     }
     let key = DecodingKey::from_jwk(&jwk).ok()?;
-    Some(JwtKey {
-        kid: jwk.common.key_id.clone(),
-        family,
-        alg,
-        key,
-    })
+    Some(JwtKey { kid: jwk.common.key_id.clone(), family, alg, key })
 }
 
 /// Parses a PEM public key of any supported family.
@@ -164,12 +156,7 @@ pub fn parse_public_pem(pem: &str) -> Result<JwtKey, String> {
     } else {
         return Err("not a PEM public key (RSA, EC P-256/P-384 or Ed25519)".into());
     };
-    Ok(JwtKey {
-        kid: None,
-        family,
-        alg: None,
-        key,
-    })
+    Ok(JwtKey { kid: None, family, alg: None, key })
 }
 
 /// A key for issuing tokens.
@@ -309,9 +296,8 @@ impl JwtAuthenticator {
     fn verify(&self, token: &str, now: i64) -> Result<Json, Denial> {
         let (message, signature) = token.rsplit_once('.').ok_or_else(|| Denial::invalid("not a JWT"))?;
         let (header_b64, payload_b64) = message.split_once('.').ok_or_else(|| Denial::invalid("not a JWT"))?;
-        let header_bytes = URL_SAFE_NO_PAD
-            .decode(header_b64)
-            .map_err(|_| Denial::invalid("token header is not base64url"))?;
+        let header_bytes =
+            URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| Denial::invalid("token header is not base64url"))?;
         let header: RawHeader =
             serde_json::from_slice(&header_bytes).map_err(|_| Denial::invalid("token header is not a JWS header"))?;
         let alg = parse_algorithm(&header.alg).map_err(|_| Denial::invalid("token algorithm not accepted"))?;
@@ -322,10 +308,7 @@ impl JwtAuthenticator {
             return Err(Denial::invalid("token has critical header extensions"));
         }
         if !self.types.is_empty() {
-            let ok = header
-                .typ
-                .as_deref()
-                .is_some_and(|t| self.types.iter().any(|a| a.eq_ignore_ascii_case(t)));
+            let ok = header.typ.as_deref().is_some_and(|t| self.types.iter().any(|a| a.eq_ignore_ascii_case(t)));
             if !ok {
                 return Err(Denial::invalid("token type not accepted"));
             }
@@ -351,16 +334,16 @@ impl JwtAuthenticator {
         if candidates.is_empty() {
             return Err(Denial::invalid("no key for the token's algorithm"));
         }
-        let verified = candidates.iter().any(|k| {
-            matches!(jsonwebtoken::crypto::verify(signature, message.as_bytes(), &k.key, alg), Ok(true))
-        });
+        let verified = candidates
+            .iter()
+            .any(|k| matches!(jsonwebtoken::crypto::verify(signature, message.as_bytes(), &k.key, alg), Ok(true)));
         if !verified {
             return Err(Denial::invalid("bad token signature"));
         }
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload_b64)
-            .map_err(|_| Denial::invalid("token payload is not base64url"))?;
-        let claims: Json = serde_json::from_slice(&payload).map_err(|_| Denial::invalid("token payload is not JSON"))?;
+        let payload =
+            URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| Denial::invalid("token payload is not base64url"))?;
+        let claims: Json =
+            serde_json::from_slice(&payload).map_err(|_| Denial::invalid("token payload is not JSON"))?;
         if !claims.is_object() {
             return Err(Denial::invalid("token payload is not a JSON object"));
         }
@@ -423,11 +406,7 @@ impl JwtAuthenticator {
         let mut role_ids: Vec<usize> = Vec::new();
         if let Some(values) = self.roles_claims.iter().find_map(|p| claim_path(&claims, p)) {
             for v in claim_strings(values, false) {
-                let id = if self.role_map.is_empty() {
-                    roles.id(&v)
-                } else {
-                    self.role_map.get(&v).copied()
-                };
+                let id = if self.role_map.is_empty() { roles.id(&v) } else { self.role_map.get(&v).copied() };
                 if let Some(id) = id {
                     if !role_ids.contains(&id) {
                         role_ids.push(id);
@@ -444,11 +423,7 @@ impl JwtAuthenticator {
             .find_map(|p| claim_path(&claims, p))
             .map(|v| claim_strings(v, true))
             .unwrap_or_default();
-        let who = Who {
-            id: &subject,
-            authenticator: &self.id,
-            kind: "jwt",
-        };
+        let who = Who { id: &subject, authenticator: &self.id, kind: "jwt" };
         Ok(roles.identity(who, &role_ids, &token_scopes, scopes, Some(claims)))
     }
 
@@ -464,7 +439,10 @@ impl JwtAuthenticator {
     /// Issues a token this authenticator accepts.
     pub fn issue(&self, req: &TokenRequest<'_>, roles: &RoleTable) -> Result<String, EngineError> {
         let signing = self.signing.as_ref().ok_or_else(|| {
-            EngineError::Unsupported(format!("authenticator `{}` has no signing key (`secret` or `signing_key`)", self.id))
+            EngineError::Unsupported(format!(
+                "authenticator `{}` has no signing key (`secret` or `signing_key`)",
+                self.id
+            ))
         })?;
         if req.subject.is_empty() {
             return Err(EngineError::Invalid("a token needs a subject".into()));
@@ -475,7 +453,9 @@ impl JwtAuthenticator {
         }
         if let Some(max) = self.max_lifetime {
             if lifetime > max {
-                return Err(EngineError::Invalid(format!("lifetime exceeds this authenticator's max_lifetime of {max} s")));
+                return Err(EngineError::Invalid(format!(
+                    "lifetime exceeds this authenticator's max_lifetime of {max} s"
+                )));
             }
         }
         let mut claims = req.extra.clone().unwrap_or_default();
@@ -496,15 +476,12 @@ impl JwtAuthenticator {
             claims.insert(name.to_owned(), Json::from(req.scopes.join(" ")));
         }
         if !req.roles.is_empty() {
-            let path = self
-                .roles_claims
-                .first()
-                .ok_or_else(|| EngineError::Unsupported(format!("authenticator `{}` has no `roles_claims` to carry roles", self.id)))?;
+            let path = self.roles_claims.first().ok_or_else(|| {
+                EngineError::Unsupported(format!("authenticator `{}` has no `roles_claims` to carry roles", self.id))
+            })?;
             let mut values = Vec::new();
             for r in req.roles {
-                let id = roles
-                    .id(r)
-                    .ok_or_else(|| EngineError::Invalid(format!("role `{r}` is not defined")))?;
+                let id = roles.id(r).ok_or_else(|| EngineError::Invalid(format!("role `{r}` is not defined")))?;
                 let value = if self.role_map.is_empty() {
                     r.clone()
                 } else {

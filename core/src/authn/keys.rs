@@ -134,7 +134,10 @@ mod tests {
         assert!(matches!(t.check(b"nope", 0), Outcome::Denied(Denial { reason: Reason::InvalidCredentials, .. })));
         // The digest of a key sent as the key is not the key.
         let hex = to_hex(&sha256(b"good"));
-        assert!(matches!(t.check(hex.as_bytes(), 0), Outcome::Denied(Denial { reason: Reason::InvalidCredentials, .. })));
+        assert!(matches!(
+            t.check(hex.as_bytes(), 0),
+            Outcome::Denied(Denial { reason: Reason::InvalidCredentials, .. })
+        ));
     }
 
     #[test]

@@ -33,10 +33,7 @@ pub(crate) struct Denial {
 
 impl Denial {
     pub fn new(reason: Reason, detail: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            reason,
-            detail: detail.into(),
-        }
+        Self { reason, detail: detail.into() }
     }
     pub fn malformed(detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(Reason::MalformedRequest, detail)
@@ -106,9 +103,7 @@ pub(crate) fn bearer_token<'a>(req: &Request<'a>, max_bytes: usize) -> Result<Op
 fn is_b64token(t: &str) -> bool {
     let body = t.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
 }
 
 #[cfg(test)]
@@ -116,13 +111,7 @@ mod tests {
     use super::*;
 
     fn req<'a>(headers: &'a [(&'a [u8], &'a [u8])]) -> Request<'a> {
-        Request {
-            method: "GET",
-            path: "/",
-            headers,
-            peer: None,
-            now: 0,
-        }
+        Request { method: "GET", path: "/", headers, peer: None, now: 0 }
     }
 
     #[test]
