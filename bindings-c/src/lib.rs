@@ -1,0 +1,1 @@
+//! C bindings for admit (work in progress).

@@ -1,0 +1,1 @@
+//! Python bindings for admit (work in progress).
