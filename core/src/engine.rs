@@ -455,8 +455,8 @@ impl Engine {
             reason,
             message,
             headers,
-            // A preflight is answered 204: no body.
-            body: if deny && reason != Reason::Preflight { body } else { None },
+            // A body only where the host answers with it; a preflight's 204 has none.
+            body: if enforced_deny && reason != Reason::Preflight { body } else { None },
             principal: v.identity.map(|i| i.principal),
             rule: v.rule.map(|r| Arc::clone(&r.name)),
             constraints: v.constraints,

@@ -15,8 +15,6 @@ pub(crate) struct RoleTable {
     names: Vec<String>,
     /// The role and every role it includes, transitively, in a stable order.
     closure: Vec<Vec<usize>>,
-    /// Scope patterns as written, over the closure.
-    patterns: Vec<Vec<String>>,
     /// Declared scopes granted, over the closure.
     scopes: Vec<ScopeSet>,
 }
@@ -74,20 +72,15 @@ impl RoleTable {
                     }
                 }
             }
-            let mut patterns: Vec<String> = Vec::new();
             let mut set = ScopeSet::EMPTY;
             for r in &closure {
                 if let Some(spec) = t.names.get(*r).and_then(|n| roles.get(n)) {
                     for s in &spec.scopes {
                         set.union_with(&table.grant(s));
-                        if !patterns.contains(s) {
-                            patterns.push(s.clone());
-                        }
                     }
                 }
             }
             t.closure.push(closure);
-            t.patterns.push(patterns);
             t.scopes.push(set);
         }
         t
@@ -119,7 +112,6 @@ impl RoleTable {
         claims: Option<serde_json::Value>,
     ) -> Identity {
         let mut roles: Vec<String> = Vec::new();
-        let mut patterns: Vec<String> = Vec::new();
         let mut set = ScopeSet::EMPTY;
         for &r in role_ids {
             for &c in self.closure.get(r).map_or(&[][..], Vec::as_slice) {
@@ -132,25 +124,26 @@ impl RoleTable {
             if let Some(s) = self.scopes.get(r) {
                 set.union_with(s);
             }
-            for p in self.patterns.get(r).map_or(&[][..], Vec::as_slice) {
-                if !patterns.contains(p) {
-                    patterns.push(p.clone());
-                }
-            }
         }
+        // Scopes straight from the key or token: declared ones join the set; others
+        // (an IdP's `openid`, say) are kept by name for the host.
+        let mut undeclared: Vec<String> = Vec::new();
         for s in direct_scopes {
-            set.union_with(&table.grant(s));
-            if !patterns.contains(s) {
-                patterns.push(s.clone());
+            let granted = table.grant(s);
+            if granted.is_empty() && !s.ends_with('*') && !undeclared.contains(s) {
+                undeclared.push(s.clone());
             }
+            set.union_with(&granted);
         }
+        let mut scope_names: Vec<String> = table.names(&set).map(str::to_owned).collect();
+        scope_names.extend(undeclared);
         Identity {
             principal: Arc::new(Principal {
                 id: who.id.to_owned(),
                 authenticator: who.authenticator.to_owned(),
                 kind: who.kind,
                 roles,
-                scopes: patterns,
+                scopes: scope_names,
                 claims,
             }),
             scopes: set,

@@ -50,7 +50,6 @@ impl ScopeSet {
     }
 
     /// The ids in the set.
-    #[cfg(test)]
     pub fn ids(&self) -> impl Iterator<Item = usize> + '_ {
         (0..MAX_SCOPES).filter(|i| self.contains(*i))
     }
@@ -118,8 +117,7 @@ impl ScopeTable {
         set
     }
 
-    /// The names of the scopes in a set.
-    #[cfg(test)]
+    /// The names of the scopes in a set, in declaration order.
     pub fn names<'a>(&'a self, set: &'a ScopeSet) -> impl Iterator<Item = &'a str> + 'a {
         set.ids().filter_map(|id| self.names.get(id).map(String::as_str))
     }

@@ -190,7 +190,8 @@ fn a_jwks_left_unset_accepts_nothing_until_the_host_sets_one() {
     let text = jwt_policy(r#"["RS256"]"#, r#"jwks = { env = "CLERK_JWKS" }"#);
     let engine = Engine::from_toml(&text, &MapResolver::default()).unwrap();
     assert!(engine.warnings().iter().any(|w| w.message.contains("set_jwks")));
-    assert!(!bearer(&engine, &token("clerk_org_admin")).allow);
+    // `unknown_key` is the host's cue to fetch the key set.
+    assert_eq!(bearer(&engine, &token("clerk_org_admin")).reason, Reason::UnknownKey);
     engine.set_jwks("idp", &fixture("jwks.json")).unwrap();
     assert!(bearer(&engine, &token("clerk_org_admin")).allow);
 }

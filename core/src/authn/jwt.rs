@@ -317,6 +317,10 @@ impl JwtAuthenticator {
             Ok(guard) => Arc::clone(&guard),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         };
+        if keyset.keys.is_empty() {
+            // A key set not fetched yet: `unknown_key` tells the host to fetch it.
+            return Err(Denial::new(Reason::UnknownKey, "no key set has been loaded yet"));
+        }
         let any_kid = keyset.keys.iter().any(|k| k.kid.is_some());
         let fits = |k: &&JwtKey| k.family.accepts(alg) && k.alg.is_none_or(|a| a == alg);
         let candidates: Vec<&JwtKey> = match (&header.kid, any_kid) {
