@@ -42,6 +42,41 @@ struct Authn {
     kind: AuthnKind,
 }
 
+/// Header names and fixed values, allocated once per engine so that a decision only
+/// bumps reference counts.
+#[derive(Debug)]
+struct HeaderText {
+    allow_origin: Arc<str>,
+    allow_methods: Arc<str>,
+    allow_headers: Arc<str>,
+    allow_credentials: Arc<str>,
+    expose_headers: Arc<str>,
+    max_age: Arc<str>,
+    vary: Arc<str>,
+    origin: Arc<str>,
+    www_authenticate: Arc<str>,
+    content_type: Arc<str>,
+    yes: Arc<str>,
+}
+
+impl HeaderText {
+    fn new() -> Self {
+        HeaderText {
+            allow_origin: Arc::from("Access-Control-Allow-Origin"),
+            allow_methods: Arc::from("Access-Control-Allow-Methods"),
+            allow_headers: Arc::from("Access-Control-Allow-Headers"),
+            allow_credentials: Arc::from("Access-Control-Allow-Credentials"),
+            expose_headers: Arc::from("Access-Control-Expose-Headers"),
+            max_age: Arc::from("Access-Control-Max-Age"),
+            vary: Arc::from("Vary"),
+            origin: Arc::from("Origin"),
+            www_authenticate: Arc::from("WWW-Authenticate"),
+            content_type: Arc::from("Content-Type"),
+            yes: Arc::from("true"),
+        }
+    }
+}
+
 /// A compiled policy. Build it once, share it between threads (it is `Send + Sync`),
 /// and call [`Engine::decide`] for every request. To reload a policy, build a new engine
 /// and swap it in; to rotate a JWT key set, call [`Engine::set_jwks`].
@@ -61,6 +96,7 @@ pub struct Engine {
     max_header: usize,
     max_path: usize,
     warnings: Vec<PolicyWarning>,
+    text: HeaderText,
 }
 
 /// The outcome of evaluation, before it is dressed as a response.
@@ -394,36 +430,38 @@ impl Engine {
         let dry_run = deny && reason != Reason::Preflight && (self.dry_run || rule_dry_run);
         let enforced_deny = deny && !dry_run;
 
+        let t = &self.text;
+        let pair = |name: &Arc<str>, value: &Arc<str>| (Arc::clone(name), Arc::clone(value));
         let mut headers: Vec<(Arc<str>, Arc<str>)> = Vec::new();
         if let Some(cors) = &self.cors {
             match &v.cors {
                 CorsAnswer::None => {}
                 CorsAnswer::Actual(acao) => {
-                    headers.push((Arc::from("Access-Control-Allow-Origin"), Arc::clone(acao)));
+                    headers.push(pair(&t.allow_origin, acao));
                     if cors.credentials {
-                        headers.push((Arc::from("Access-Control-Allow-Credentials"), Arc::from("true")));
+                        headers.push(pair(&t.allow_credentials, &t.yes));
                     }
                     if let Some(e) = &cors.expose_value {
-                        headers.push((Arc::from("Access-Control-Expose-Headers"), Arc::clone(e)));
+                        headers.push(pair(&t.expose_headers, e));
                     }
                 }
                 CorsAnswer::Preflight(acao) => {
-                    headers.push((Arc::from("Access-Control-Allow-Origin"), Arc::clone(acao)));
-                    headers.push((Arc::from("Access-Control-Allow-Methods"), Arc::clone(&cors.allow_methods_value)));
+                    headers.push(pair(&t.allow_origin, acao));
+                    headers.push(pair(&t.allow_methods, &cors.allow_methods_value));
                     if let Some(h) = &cors.allow_headers_value {
-                        headers.push((Arc::from("Access-Control-Allow-Headers"), Arc::clone(h)));
+                        headers.push(pair(&t.allow_headers, h));
                     }
                     if cors.credentials {
-                        headers.push((Arc::from("Access-Control-Allow-Credentials"), Arc::from("true")));
+                        headers.push(pair(&t.allow_credentials, &t.yes));
                     }
                     if let Some(m) = &cors.max_age_value {
-                        headers.push((Arc::from("Access-Control-Max-Age"), Arc::clone(m)));
+                        headers.push(pair(&t.max_age, m));
                     }
                 }
             }
         }
         if self.vary_origin {
-            headers.push((Arc::from("Vary"), Arc::from("Origin")));
+            headers.push(pair(&t.vary, &t.origin));
         }
 
         let response = self.responses.get(reason);
@@ -440,12 +478,12 @@ impl Engine {
             if response.is_some_and(|r| r.challenge) {
                 let detail = v.detail.as_deref().unwrap_or("");
                 if let Some(c) = self.responses.challenge(reason, detail, &v.missing_scopes) {
-                    headers.push((Arc::from("WWW-Authenticate"), Arc::from(c)));
+                    headers.push((Arc::clone(&t.www_authenticate), Arc::from(c)));
                 }
             }
             if body.is_some() && reason != Reason::Preflight {
                 if let Some(ct) = &self.responses.content_type {
-                    headers.push((Arc::from("Content-Type"), Arc::clone(ct)));
+                    headers.push(pair(&t.content_type, ct));
                 }
             }
         }
@@ -621,6 +659,7 @@ fn compile(policy: &Policy, resolver: &dyn Resolver, source: &SourceMap) -> Resu
         max_header,
         max_path,
         warnings,
+        text: HeaderText::new(),
     })
 }
 

@@ -3,7 +3,7 @@
 //! and a browser's Origin must be allowed (a page on another site must not drive the
 //! API: CSRF).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::{Denial, Identity, single_header};
 use crate::cors::OriginList;
@@ -22,10 +22,12 @@ pub(crate) struct Local {
 pub fn is_loopback(peer: &str) -> bool {
     let text = peer.trim();
     let text = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(text);
-    match text.parse::<IpAddr>() {
-        Ok(IpAddr::V4(v4)) => v4.is_loopback(),
-        Ok(IpAddr::V6(v6)) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
-        Err(_) => false,
+    // Hosts may hand over `ip:port` (a socket address) rather than the bare address.
+    let ip = text.parse::<IpAddr>().ok().or_else(|| peer.trim().parse::<SocketAddr>().ok().map(|s| s.ip()));
+    match ip {
+        Some(IpAddr::V4(v4)) => v4.is_loopback(),
+        Some(IpAddr::V6(v6)) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        None => false,
     }
 }
 
@@ -73,10 +75,10 @@ mod tests {
 
     #[test]
     fn loopback_addresses() {
-        for p in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "::ffff:127.0.0.1"] {
+        for p in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "::ffff:127.0.0.1", "127.0.0.1:5555", "[::1]:80"] {
             assert!(is_loopback(p), "{p}");
         }
-        for p in ["10.0.0.1", "192.168.1.1", "::ffff:10.0.0.1", "0.0.0.0", "localhost", "", "127.0.0.1:80", "fe80::1"] {
+        for p in ["10.0.0.1", "192.168.1.1", "::ffff:10.0.0.1", "0.0.0.0", "localhost", "", "10.0.0.1:80", "fe80::1"] {
             assert!(!is_loopback(p), "{p}");
         }
     }
