@@ -201,7 +201,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("admit: {message}");
+            for line in message.lines() {
+                eprintln!("admit: {line}");
+            }
             ExitCode::from(2)
         }
     }

@@ -19,7 +19,7 @@ use crate::policy::{AuthenticatorSpec, CorsSpec, CredentialSpec, JwtSpec, Policy
 use crate::reason::Reason;
 use crate::request::Request;
 use crate::response::Responses;
-use crate::roles::{RoleTable, Who};
+use crate::roles::{DirectScopes, RoleTable, Who};
 use crate::routes::{Access, Methods, Owner, Pattern, Requirement, RouteTable, Rule, is_method_token};
 use crate::scopes::{MAX_SCOPES, ScopeSet, ScopeTable, check_pattern};
 use crate::value::{Resolver, Value};
@@ -108,6 +108,9 @@ struct Verdict<'e> {
     constraints: BTreeMap<String, String>,
     missing_scopes: Vec<String>,
     cors: CorsAnswer,
+    /// True when authenticators looked at the request: only then does a malformed
+    /// request get an RFC 6750 `invalid_request` challenge.
+    authenticated: bool,
 }
 
 #[derive(Default)]
@@ -128,11 +131,14 @@ impl<'e> Verdict<'e> {
             constraints: BTreeMap::new(),
             missing_scopes: Vec::new(),
             cors: CorsAnswer::None,
+            authenticated: false,
         }
     }
     fn denied(d: Denial) -> Self {
         let mut v = Verdict::new(d.reason);
-        v.detail = Some(d.detail);
+        if !d.detail.is_empty() {
+            v.detail = Some(d.detail);
+        }
         v
     }
 }
@@ -329,6 +335,7 @@ impl Engine {
             Err(d) => Verdict::denied(d),
         };
         v.rule = Some(rule);
+        v.authenticated = true;
         let Some(identity) = &v.identity else { return v };
         let held = identity.scopes;
         if !requirement.all.is_subset_of(&held) {
@@ -411,7 +418,7 @@ impl Engine {
                 _ => {}
             }
         }
-        Err(first_denial.unwrap_or_else(|| Denial::new(Reason::MissingCredentials, "no credentials")))
+        Err(first_denial.unwrap_or_else(|| Denial::new(Reason::MissingCredentials, "")))
     }
 
     fn bearer<'r>(&self, req: &Request<'r>, cache: &mut Option<Option<&'r str>>) -> Result<Option<&'r str>, Denial> {
@@ -475,7 +482,7 @@ impl Engine {
             }
         };
         if enforced_deny && reason != Reason::Preflight {
-            if response.is_some_and(|r| r.challenge) {
+            if response.is_some_and(|r| r.challenge) && (reason != Reason::MalformedRequest || v.authenticated) {
                 let detail = v.detail.as_deref().unwrap_or("");
                 if let Some(c) = self.responses.challenge(reason, detail, &v.missing_scopes) {
                     headers.push((Arc::clone(&t.www_authenticate), Arc::from(c)));
@@ -599,7 +606,13 @@ fn compile(policy: &Policy, resolver: &dyn Resolver, source: &SourceMap) -> Resu
     let enabled_index: HashMap<&str, usize> = authenticators.iter().enumerate().map(|(i, a)| (&*a.id, i)).collect();
 
     let mut rules = Vec::new();
+    let mut route_ids: HashMap<&str, usize> = HashMap::new();
     for (i, spec) in policy.routes.iter().enumerate() {
+        if let Some(id) = &spec.id {
+            if let Some(prev) = route_ids.insert(id, i) {
+                cx.err(format!("routes[{i}].id"), format!("rule id `{id}` is also used by routes[{prev}]"));
+            }
+        }
         if let Some(rule) = compile_route(&mut cx, i, spec, &scopes, &all_ids, &enabled_index) {
             rules.push(rule);
         }
@@ -752,7 +765,14 @@ fn compile_authenticators(
                 let role_ids = roles.resolve(&s.roles, "", &mut Vec::new());
                 pid.map(|pid| {
                     let who = Who { id: &pid, authenticator: id, kind: "anonymous" };
-                    AuthnKind::Anonymous(roles.identity(who, &role_ids, &s.scopes, scopes, None))
+                    AuthnKind::Anonymous(roles.identity(
+                        who,
+                        &role_ids,
+                        &s.scopes,
+                        DirectScopes::Patterns,
+                        scopes,
+                        None,
+                    ))
                 })
             }
             AuthenticatorSpec::Local(s) => {
@@ -769,12 +789,15 @@ fn compile_authenticators(
                         .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
                         .collect()
                 };
+                if hosts.is_empty() {
+                    cx.warn(format!("{place}.hosts"), "no host name is allowed: every request is refused as not local");
+                }
                 let origins = origin_list(cx, &s.origins, &format!("{place}.origins"));
                 let role_ids = roles.resolve(&s.roles, "", &mut Vec::new());
                 pid.map(|pid| {
                     let who = Who { id: &pid, authenticator: id, kind: "local" };
                     AuthnKind::Local(Local {
-                        identity: roles.identity(who, &role_ids, &s.scopes, scopes, None),
+                        identity: roles.identity(who, &role_ids, &s.scopes, DirectScopes::Patterns, scopes, None),
                         hosts,
                         origins,
                     })
@@ -894,7 +917,7 @@ fn key_table(
         let who = Who { id: &principal, authenticator, kind };
         table.insert(KeyEntry {
             digest,
-            identity: roles.identity(who, &role_ids, &spec.scopes, scopes, None),
+            identity: roles.identity(who, &role_ids, &spec.scopes, DirectScopes::Patterns, scopes, None),
             expires,
             revoked: spec.revoked,
         });
@@ -986,6 +1009,7 @@ fn compile_jwt(
             }
         }
     }
+    let static_keys = keys.clone();
     let mut jwks_configured = false;
     if let Some(js) = &s.jwks {
         jwks_configured = true;
@@ -1008,6 +1032,9 @@ fn compile_jwt(
                 };
                 if let Some(text) = text {
                     match jwt::parse_jwks(&text) {
+                        Ok((found, _)) if js.is_literal() && found.iter().any(|k| k.family == KeyFamily::Hmac) => {
+                            cx.err(&jp, "a key set with HMAC (`oct`) keys holds secrets; reference it with `{ env = ... }` or `{ file = ... }`");
+                        }
                         Ok((found, skipped)) => {
                             if skipped > 0 {
                                 cx.warn(&jp, format!("{skipped} key(s) of the set are of a kind admit does not verify with and were skipped"));
@@ -1053,9 +1080,13 @@ fn compile_jwt(
         cx.err(format!("{place}.lifetime"), "lifetime must be positive");
     }
     let split_path = |p: &String| p.split('.').map(str::to_owned).collect::<Vec<_>>();
-    for (i, p) in s.roles_claims.iter().chain(s.scopes_claims.iter().flatten()).enumerate() {
-        if p.is_empty() || p.split('.').any(str::is_empty) {
-            cx.err(format!("{place}.roles_claims[{i}]"), format!("`{p}` is not a claim path (`org_role`, `o.rol`)"));
+    let claim_lists =
+        [("roles_claims", s.roles_claims.as_slice()), ("scopes_claims", s.scopes_claims.as_deref().unwrap_or(&[]))];
+    for (field, list) in claim_lists {
+        for (i, p) in list.iter().enumerate() {
+            if p.is_empty() || p.split('.').any(str::is_empty) {
+                cx.err(format!("{place}.{field}[{i}]"), format!("`{p}` is not a claim path (`org_role`, `o.rol`)"));
+            }
         }
     }
     let role_map: HashMap<String, usize> =
@@ -1067,6 +1098,7 @@ fn compile_jwt(
         id,
         algorithms,
         keys: RwLock::new(Arc::new(KeySet { keys })),
+        static_keys,
         issuer,
         audience,
         authorized_parties,
@@ -1101,6 +1133,9 @@ fn origin_list(cx: &mut Ctx<'_>, list: &crate::value::ValueList, place: &str) ->
 
 fn compile_cors(cx: &mut Ctx<'_>, c: &CorsSpec) -> Option<Cors> {
     let origins = origin_list(cx, &c.origins, "cors.origins");
+    if origins.patterns.is_empty() {
+        cx.warn("cors.origins", "no origin is allowed: every request with an Origin header is refused");
+    }
     if origins.has_any() && c.credentials {
         cx.err("cors.credentials", "`*` origins cannot be combined with credentials (the Fetch standard forbids it)");
     }

@@ -108,6 +108,7 @@ impl RoleTable {
         who: Who<'_>,
         role_ids: &[usize],
         direct_scopes: &[String],
+        direct: DirectScopes,
         table: &ScopeTable,
         claims: Option<serde_json::Value>,
     ) -> Identity {
@@ -129,8 +130,11 @@ impl RoleTable {
         // (an IdP's `openid`, say) are kept by name for the host.
         let mut undeclared: Vec<String> = Vec::new();
         for s in direct_scopes {
-            let granted = table.grant(s);
-            if granted.is_empty() && !s.ends_with('*') && !undeclared.contains(s) {
+            let granted = match direct {
+                DirectScopes::Patterns => table.grant(s),
+                DirectScopes::Exact => table.exact(s),
+            };
+            if granted.is_empty() && !undeclared.contains(s) {
                 undeclared.push(s.clone());
             }
             set.union_with(&granted);
@@ -149,6 +153,15 @@ impl RoleTable {
             scopes: set,
         }
     }
+}
+
+/// How scopes straight from a credential are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DirectScopes {
+    /// Written by the operator in the policy: wildcards grant by prefix.
+    Patterns,
+    /// Carried by a token: names only. A token's `*` is a name, never a wildcard.
+    Exact,
 }
 
 /// The naming part of a principal.
@@ -188,8 +201,14 @@ mod tests {
         let mut errors = vec![];
         let t = RoleTable::compile(&roles, &st, &mut errors);
         assert!(errors.is_empty(), "{errors:?}");
-        let id =
-            t.identity(Who { id: "u", authenticator: "x", kind: "jwt" }, &[t.id("admin").unwrap()], &[], &st, None);
+        let id = t.identity(
+            Who { id: "u", authenticator: "x", kind: "jwt" },
+            &[t.id("admin").unwrap()],
+            &[],
+            DirectScopes::Patterns,
+            &st,
+            None,
+        );
         assert_eq!(id.principal.roles, vec!["admin", "member", "viewer"]);
         assert_eq!(id.scopes.ids().count(), 3);
     }

@@ -216,7 +216,11 @@ impl Methods {
     pub fn label(&self) -> String {
         match self {
             Methods::Any => "*".to_owned(),
-            Methods::Only(ms) => ms.iter().filter(|m| *m != "HEAD").cloned().collect::<Vec<_>>().join(","),
+            Methods::Only(ms) => {
+                // `HEAD` comes with `GET`; name it only when it was asked for alone.
+                let implied = ms.iter().any(|m| m == "GET");
+                ms.iter().filter(|m| !(implied && *m == "HEAD")).cloned().collect::<Vec<_>>().join(",")
+            }
         }
     }
 }

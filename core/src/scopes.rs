@@ -117,6 +117,15 @@ impl ScopeTable {
         set
     }
 
+    /// The set holding just this declared scope (empty when undeclared); no wildcards.
+    pub fn exact(&self, name: &str) -> ScopeSet {
+        let mut set = ScopeSet::EMPTY;
+        if let Some(id) = self.id(name) {
+            set.insert(id);
+        }
+        set
+    }
+
     /// The names of the scopes in a set, in declaration order.
     pub fn names<'a>(&'a self, set: &'a ScopeSet) -> impl Iterator<Item = &'a str> + 'a {
         set.ids().filter_map(|id| self.names.get(id).map(String::as_str))

@@ -472,3 +472,136 @@ fn a_host_that_cannot_read_a_request_gets_the_policy_s_malformed_answer() {
     assert_eq!(d.reason, Reason::MalformedRequest);
     assert_eq!(d.body.as_deref(), Some(r#"{"error": "malformed_request", "message": "method is not UTF-8"}"#));
 }
+
+const TWO_ISSUERS: &str = r#"
+scopes = ["a:read", "admin:users"]
+
+[[authenticators]]
+type = "jwt"
+id = "first"
+algorithms = ["HS256"]
+secret = { env = "S1" }
+issuer = "https://one.example"
+scopes_claims = ["o.scp"]
+
+[[authenticators]]
+type = "jwt"
+id = "second"
+algorithms = ["HS256", "ES256"]
+secret = { env = "S2" }
+public_key = { file = "ec256-public.pem" }
+jwks = { env = "JWKS" }
+issuer = "https://two.example"
+
+[[routes]]
+path = "/admin/**"
+require = ["admin:users"]
+
+[[routes]]
+path = "/api/**"
+require = ["a:read"]
+"#;
+
+fn two_issuers() -> Engine {
+    let s2 = "s".repeat(32);
+    Engine::from_toml(
+        TWO_ISSUERS,
+        &resolver(
+            &[("S1", RAG_SECRET), ("S2", &s2), ("JWKS", &fixture("jwks.json"))],
+            &[("ec256-public.pem", fixture("keys/ec256-public.pem"))],
+        ),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_token_names_its_issuer_and_the_matching_authenticator_takes_it() {
+    let engine = two_issuers();
+    let scopes = vec!["a:read".to_owned()];
+    for id in ["first", "second"] {
+        let t = engine
+            .issue_token(id, &TokenRequest { subject: "u", scopes: &scopes, now: NOW, ..Default::default() })
+            .unwrap();
+        let d = bearer(&engine, &t);
+        assert!(d.allow, "{id}: {d:?}");
+        assert_eq!(d.principal.unwrap().authenticator, id);
+    }
+    // A token from neither issuer is refused, not passed to a fallback.
+    assert_eq!(bearer(&engine, &token("rag_valid")).reason, Reason::InvalidCredentials);
+}
+
+#[test]
+fn scopes_in_a_token_are_names_never_wildcards() {
+    let engine = two_issuers();
+    for scopes in [vec!["*".to_owned()], vec!["admin:*".to_owned()], vec!["a:*".to_owned()]] {
+        let t = engine
+            .issue_token("first", &TokenRequest { subject: "u", scopes: &scopes, now: NOW, ..Default::default() })
+            .unwrap();
+        let value = format!("Bearer {t}");
+        let d = decide(&engine, "GET", "/admin/users", &[(b"Authorization", value.as_bytes())]);
+        assert_eq!(d.reason, Reason::InsufficientScope, "{scopes:?}");
+        // The undeclared name is still reported to the host.
+        assert_eq!(d.principal.unwrap().scopes, scopes);
+    }
+}
+
+#[test]
+fn issued_scopes_follow_a_dotted_claim_path() {
+    let engine = two_issuers();
+    let scopes = vec!["a:read".to_owned()];
+    let t = engine
+        .issue_token("first", &TokenRequest { subject: "u", scopes: &scopes, now: NOW, ..Default::default() })
+        .unwrap();
+    let d = bearer(&engine, &t);
+    assert!(d.allow);
+    assert_eq!(d.principal.unwrap().claims.as_ref().unwrap()["o"]["scp"], "a:read");
+}
+
+#[test]
+fn rotating_the_jwks_keeps_the_secret_and_the_pem_key() {
+    let engine = two_issuers();
+    let scopes = vec!["a:read".to_owned()];
+    let hs = engine
+        .issue_token("second", &TokenRequest { subject: "u", scopes: &scopes, now: NOW, ..Default::default() })
+        .unwrap();
+    engine.set_jwks("second", &fixture("jwks-rotated.json")).unwrap();
+    assert!(bearer(&engine, &hs).allow, "the HMAC secret survives a JWKS rotation");
+}
+
+#[test]
+fn an_ec_signing_key_signs_with_the_algorithm_of_its_curve() {
+    let text = r#"
+[[authenticators]]
+type = "jwt"
+id = "ec"
+algorithms = ["ES384", "ES256"]
+public_key = { file = "pub.pem" }
+signing_key = { file = "key.pem" }
+
+[[routes]]
+path = "/**"
+"#;
+    let r =
+        resolver(&[], &[("pub.pem", fixture("keys/ec256-public.pem")), ("key.pem", fixture("keys/ec256-private.pem"))]);
+    let engine = Engine::from_toml(text, &r).unwrap();
+    let t = engine.issue_token("ec", &TokenRequest { subject: "u", now: NOW, ..Default::default() }).unwrap();
+    assert!(t.starts_with("eyJ"));
+    use base64::Engine as _;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t.split('.').next().unwrap()).unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    assert_eq!(header["alg"], "ES256");
+    assert!(bearer(&engine, &t).allow);
+}
+
+#[test]
+fn a_literal_jwks_cannot_hold_hmac_secrets() {
+    let text = r#"
+[[authenticators]]
+type = "jwt"
+id = "x"
+algorithms = ["HS256"]
+jwks = '{"keys":[{"kty":"oct","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}]}'
+"#;
+    let all = load_errors(text, &[]).join("\n");
+    assert!(all.contains("holds secrets"), "{all}");
+}

@@ -25,7 +25,7 @@ use serde_json::{Map, Value as Json};
 use super::{Denial, Identity, Outcome};
 use crate::error::EngineError;
 use crate::reason::Reason;
-use crate::roles::{RoleTable, Who};
+use crate::roles::{DirectScopes, RoleTable, Who};
 use crate::scopes::ScopeTable;
 
 /// The key families, finer than jsonwebtoken's: an EC key is good for one curve only.
@@ -52,6 +52,7 @@ impl KeyFamily {
 }
 
 /// A verification key.
+#[derive(Clone)]
 pub(crate) struct JwtKey {
     pub kid: Option<String>,
     pub family: KeyFamily,
@@ -182,11 +183,16 @@ pub fn parse_signing_pem(pem: &str, allowed: &[Algorithm]) -> Result<SigningKey,
     ];
     for (family, parse) in candidates {
         if let Ok(key) = parse(bytes) {
-            let alg = allowed
-                .iter()
-                .copied()
-                .find(|a| family.accepts(*a) || (family == KeyFamily::P256 && *a == Algorithm::ES384));
-            return match alg {
+            // An EC key may be on either curve: the algorithm that can sign with it is
+            // the one that fits (ECDSA signing here is deterministic, RFC 6979).
+            let fits = |a: &Algorithm| match family {
+                KeyFamily::P256 | KeyFamily::P384 => {
+                    matches!(a, Algorithm::ES256 | Algorithm::ES384)
+                        && jsonwebtoken::crypto::sign(b"admit signing key probe", &key, *a).is_ok()
+                }
+                _ => family.accepts(*a),
+            };
+            return match allowed.iter().copied().find(fits) {
                 Some(alg) => Ok(SigningKey { key, alg }),
                 None => Err("no allowed algorithm fits the signing key".into()),
             };
@@ -201,6 +207,8 @@ pub(crate) struct JwtAuthenticator {
     pub id: Arc<str>,
     pub algorithms: Vec<Algorithm>,
     pub keys: RwLock<Arc<KeySet>>,
+    /// Keys from `secret` and `public_key`: kept when the JWKS is replaced.
+    pub static_keys: Vec<JwtKey>,
     pub issuer: Option<String>,
     pub audience: Vec<String>,
     pub authorized_parties: Vec<String>,
@@ -239,6 +247,17 @@ pub fn is_jwt_shaped(token: &str) -> bool {
     };
     let b64 = |x: &str| x.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     !h.is_empty() && !p.is_empty() && b64(h) && b64(p) && b64(s)
+}
+
+/// The `iss` of a token's payload, read without verification, to choose an authenticator.
+fn unverified_issuer(token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Iss {
+        iss: Option<String>,
+    }
+    let payload = token.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice::<Iss>(&bytes).ok()?.iss
 }
 
 fn claim_path<'a>(claims: &'a Json, path: &[String]) -> Option<&'a Json> {
@@ -282,6 +301,14 @@ impl JwtAuthenticator {
     pub fn authenticate(&self, token: &str, now: i64, roles: &RoleTable, scopes: &ScopeTable) -> Outcome {
         if !is_jwt_shaped(token) {
             return Outcome::NotMine;
+        }
+        if let Some(issuer) = &self.issuer {
+            // Several issuers may share the Bearer header: a token that names another
+            // issuer is for another authenticator. This reads `iss` before the signature
+            // is checked only to choose; trust still comes from this authenticator's keys.
+            if unverified_issuer(token).is_some_and(|iss| iss != *issuer) {
+                return Outcome::NotMine;
+            }
         }
         match self.verify(token, now) {
             Ok(claims) => match self.identity(claims, roles, scopes) {
@@ -428,11 +455,13 @@ impl JwtAuthenticator {
             .map(|v| claim_strings(v, true))
             .unwrap_or_default();
         let who = Who { id: &subject, authenticator: &self.id, kind: "jwt" };
-        Ok(roles.identity(who, &role_ids, &token_scopes, scopes, Some(claims)))
+        Ok(roles.identity(who, &role_ids, &token_scopes, DirectScopes::Exact, scopes, Some(claims)))
     }
 
     /// Replaces the key set (JWKS rotation).
-    pub fn set_keys(&self, keys: Vec<JwtKey>) {
+    pub fn set_keys(&self, jwks: Vec<JwtKey>) {
+        let mut keys = self.static_keys.clone();
+        keys.extend(jwks);
         let new = Arc::new(KeySet { keys });
         match self.keys.write() {
             Ok(mut guard) => *guard = new,
@@ -476,8 +505,9 @@ impl JwtAuthenticator {
             claims.insert("azp".into(), Json::from(azp.as_str()));
         }
         if !req.scopes.is_empty() {
-            let name = self.scopes_claims.first().and_then(|p| p.first()).map_or("scope", String::as_str);
-            claims.insert(name.to_owned(), Json::from(req.scopes.join(" ")));
+            let default_path = vec!["scope".to_owned()];
+            let path = self.scopes_claims.first().unwrap_or(&default_path);
+            insert_path(&mut claims, path, Json::from(req.scopes.join(" ")));
         }
         if !req.roles.is_empty() {
             let path = self.roles_claims.first().ok_or_else(|| {
