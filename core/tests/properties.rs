@@ -1,0 +1,246 @@
+//! Invariants over generated input: what must hold for every request, not just the
+//! ones someone thought of.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::disallowed_methods,
+    reason = "test code stops loudly"
+)]
+
+use std::collections::BTreeMap;
+
+use admit::{Decision, Engine, Format, MapResolver, Reason, Request, canonicalize};
+use proptest::prelude::*;
+
+const NOW: i64 = 1_790_000_000;
+const SKILLMEAT: &str = include_str!("../../examples/policies/skillmeat.toml");
+const FETCHML: &str = include_str!("../../examples/policies/fetchml.toml");
+const RAG: &str = include_str!("../../examples/policies/rag-modulo.toml");
+const PAT: &str = "test-only-enterprise-pat-secret-0123456789";
+const API_KEY: &str = "sk-test-only-skillmeat-key";
+const RAG_SECRET: &str = "test-only-rag-modulo-secret-0123456789abcdef";
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn token(name: &str) -> String {
+    let tokens: BTreeMap<String, String> = serde_json::from_str(&fixture("tokens.json")).unwrap();
+    tokens[name].clone()
+}
+
+/// SkillMeat with every mode on: API key, Clerk JWT, enterprise PAT.
+fn skillmeat() -> Engine {
+    let env = [
+        ("SKILLMEAT_AUTH_ENABLED", "true".to_owned()),
+        ("SKILLMEAT_API_KEY_ENABLED", "true".to_owned()),
+        ("SKILLMEAT_API_KEY", API_KEY.to_owned()),
+        ("SKILLMEAT_ENTERPRISE_PAT_SECRET", PAT.to_owned()),
+        ("CLERK_ISSUER", "https://test-instance.clerk.accounts.dev".to_owned()),
+        ("CLERK_JWKS", fixture("jwks.json")),
+    ];
+    Engine::from_toml(SKILLMEAT, &MapResolver::from_env(env)).unwrap()
+}
+
+fn decide(engine: &Engine, method: &str, path: &str, headers: &[(Vec<u8>, Vec<u8>)]) -> Decision {
+    let pairs: Vec<(&[u8], &[u8])> = headers.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
+    engine.decide(&Request { method, path, headers: &pairs, peer: Some("198.51.100.7"), now: NOW })
+}
+
+fn method() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("GET".to_owned()),
+        Just("POST".to_owned()),
+        Just("PUT".to_owned()),
+        Just("PATCH".to_owned()),
+        Just("DELETE".to_owned()),
+        Just("HEAD".to_owned()),
+        Just("OPTIONS".to_owned()),
+        "[A-Za-z]{1,8}",
+        ".{0,6}",
+    ]
+}
+
+/// Paths built from segments that tempt a canonicaliser.
+fn path() -> impl Strategy<Value = String> {
+    let seg = prop_oneof![
+        Just("api".to_owned()),
+        Just("v1".to_owned()),
+        Just("artifacts".to_owned()),
+        Just("collections".to_owned()),
+        Just("admin".to_owned()),
+        Just("users".to_owned()),
+        Just("settings".to_owned()),
+        Just("health".to_owned()),
+        Just("version".to_owned()),
+        Just("..".to_owned()),
+        Just(".".to_owned()),
+        Just("".to_owned()),
+        Just("%2e%2e".to_owned()),
+        Just("%2F".to_owned()),
+        Just("%2e".to_owned()),
+        "[a-z0-9%]{1,6}",
+        "\\PC{1,4}",
+    ];
+    (proptest::collection::vec(seg, 0..7), prop_oneof![Just(""), Just("?x=1"), Just("#f"), Just("/")])
+        .prop_map(|(segs, tail)| format!("/{}{tail}", segs.join("/")))
+}
+
+/// Headers that carry no credential SkillMeat reads.
+fn unrelated_headers() -> impl Strategy<Value = Vec<(Vec<u8>, Vec<u8>)>> {
+    let name = prop_oneof![
+        Just(b"Accept".to_vec()),
+        Just(b"Cookie".to_vec()),
+        Just(b"X-Forwarded-For".to_vec()),
+        Just(b"Content-Type".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..12).prop_filter("not a credential header", |n| {
+            !n.eq_ignore_ascii_case(b"authorization")
+                && !n.eq_ignore_ascii_case(b"x-api-key")
+                && !n.eq_ignore_ascii_case(b"origin")
+        }),
+    ];
+    proptest::collection::vec((name, proptest::collection::vec(any::<u8>(), 0..40)), 0..5)
+}
+
+fn flip_case(bytes: &[u8], mask: u64) -> Vec<u8> {
+    bytes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| if mask >> (i % 64) & 1 == 1 { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() })
+        .collect()
+}
+
+fn is_public(d: &Decision) -> bool {
+    d.reason == Reason::Public
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Without a credential nothing but a public route is ever allowed, whatever the
+    /// method, path and other headers.
+    #[test]
+    fn no_credential_no_entry(m in method(), p in path(), h in unrelated_headers()) {
+        let engine = skillmeat();
+        let d = decide(&engine, &m, &p, &h);
+        prop_assert!(!d.allow || is_public(&d), "{} {} -> {:?}", m, p, d);
+        // And the same question gets the same answer.
+        prop_assert_eq!(d, decide(&engine, &m, &p, &h));
+    }
+
+    /// The case of header names and unrelated extra headers never change a decision.
+    #[test]
+    fn header_case_and_extra_headers_do_not_matter(
+        m in method(),
+        p in path(),
+        extra in unrelated_headers(),
+        mask in any::<u64>(),
+        which in 0usize..3,
+    ) {
+        let engine = skillmeat();
+        let cred: (Vec<u8>, Vec<u8>) = match which {
+            0 => (b"X-API-Key".to_vec(), API_KEY.as_bytes().to_vec()),
+            1 => (b"Authorization".to_vec(), format!("Bearer {PAT}").into_bytes()),
+            _ => (b"Authorization".to_vec(), format!("Bearer {}", token("clerk_org_member")).into_bytes()),
+        };
+        let base = decide(&engine, &m, &p, std::slice::from_ref(&cred));
+        let mut headers = extra;
+        headers.push((flip_case(&cred.0, mask), cred.1.clone()));
+        let n = headers.len();
+        headers.rotate_right(mask as usize % n);
+        prop_assert_eq!(base, decide(&engine, &m, &p, &headers));
+    }
+
+    /// Any one changed byte of a valid credential never lets a request through.
+    #[test]
+    fn a_changed_byte_never_allows(which in 0usize..4, at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let engine = skillmeat();
+        let (name, mut value, route) = match which {
+            0 => ("X-API-Key", API_KEY.as_bytes().to_vec(), "/api/v1/artifacts"),
+            1 => ("Authorization", format!("Bearer {PAT}").into_bytes(), "/api/v1/admin/users"),
+            2 => ("Authorization", format!("Bearer {}", token("clerk_org_admin")).into_bytes(), "/api/v1/admin/users"),
+            _ => ("Authorization", format!("Bearer {}", token("clerk_v2_member")).into_bytes(), "/api/v1/artifacts"),
+        };
+        let valid = decide(&engine, "GET", route, &[(name.as_bytes().to_vec(), value.clone())]);
+        prop_assert!(valid.allow);
+        // Change a byte of the credential itself (not the `Bearer ` scheme).
+        let start = if name == "Authorization" { 7 } else { 0 };
+        let i = start + at.index(value.len() - start);
+        prop_assume!(value[i] != byte);
+        value[i] = byte;
+        let d = decide(&engine, "GET", route, &[(name.as_bytes().to_vec(), value)]);
+        // Base64url has padding bits: a change there may decode to the same signature.
+        // Such a token is the same token; anything else must be refused.
+        if d.allow {
+            prop_assert_eq!(which >= 2, true, "a changed key was accepted");
+            prop_assert_eq!(&d.principal, &valid.principal);
+        }
+    }
+
+    /// The canonical form is stable, never climbs, and never leaves dot or empty segments.
+    #[test]
+    fn canonical_paths_are_canonical(p in path()) {
+        if let Ok(c) = canonicalize(&p) {
+            prop_assert!(c.starts_with('/'));
+            prop_assert!(!c.contains("//"));
+            prop_assert!(c == "/" || !c.ends_with('/'));
+            for seg in c.split('/').skip(1) {
+                prop_assert!(seg != "." && seg != "..", "{}", c);
+            }
+            prop_assert_eq!(canonicalize(&c).unwrap(), c.clone());
+        }
+    }
+
+    /// Wildcard grants agree with a reference model: a pattern ending in `*` grants the
+    /// declared scopes it prefixes, any other pattern the scope it names.
+    #[test]
+    fn wildcard_scopes_agree_with_the_model(
+        declared in proptest::collection::btree_set("[a-c]{1,2}:[a-c]{1,2}", 1..8),
+        pattern in prop_oneof!["[a-c]{0,2}:?[a-c]{0,2}\\*", "[a-c]{1,2}:[a-c]{1,2}", Just("*".to_owned())],
+        pick in any::<prop::sample::Index>(),
+    ) {
+        let declared: Vec<String> = declared.into_iter().collect();
+        let probe = pick.get(&declared).clone();
+        let grants = |scope: &str| match pattern.strip_suffix('*') {
+            Some(prefix) => scope.starts_with(prefix),
+            None => pattern == scope,
+        };
+        let policy = format!(
+            "scopes = {declared:?}\n[roles.r]\nscopes = [{pattern:?}]\n[[authenticators]]\ntype = \"anonymous\"\nid = \"a\"\nroles = [\"r\"]\n[[routes]]\npath = \"/**\"\nrequire = [{probe:?}]\n"
+        );
+        match Engine::from_toml(&policy, &MapResolver::default()) {
+            Ok(engine) => {
+                let d = decide(&engine, "GET", "/x", &[]);
+                prop_assert_eq!(d.allow, grants(&probe), "{} vs {}: {:?}", pattern, probe, d);
+            }
+            // A role scope that grants no declared scope is a typo, refused at load.
+            Err(e) => prop_assert!(!declared.iter().any(|d| grants(d)), "{}", e),
+        }
+    }
+}
+
+/// A policy written back out (as JSON) and read again decides the same.
+#[test]
+fn policies_round_trip_and_decide_the_same() {
+    let env = MapResolver::from_env([("JWT_SECRET_KEY", RAG_SECRET)]);
+    for text in [FETCHML, RAG, SKILLMEAT] {
+        let policy = admit::parse_policy(text, Format::Toml).unwrap();
+        let json = serde_json::to_string_pretty(&policy).unwrap();
+        let a = Engine::from_toml(text, &env).unwrap();
+        let b = Engine::from_json(&json, &env).unwrap();
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(&(method(), path(), any::<u8>()), |(m, p, k)| {
+                let key: &[u8] = [&b"demo-admin-key"[..], b"demo-analyst-key", b"nope", b""][usize::from(k) % 4];
+                let rag = format!("Bearer {}", token("rag_valid"));
+                let headers =
+                    vec![(b"X-API-Key".to_vec(), key.to_vec()), (b"Authorization".to_vec(), rag.into_bytes())];
+                prop_assert_eq!(decide(&a, &m, &p, &headers), decide(&b, &m, &p, &headers));
+                Ok(())
+            })
+            .unwrap();
+    }
+}
