@@ -1,1 +1,698 @@
-//! C bindings for admit (work in progress).
+//! # libadmit: admit for C
+//!
+//! The C binding of the admit policy engine: `libadmit.so`, `libadmit.a` and
+//! `include/admit.h`, which cbindgen generates from this file (so the comments here are
+//! the header's documentation).
+//!
+//! Rules every function keeps:
+//!
+//! - No panic crosses the boundary: each export runs inside [`guard`], and a panic
+//!   becomes an error code, or for a decision the fallback deny (never an allow).
+//! - Every pointer argument may be NULL; the function then does nothing harmful and says
+//!   so in its return (an error code, a NULL/empty string, or a deny decision).
+//! - Strings in carry a length and need no NUL terminator; a NULL pointer with length 0
+//!   is the empty string. Strings out are `admit_str` views (pointer and length), valid
+//!   while the handle they came from lives.
+
+#![allow(unsafe_code, reason = "an FFI boundary: every unsafe block says why it is sound")]
+#![allow(non_camel_case_types, reason = "the C names, as admit.h spells them")]
+
+use std::collections::BTreeMap;
+use std::ffi::{CString, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use admit_core::{Decision, Engine, EngineError, Format, LoadError, OwnedRequest, Reason, Request, Resolver};
+
+mod error;
+pub use error::*;
+mod decision;
+pub use decision::*;
+
+const _ENGINE_IS_SEND_AND_SYNC: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<admit_engine>();
+    assert_send_sync::<admit_decision>();
+};
+
+/// What a function that can fail returns. `ADMIT_RESULT_OK` is 0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum admit_result {
+    /// Success.
+    Ok = 0,
+    /// A pointer that must not be NULL was NULL (or NULL with a non-zero length).
+    NullArgument = 1,
+    /// A string that must be UTF-8 was not.
+    InvalidUtf8 = 2,
+    /// An argument was out of range: an unknown format, an index past the end.
+    InvalidArgument = 3,
+    /// The policy did not load; the error lists each problem with its place.
+    PolicyError = 4,
+    /// An operation on a built engine failed (an unknown authenticator, a bad JWKS).
+    EngineError = 5,
+    /// The request JSON could not be read; the decision JSON written is a deny.
+    InvalidRequest = 6,
+    /// admit panicked (a bug): the call had no effect, and a decision made is a deny.
+    Panic = 7,
+}
+
+/// A policy's text format, for `admit_engine_config.format`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum admit_format {
+    /// TOML (the default: a zeroed config means TOML).
+    Toml = 0,
+    /// JSON.
+    Json = 1,
+}
+
+/// A string view: `len` bytes at `ptr`. Not necessarily NUL-terminated (print it with
+/// `"%.*s", (int)s.len, s.ptr`). `ptr` is NULL when the value is absent (a decision with
+/// no body, no principal); an empty present value has a non-NULL `ptr` and `len` 0.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct admit_str {
+    /// The first byte, or NULL when absent.
+    pub ptr: *const c_char,
+    /// The number of bytes.
+    pub len: usize,
+}
+
+impl admit_str {
+    const NONE: admit_str = admit_str { ptr: std::ptr::null(), len: 0 };
+
+    fn of(s: &str) -> admit_str {
+        admit_str { ptr: s.as_ptr().cast(), len: s.len() }
+    }
+
+    fn opt(s: Option<&str>) -> admit_str {
+        s.map_or(admit_str::NONE, admit_str::of)
+    }
+}
+
+/// A name and a value, each with its length: a request header, or an environment
+/// variable for the policy's `{ env = ... }` references. Header bytes may be anything;
+/// environment names and values must be UTF-8.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct admit_pair {
+    /// The name (`len` bytes; NULL only when `name_len` is 0).
+    pub name: *const c_char,
+    /// The name's length in bytes.
+    pub name_len: usize,
+    /// The value (NULL only when `value_len` is 0).
+    pub value: *const c_char,
+    /// The value's length in bytes.
+    pub value_len: usize,
+}
+
+/// One HTTP request, borrowed for the length of an `admit_decide` call: admit copies
+/// nothing it does not need and keeps no pointer after the call returns.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct admit_request {
+    /// The method (`GET`), case-sensitive, UTF-8.
+    pub method: *const c_char,
+    /// The method's length in bytes.
+    pub method_len: usize,
+    /// The request target: a path, optionally with a query string, UTF-8.
+    pub path: *const c_char,
+    /// The path's length in bytes.
+    pub path_len: usize,
+    /// Header pairs in the order received (names case-insensitive, duplicates kept).
+    pub headers: *const admit_pair,
+    /// The number of headers.
+    pub headers_len: usize,
+    /// The client's IP address, or NULL when unknown.
+    pub peer: *const c_char,
+    /// The peer's length in bytes.
+    pub peer_len: usize,
+    /// The current time, unix seconds (`admit_now()` reads the clock).
+    pub now: i64,
+}
+
+/// How to build an engine. A zeroed config (or a NULL pointer) means: TOML, no
+/// environment, `{ file = ... }` references refused.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct admit_engine_config {
+    /// An `admit_format` value: `ADMIT_FORMAT_TOML` or `ADMIT_FORMAT_JSON`.
+    pub format: u32,
+    /// The environment the policy's `{ env = "NAME" }` references see, and nothing else
+    /// (admit never reads the process environment). NULL when `env_len` is 0.
+    pub env: *const admit_pair,
+    /// The number of environment pairs.
+    pub env_len: usize,
+    /// The folder that relative `{ file = "PATH" }` references are read from, usually
+    /// the policy file's folder (UTF-8). NULL: file references are not read and the
+    /// policy fails to load if it needs one.
+    pub base_dir: *const c_char,
+    /// The base folder's length in bytes.
+    pub base_dir_len: usize,
+}
+
+/// A compiled policy. Immutable once built, except for key sets replaced by
+/// `admit_engine_set_jwks`: it is safe to share one engine between threads and to call
+/// `admit_decide`, `admit_decide_json` and `admit_engine_set_jwks` on it concurrently.
+/// Only `admit_engine_free` must not run while another call uses the engine.
+pub struct admit_engine {
+    engine: Engine,
+}
+
+/// Runs `body`, turning a panic into `fallback()`: no unwinding crosses into C.
+fn guard<T>(fallback: impl FnOnce() -> T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| fallback())
+}
+
+/// The bytes at `ptr`, or `None` when `ptr` is NULL with a non-zero length (or the
+/// length is impossible). NULL with length 0 is the empty slice.
+///
+/// # Safety
+/// When `ptr` is not NULL it must be valid for reads of `len` bytes for `'a`.
+unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> Option<&'a [u8]> {
+    if ptr.is_null() {
+        return if len == 0 { Some(&[]) } else { None };
+    }
+    if len > isize::MAX.unsigned_abs() {
+        return None;
+    }
+    // SAFETY: `ptr` is not NULL and the caller promises `len` readable bytes for 'a.
+    Some(unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) })
+}
+
+/// Like [`bytes`], for an array of `T`.
+///
+/// # Safety
+/// When `ptr` is not NULL it must point to `len` initialised `T`s, valid for `'a`.
+unsafe fn items<'a, T>(ptr: *const T, len: usize) -> Option<&'a [T]> {
+    if ptr.is_null() {
+        return if len == 0 { Some(&[]) } else { None };
+    }
+    if len > isize::MAX.unsigned_abs() / std::mem::size_of::<T>().max(1) {
+        return None;
+    }
+    // SAFETY: `ptr` is not NULL and the caller promises `len` initialised items for 'a.
+    Some(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A string argument: `Err(NullArgument)` for NULL with a length, `Err(InvalidUtf8)`.
+///
+/// # Safety
+/// As for [`bytes`].
+unsafe fn text<'a>(ptr: *const c_char, len: usize) -> Result<&'a str, admit_result> {
+    // SAFETY: the caller's promise, passed on.
+    let b = unsafe { bytes(ptr, len) }.ok_or(admit_result::NullArgument)?;
+    std::str::from_utf8(b).map_err(|_| admit_result::InvalidUtf8)
+}
+
+/// Writes `value` through `out` when `out` is not NULL.
+///
+/// # Safety
+/// `out` is NULL or valid for a write of `T`.
+unsafe fn put<T>(out: *mut T, value: T) {
+    if !out.is_null() {
+        // SAFETY: `out` is not NULL, and the caller promises it is writable.
+        unsafe { out.write(value) };
+    }
+}
+
+/// An owned C string for the caller, freed with `admit_string_free`.
+fn c_string(s: String) -> CString {
+    CString::new(s).unwrap_or_else(|e| {
+        let mut v = e.into_vec();
+        v.retain(|&b| b != 0);
+        CString::new(v).unwrap_or_default()
+    })
+}
+
+/// Hands a string to C: `*out` owns it, `*len_out` (when not NULL) its length.
+///
+/// # Safety
+/// `out` and `len_out` are each NULL or writable.
+unsafe fn give_string(s: String, out: *mut *mut c_char, len_out: *mut usize) {
+    let c = c_string(s);
+    let len = c.as_bytes().len();
+    // SAFETY: the caller's promise about `len_out`.
+    unsafe { put(len_out, len) };
+    if out.is_null() {
+        return;
+    }
+    // SAFETY: `out` is not NULL and the caller promises it is writable.
+    unsafe { out.write(c.into_raw()) };
+}
+
+/// Hands an error to C through `out`; drops it when `out` is NULL.
+///
+/// # Safety
+/// `out` is NULL or writable.
+unsafe fn give_error(e: admit_error, out: *mut *mut admit_error) {
+    if !out.is_null() {
+        // SAFETY: `out` is not NULL, and the caller promises it is writable.
+        unsafe { out.write(Box::into_raw(Box::new(e))) };
+    }
+}
+
+/// Resolves a policy's references from what the host passed in: a fixed environment,
+/// and files under a base folder when one was given.
+struct HostResolver {
+    env: BTreeMap<String, String>,
+    base: Option<PathBuf>,
+}
+
+impl Resolver for HostResolver {
+    fn env(&self, name: &str) -> Option<String> {
+        self.env.get(name).cloned()
+    }
+
+    fn file(&self, path: &str) -> Result<String, String> {
+        let Some(base) = &self.base else {
+            return Err(format!("`{path}` cannot be read: no base_dir was given to admit_engine_new"));
+        };
+        let p = Path::new(path);
+        let full = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the host side reads the files a policy names; the core never does"
+        )]
+        std::fs::read_to_string(&full).map_err(|e| format!("cannot read `{}`: {e}", full.display()))
+    }
+}
+
+/// The current time in unix seconds, from the system clock: what `admit_request.now`
+/// usually holds. 0 if the clock is before 1970.
+#[unsafe(no_mangle)]
+pub extern "C" fn admit_now() -> i64 {
+    guard(|| 0, unix_now)
+}
+
+fn unix_now() -> i64 {
+    #[expect(clippy::disallowed_methods, reason = "the binding supplies the clock the core does not have")]
+    let now = std::time::SystemTime::now();
+    now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The library's version, a static NUL-terminated string (never freed).
+#[unsafe(no_mangle)]
+pub extern "C" fn admit_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Compiles a policy into an engine.
+///
+/// `policy` is `policy_len` bytes of UTF-8 text; `config` says its format and what its
+/// `{ env = ... }` and `{ file = ... }` references resolve to (NULL: TOML, nothing).
+///
+/// On success returns `ADMIT_RESULT_OK` and sets `*engine_out` to a new engine, which
+/// the caller owns and frees with `admit_engine_free`. On failure `*engine_out` is set
+/// to NULL and, when `error_out` is not NULL, `*error_out` to an error the caller frees
+/// with `admit_error_free` (`ADMIT_RESULT_POLICY_ERROR`: every problem, with its place).
+/// `*error_out` is set to NULL on success.
+///
+/// # Safety
+/// Each pointer is NULL or valid for its length; `engine_out` and `error_out` are NULL or
+/// writable. admit keeps no pointer to the arguments after the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_engine_new(
+    policy: *const c_char,
+    policy_len: usize,
+    config: *const admit_engine_config,
+    engine_out: *mut *mut admit_engine,
+    error_out: *mut *mut admit_error,
+) -> admit_result {
+    // SAFETY: the caller promises the out-pointers are NULL or writable.
+    unsafe {
+        put(engine_out, std::ptr::null_mut());
+    }
+    // SAFETY: as above.
+    unsafe {
+        put(error_out, std::ptr::null_mut());
+    }
+    let result = guard(
+        || Err(admit_error::new(admit_result::Panic, "admit panicked while loading the policy")),
+        || {
+            if engine_out.is_null() {
+                return Err(admit_error::new(admit_result::NullArgument, "engine_out is NULL"));
+            }
+            // SAFETY: the caller promises `policy` is valid for `policy_len` bytes.
+            let policy_text = unsafe { text(policy, policy_len) }.map_err(|c| admit_error::arg(c, "policy"))?;
+            // SAFETY: the caller promises `config` is NULL or a valid config.
+            let config = unsafe { config.as_ref() };
+            let resolver;
+            let format;
+            match config {
+                None => {
+                    format = Format::Toml;
+                    resolver = HostResolver { env: BTreeMap::new(), base: None };
+                }
+                Some(c) => {
+                    format = match c.format {
+                        0 => Format::Toml,
+                        1 => Format::Json,
+                        _ => return Err(admit_error::new(admit_result::InvalidArgument, "config.format is unknown")),
+                    };
+                    // SAFETY: the caller promises `env` holds `env_len` pairs.
+                    let pairs = unsafe { items(c.env, c.env_len) }
+                        .ok_or_else(|| admit_error::new(admit_result::NullArgument, "config.env is NULL"))?;
+                    let mut env = BTreeMap::new();
+                    for p in pairs {
+                        // SAFETY: the caller promises each pair's pointers are valid.
+                        let name =
+                            unsafe { text(p.name, p.name_len) }.map_err(|c| admit_error::arg(c, "an env name"))?;
+                        // SAFETY: as above.
+                        let value =
+                            unsafe { text(p.value, p.value_len) }.map_err(|c| admit_error::arg(c, "an env value"))?;
+                        env.insert(name.to_owned(), value.to_owned());
+                    }
+                    let base = if c.base_dir.is_null() && c.base_dir_len == 0 {
+                        None
+                    } else {
+                        // SAFETY: the caller promises `base_dir` is valid for its length.
+                        let dir = unsafe { text(c.base_dir, c.base_dir_len) }
+                            .map_err(|c| admit_error::arg(c, "config.base_dir"))?;
+                        Some(PathBuf::from(dir))
+                    };
+                    resolver = HostResolver { env, base };
+                }
+            }
+            Engine::from_text(policy_text, format, &resolver).map_err(|e: LoadError| admit_error::from_load(&e))
+        },
+    );
+    match result {
+        Ok(engine) => {
+            let handle = Box::into_raw(Box::new(admit_engine { engine }));
+            // SAFETY: `engine_out` was checked not NULL above and is writable.
+            unsafe { put(engine_out, handle) };
+            admit_result::Ok
+        }
+        Err(e) => {
+            let code = e.code;
+            // SAFETY: the caller promises `error_out` is NULL or writable.
+            unsafe { give_error(e, error_out) };
+            code
+        }
+    }
+}
+
+/// Frees an engine. NULL is a no-op. No other call may be using the engine, and the
+/// decisions made with it stay valid (they own their data).
+///
+/// # Safety
+/// `engine` is NULL or came from `admit_engine_new` and was not freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_engine_free(engine: *mut admit_engine) {
+    if engine.is_null() {
+        return;
+    }
+    guard(
+        || (),
+        || {
+            // SAFETY: the caller promises `engine` came from `Box::into_raw` in
+            // `admit_engine_new` and is freed once.
+            drop(unsafe { Box::from_raw(engine) });
+        },
+    );
+}
+
+/// Replaces the key set of the `jwt` authenticator `authenticator` with a JWKS (JSON
+/// text), e.g. after fetching it again because a decision said `unknown_key`. Safe to
+/// call while other threads decide with the engine.
+///
+/// Returns `ADMIT_RESULT_OK` and sets `*keys_out` (when not NULL) to the number of keys
+/// loaded; otherwise an error code and, when `error_out` is not NULL, an error to free
+/// with `admit_error_free` (`*error_out` is NULL on success). On failure the old key set
+/// stays in place.
+///
+/// # Safety
+/// Each pointer is NULL or valid for its length; the out-pointers are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_engine_set_jwks(
+    engine: *const admit_engine,
+    authenticator: *const c_char,
+    authenticator_len: usize,
+    jwks: *const c_char,
+    jwks_len: usize,
+    keys_out: *mut usize,
+    error_out: *mut *mut admit_error,
+) -> admit_result {
+    // SAFETY: the caller promises the out-pointers are NULL or writable.
+    unsafe { put(keys_out, 0) };
+    // SAFETY: as above.
+    unsafe { put(error_out, std::ptr::null_mut()) };
+    let result = guard(
+        || Err(admit_error::new(admit_result::Panic, "admit panicked while loading the key set")),
+        || {
+            // SAFETY: the caller promises `engine` is NULL or a live engine.
+            let Some(e) = (unsafe { engine.as_ref() }) else {
+                return Err(admit_error::new(admit_result::NullArgument, "engine is NULL"));
+            };
+            // SAFETY: the caller promises the strings are valid for their lengths.
+            let id =
+                unsafe { text(authenticator, authenticator_len) }.map_err(|c| admit_error::arg(c, "authenticator"))?;
+            // SAFETY: as above.
+            let jwks = unsafe { text(jwks, jwks_len) }.map_err(|c| admit_error::arg(c, "jwks"))?;
+            e.engine
+                .set_jwks(id, jwks)
+                .map_err(|err: EngineError| admit_error::new(admit_result::EngineError, err.to_string()))
+        },
+    );
+    match result {
+        Ok(n) => {
+            // SAFETY: the caller promises `keys_out` is NULL or writable.
+            unsafe { put(keys_out, n) };
+            admit_result::Ok
+        }
+        Err(e) => {
+            let code = e.code;
+            // SAFETY: the caller promises `error_out` is NULL or writable.
+            unsafe { give_error(e, error_out) };
+            code
+        }
+    }
+}
+
+/// The decision used when there is no engine to ask, or admit panicked: a deny with
+/// status 500 and reason `malformed_request`, never an allow.
+fn fallback_decision(message: &str) -> Decision {
+    Decision {
+        allow: false,
+        status: 500,
+        reason: Reason::MalformedRequest,
+        message: Arc::from(message),
+        headers: Vec::new(),
+        body: None,
+        principal: None,
+        rule: None,
+        constraints: BTreeMap::new(),
+        dry_run: false,
+    }
+}
+
+/// How many headers a request may have before they are gathered on the heap.
+const INLINE_HEADERS: usize = 24;
+
+/// Decides about a C request.
+///
+/// # Safety
+/// The request's pointers are NULL or valid for their lengths.
+unsafe fn decide_request(engine: &Engine, r: &admit_request) -> Decision {
+    // SAFETY: the caller's promise about the request's pointers, passed on.
+    let method = match unsafe { text(r.method, r.method_len) } {
+        Ok(m) => m,
+        Err(admit_result::NullArgument) => return engine.malformed("method is NULL"),
+        Err(_) => return engine.malformed("method is not UTF-8"),
+    };
+    // SAFETY: as above.
+    let path = match unsafe { text(r.path, r.path_len) } {
+        Ok(p) => p,
+        Err(admit_result::NullArgument) => return engine.malformed("path is NULL"),
+        Err(_) => return engine.malformed("path is not UTF-8"),
+    };
+    let peer = if r.peer.is_null() {
+        None
+    } else {
+        // SAFETY: as above.
+        match unsafe { text(r.peer, r.peer_len) } {
+            Ok(p) => Some(p),
+            Err(_) => return engine.malformed("peer is not UTF-8"),
+        }
+    };
+    // SAFETY: as above: `headers` holds `headers_len` pairs.
+    let Some(pairs) = (unsafe { items(r.headers, r.headers_len) }) else {
+        return engine.malformed("headers is NULL");
+    };
+    let empty: &[u8] = &[];
+    let mut inline = [(empty, empty); INLINE_HEADERS];
+    let mut heap = Vec::new();
+    let headers: &[(&[u8], &[u8])] = if pairs.len() <= INLINE_HEADERS {
+        for (slot, p) in inline.iter_mut().zip(pairs) {
+            // SAFETY: the caller promises each header's pointers are valid.
+            let (Some(n), Some(v)) = (unsafe { bytes(p.name, p.name_len) }, unsafe { bytes(p.value, p.value_len) })
+            else {
+                return engine.malformed("a header name or value is NULL");
+            };
+            *slot = (n, v);
+        }
+        inline.get(..pairs.len()).unwrap_or_default()
+    } else {
+        heap.reserve_exact(pairs.len());
+        for p in pairs {
+            // SAFETY: as above.
+            let (Some(n), Some(v)) = (unsafe { bytes(p.name, p.name_len) }, unsafe { bytes(p.value, p.value_len) })
+            else {
+                return engine.malformed("a header name or value is NULL");
+            };
+            heap.push((n, v));
+        }
+        &heap
+    };
+    engine.decide(&Request { method, path, headers, peer, now: r.now })
+}
+
+/// Decides about one request. Returns a new decision the caller owns and frees with
+/// `admit_decision_free`; never NULL (unless memory runs out, which aborts anyway).
+///
+/// A request admit cannot read (a NULL or non-UTF-8 method, path or peer, a NULL
+/// header) is answered as the policy answers `malformed_request`. A NULL `engine`, and
+/// a panic inside admit, give the fallback decision: a deny, status 500, reason
+/// `malformed_request`, no headers and no body. No fallback is ever an allow.
+///
+/// Thread-safe: any number of threads may decide with one engine at once.
+///
+/// # Safety
+/// `engine` is NULL or a live engine; `request` is NULL or a request whose pointers are
+/// NULL or valid for their lengths for the length of the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_decide(
+    engine: *const admit_engine,
+    request: *const admit_request,
+) -> *mut admit_decision {
+    let d = guard(
+        || fallback_decision("admit panicked while deciding"),
+        || {
+            // SAFETY: the caller promises `engine` is NULL or a live engine.
+            let Some(e) = (unsafe { engine.as_ref() }) else {
+                return fallback_decision("admit_decide: engine is NULL");
+            };
+            // SAFETY: the caller promises `request` is NULL or a valid request.
+            let Some(r) = (unsafe { request.as_ref() }) else {
+                return e.engine.malformed("request is NULL");
+            };
+            // SAFETY: the caller promises the request's pointers are valid.
+            unsafe { decide_request(&e.engine, r) }
+        },
+    );
+    admit_decision::boxed(d)
+}
+
+/// Reads a request in the contract's JSON; a missing `now` is the clock.
+fn read_request_json(text: &[u8]) -> Result<OwnedRequest, String> {
+    let where_ = |e: &serde_json::Error| format!("request JSON is invalid at line {}, column {}", e.line(), e.column());
+    match serde_json::from_slice::<OwnedRequest>(text) {
+        Ok(r) => Ok(r),
+        Err(first) => {
+            let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice::<serde_json::Value>(text) else {
+                return Err(where_(&first));
+            };
+            if map.contains_key("now") {
+                return Err(where_(&first));
+            }
+            map.insert("now".into(), unix_now().into());
+            serde_json::from_value(serde_json::Value::Object(map)).map_err(|_| where_(&first))
+        }
+    }
+}
+
+/// Decides about a request given as the contract's JSON (`method`, `path`, `headers` as
+/// pairs or an object, `peer`, `now`; a missing `now` means the clock), and writes the
+/// decision as the contract's JSON: a new NUL-terminated string in `*decision_out`, freed
+/// with `admit_string_free`, its length in `*decision_len_out` (when not NULL).
+///
+/// Whenever `decision_out` is not NULL it receives a decision, also on failure, and on
+/// failure it is a deny: `ADMIT_RESULT_INVALID_REQUEST` (unreadable JSON, answered as
+/// the policy answers `malformed_request`), `ADMIT_RESULT_NULL_ARGUMENT` (NULL engine or
+/// request: the fallback deny, status 500) or `ADMIT_RESULT_PANIC` (the fallback deny).
+///
+/// # Safety
+/// `engine` is NULL or a live engine; `request_json` is NULL or valid for
+/// `request_json_len` bytes; the out-pointers are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_decide_json(
+    engine: *const admit_engine,
+    request_json: *const c_char,
+    request_json_len: usize,
+    decision_out: *mut *mut c_char,
+    decision_len_out: *mut usize,
+) -> admit_result {
+    // SAFETY: the caller promises the out-pointers are NULL or writable.
+    unsafe { put(decision_out, std::ptr::null_mut()) };
+    // SAFETY: as above.
+    unsafe { put(decision_len_out, 0) };
+    let (code, json) = guard(
+        || (admit_result::Panic, fallback_decision("admit panicked while deciding").to_json()),
+        || {
+            // SAFETY: the caller promises `engine` is NULL or a live engine.
+            let Some(e) = (unsafe { engine.as_ref() }) else {
+                return (admit_result::NullArgument, fallback_decision("admit_decide_json: engine is NULL").to_json());
+            };
+            if request_json.is_null() {
+                return (admit_result::NullArgument, e.engine.malformed("request JSON is NULL").to_json());
+            }
+            // SAFETY: the caller promises `request_json` is valid for its length.
+            let Some(text) = (unsafe { bytes(request_json, request_json_len) }) else {
+                return (admit_result::NullArgument, e.engine.malformed("request JSON is NULL").to_json());
+            };
+            match read_request_json(text) {
+                Ok(req) => {
+                    let headers = req.header_bytes();
+                    (admit_result::Ok, e.engine.decide(&req.as_request(&headers)).to_json())
+                }
+                Err(detail) => (admit_result::InvalidRequest, e.engine.malformed(&detail).to_json()),
+            }
+        },
+    );
+    // SAFETY: the caller promises the out-pointers are NULL or writable.
+    unsafe { give_string(json, decision_out, decision_len_out) };
+    code
+}
+
+/// Frees a string admit returned (`admit_decide_json`, `admit_decision_to_json`,
+/// `admit_decision_claims_json`). NULL is a no-op.
+///
+/// # Safety
+/// `s` is NULL or a string admit returned, not freed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_string_free(s: *mut c_char) {
+    if s.is_null() {
+        return;
+    }
+    guard(
+        || (),
+        || {
+            // SAFETY: the caller promises `s` came from `CString::into_raw` here, once.
+            drop(unsafe { CString::from_raw(s) });
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_the_fallback_deny() {
+        let d = guard(|| fallback_decision("panicked"), || -> Decision { panic!("boom") });
+        assert!(!d.allow);
+        assert_eq!(d.status, 500);
+        assert_eq!(d.reason, Reason::MalformedRequest);
+    }
+
+    #[test]
+    fn a_missing_now_is_the_clock() {
+        let r = read_request_json(br#"{"method":"GET","path":"/"}"#).unwrap();
+        assert!(r.now > 1_700_000_000);
+        assert!(read_request_json(br#"{"method":"GET","path":"/","now":"x"}"#).is_err());
+        assert!(read_request_json(b"{").is_err());
+    }
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The C binding's tests, from a fresh machine: installs what it needs (idempotent, quick
+# when done), builds libadmit, checks the committed header against cbindgen, compiles the
+# C tests with -Wall -Wextra -Werror and runs them plainly, under valgrind and under
+# AddressSanitizer, then builds the example service and tests it with curl.
+#
+#   bindings-c/test.sh            everything; the last line is "c: N passed, M failed"
+#   bindings-c/test.sh --regen    rewrite include/admit.h with the pinned cbindgen
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cd "$root"
+CBINDGEN_VERSION=0.29.2
+CC="${CC:-gcc}"
+step() { printf '\n==> c: %s\n' "$*"; }
+
+# --- what the tests need --------------------------------------------------------------
+need_pkgs=()
+for p in gcc pkg-config valgrind curl libjansson-dev libmicrohttpd-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  step "apt-get install ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y --no-install-recommends "${need_pkgs[@]}" ||
+    { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends "${need_pkgs[@]}"; }
+fi
+if ! cbindgen --version 2>/dev/null | grep -qx "cbindgen $CBINDGEN_VERSION"; then
+  step "cargo install cbindgen $CBINDGEN_VERSION"
+  cargo install cbindgen --version "$CBINDGEN_VERSION" --locked
+fi
+
+gen_header() { cbindgen --quiet --config "$here/cbindgen.toml" --crate admit-c --output "$1" "$here"; }
+if [ "${1:-}" = "--regen" ]; then
+  gen_header "$here/include/admit.h"
+  echo "wrote bindings-c/include/admit.h"
+  exit 0
+fi
+
+passed=0 failed=0
+pass() { passed=$((passed + $1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+# The C test prints "N passed, M failed" last; adds them up.
+count() {
+  local line
+  line="$(tail -n 1 "$1")"
+  if [[ "$line" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
+  else
+    fail "$2 did not finish: $line"
+  fi
+}
+
+out="$root/target/c-tests"
+mkdir -p "$out"
+lib="$root/target/release"
+
+step "cargo build -p admit-c --release"
+cargo build -p admit-c --release --locked
+make -s -C "$here" pc
+
+step "include/admit.h is what cbindgen $CBINDGEN_VERSION generates"
+gen_header "$out/admit.h"
+if diff -u "$here/include/admit.h" "$out/admit.h"; then pass 1; else fail "include/admit.h is stale: run bindings-c/test.sh --regen"; fi
+
+cflags=(-std=c11 -Wall -Wextra -Werror -g -I"$here/include" $(pkg-config --cflags jansson))
+libs_json=($(pkg-config --libs jansson) -lpthread)
+
+step "C tests (shared library)"
+$CC "${cflags[@]}" -O1 "$here/tests/test_admit.c" -o "$out/test_admit" \
+  $(PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config --libs admit) -Wl,-rpath,"$lib" "${libs_json[@]}"
+"$out/test_admit" "$root" 500 | tee "$out/plain.log" || true
+count "$out/plain.log" "the C tests"
+
+step "C tests under valgrind"
+if valgrind --leak-check=full --errors-for-leak-kinds=definite,possible --error-exitcode=99 -q \
+     "$out/test_admit" "$root" 30 >"$out/valgrind.log" 2>&1; then
+  pass 1; tail -n 1 "$out/valgrind.log"
+else
+  fail "valgrind reported errors or leaks:"; tail -n 40 "$out/valgrind.log"
+fi
+
+step "C tests under AddressSanitizer (static library)"
+$CC "${cflags[@]}" -O1 -fsanitize=address -fno-omit-frame-pointer "$here/tests/test_admit.c" -o "$out/test_admit_asan" \
+  "$lib/libadmit.a" $(PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config --libs-only-other --static admit) \
+  "${libs_json[@]}" -ldl -lm -lrt -lutil -lgcc_s
+if ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$out/test_admit_asan" "$root" 200 >"$out/asan.log" 2>&1; then
+  pass 1; tail -n 1 "$out/asan.log"
+else
+  fail "AddressSanitizer reported errors:"; tail -n 40 "$out/asan.log"
+fi
+
+step "the README's example"
+awk '/^```c$/{f=1;next} /^```$/{f=0} f' "$here/README.md" >"$out/readme_example.c"
+lines="$(wc -l <"$out/readme_example.c")"
+if [ "$lines" -ge 40 ]; then fail "the README's example has $lines lines (40 or more)"; fi
+$CC "${cflags[@]}" "$out/readme_example.c" -o "$out/readme_example" \
+  $(PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config --cflags --libs admit) -Wl,-rpath,"$lib"
+if [ "$("$out/readme_example")" = "allow ci" ]; then pass 1; echo "ok ($lines lines)"; else fail "the README's example"; fi
+
+step "examples/c: the FetchML service, tested with curl"
+PKG_CONFIG_PATH="$lib/pkgconfig" make -s -C "$root/examples/c" CC="$CC" OUT="$out/fetchml_server"
+"$root/examples/c/test.sh" "$out/fetchml_server" | tee "$out/example.log" || true
+line="$(tail -n 1 "$out/example.log")"
+if [[ "$line" =~ ^example:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+  passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
+else
+  fail "the example tests did not finish"
+fi
+
+echo
+echo "c: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,964 @@
+/*
+ * The C binding's tests: every shared vector in tests/vectors/ through admit_decide (the
+ * request struct and the accessors) and through admit_decide_json; NULL and malformed
+ * arguments; one engine shared by several threads while its key set is replaced.
+ *
+ * Usage: test_admit REPO_ROOT [THREAD_ITERATIONS]
+ * Prints one line per failure and ends with "N passed, M failed"; exits 1 on a failure.
+ * Mirrors cli/tests/vectors.rs (placeholders, expectations).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "admit.h"
+
+static int passed, failed;
+static const char *root;
+static json_t *tokens;
+
+static void ok(int cond, const char *fmt, ...) {
+    if (cond) {
+        passed++;
+        return;
+    }
+    failed++;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("FAIL: ", stdout);
+    vprintf(fmt, ap);
+    fputs("\n", stdout);
+    va_end(ap);
+}
+
+/* ---- small helpers ---------------------------------------------------------------- */
+
+static char *read_file(const char *path, size_t *len_out) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t n;
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            char *b = realloc(buf, cap * 2);
+            if (!b) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = b;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (!buf) return NULL;
+    buf[len] = '\0';
+    if (len_out) *len_out = len;
+    return buf;
+}
+
+static char *path_join(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+/* A growable string. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} buf_t;
+
+static void buf_add(buf_t *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) abort();
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+/* Replaces ${token:NAME}, ${file:PATH} and ${repeat:N:TEXT}; returns a new string, or
+ * NULL (with a message) when a placeholder cannot be expanded. */
+static char *expand(const char *s, size_t *len_out) {
+    buf_t out = {0};
+    buf_add(&out, "", 0);
+    const char *rest = s;
+    const char *start;
+    while ((start = strstr(rest, "${")) != NULL) {
+        buf_add(&out, rest, (size_t)(start - rest));
+        const char *end = strchr(start, '}');
+        const char *colon = strchr(start, ':');
+        if (!end || !colon || colon > end) {
+            printf("bad placeholder in %s\n", s);
+            free(out.s);
+            return NULL;
+        }
+        size_t kind_len = (size_t)(colon - start - 2);
+        char *arg = strndup(colon + 1, (size_t)(end - colon - 1));
+        if (kind_len == 5 && strncmp(start + 2, "token", 5) == 0) {
+            const char *t = json_string_value(json_object_get(tokens, arg));
+            if (!t) {
+                printf("no token `%s`\n", arg);
+                free(arg);
+                free(out.s);
+                return NULL;
+            }
+            buf_add(&out, t, strlen(t));
+        } else if (kind_len == 4 && strncmp(start + 2, "file", 4) == 0) {
+            char *p = path_join(root, arg);
+            size_t n = 0;
+            char *text = read_file(p, &n);
+            free(p);
+            if (!text) {
+                printf("cannot read `%s`\n", arg);
+                free(arg);
+                free(out.s);
+                return NULL;
+            }
+            buf_add(&out, text, n);
+            free(text);
+        } else if (kind_len == 6 && strncmp(start + 2, "repeat", 6) == 0) {
+            char *text = strchr(arg, ':');
+            long n = text ? strtol(arg, NULL, 10) : 0;
+            for (long i = 0; text && i < n; i++) buf_add(&out, text + 1, strlen(text + 1));
+        } else {
+            printf("unknown placeholder in %s\n", s);
+            free(arg);
+            free(out.s);
+            return NULL;
+        }
+        free(arg);
+        rest = end + 1;
+    }
+    buf_add(&out, rest, strlen(rest));
+    if (len_out) *len_out = out.len;
+    return out.s;
+}
+
+/* Expands every string in a JSON value in place; 0 on failure. */
+static int expand_value(json_t *v) {
+    size_t i;
+    const char *key;
+    json_t *x;
+    switch (json_typeof(v)) {
+    case JSON_STRING: {
+        if (!strstr(json_string_value(v), "${")) return 1;
+        size_t n = 0;
+        char *s = expand(json_string_value(v), &n);
+        if (!s) return 0;
+        json_string_setn(v, s, n);
+        free(s);
+        return 1;
+    }
+    case JSON_ARRAY:
+        json_array_foreach(v, i, x) if (!expand_value(x)) return 0;
+        return 1;
+    case JSON_OBJECT:
+        json_object_foreach(v, key, x) if (!expand_value(x)) return 0;
+        return 1;
+    default:
+        return 1;
+    }
+}
+
+static json_t *jstr(admit_str s) { return s.ptr ? json_stringn(s.ptr, s.len) : json_null(); }
+
+/* ---- the decision, read through the accessors ---------------------------------------- */
+
+static json_t *decision_via_accessors(const admit_decision *d) {
+    json_t *o = json_object();
+    json_object_set_new(o, "allow", json_boolean(admit_decision_allow(d)));
+    json_object_set_new(o, "status", json_integer(admit_decision_status(d)));
+    json_object_set_new(o, "reason", jstr(admit_decision_reason(d)));
+    json_object_set_new(o, "message", jstr(admit_decision_message(d)));
+    json_t *headers = json_array();
+    for (size_t i = 0; i < admit_decision_header_count(d); i++) {
+        admit_str n, v;
+        if (admit_decision_header(d, i, &n, &v) != ADMIT_RESULT_OK) break;
+        json_array_append_new(headers, json_pack("[oo]", jstr(n), jstr(v)));
+    }
+    json_object_set_new(o, "headers", headers);
+    json_object_set_new(o, "body", jstr(admit_decision_body(d)));
+    admit_str id = admit_decision_principal_id(d);
+    if (id.ptr) {
+        json_t *p = json_object();
+        json_object_set_new(p, "id", jstr(id));
+        json_object_set_new(p, "authenticator", jstr(admit_decision_principal_authenticator(d)));
+        json_object_set_new(p, "kind", jstr(admit_decision_principal_kind(d)));
+        json_t *roles = json_array(), *scopes = json_array();
+        for (size_t i = 0; i < admit_decision_role_count(d); i++)
+            json_array_append_new(roles, jstr(admit_decision_role(d, i)));
+        for (size_t i = 0; i < admit_decision_scope_count(d); i++)
+            json_array_append_new(scopes, jstr(admit_decision_scope(d, i)));
+        json_object_set_new(p, "roles", roles);
+        json_object_set_new(p, "scopes", scopes);
+        char *claims = NULL;
+        size_t claims_len = 0;
+        json_t *c = json_null();
+        if (admit_decision_claims_json(d, &claims, &claims_len) == ADMIT_RESULT_OK && claims) {
+            c = json_loadb(claims, claims_len, 0, NULL);
+            if (!c) c = json_string("<claims not JSON>");
+        }
+        admit_string_free(claims);
+        json_object_set_new(p, "claims", c);
+        json_object_set_new(o, "principal", p);
+    } else {
+        json_object_set_new(o, "principal", json_null());
+    }
+    json_object_set_new(o, "rule", jstr(admit_decision_rule(d)));
+    json_t *constraints = json_object();
+    for (size_t i = 0; i < admit_decision_constraint_count(d); i++) {
+        admit_str n, v;
+        if (admit_decision_constraint(d, i, &n, &v) != ADMIT_RESULT_OK) break;
+        char *name = strndup(n.ptr, n.len);
+        json_object_set_new(constraints, name, jstr(v));
+        free(name);
+    }
+    json_object_set_new(o, "constraints", constraints);
+    json_object_set_new(o, "dry_run", json_boolean(admit_decision_dry_run(d)));
+    return o;
+}
+
+/* ---- expectations (as cli/tests/vectors.rs compares them) --------------------------- */
+
+static int subset(json_t *want, json_t *got) {
+    if (json_is_object(want) && json_is_object(got)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(want, k, v) {
+            json_t *g = json_object_get(got, k);
+            if (!g || !subset(v, g)) return 0;
+        }
+        return 1;
+    }
+    return json_equal(want, got);
+}
+
+static int has_header(json_t *headers, const char *name, json_t *value) {
+    size_t i;
+    json_t *h;
+    json_array_foreach(headers, i, h) {
+        const char *n = json_string_value(json_array_get(h, 0));
+        if (n && strcasecmp(n, name) == 0 && (!value || json_equal(json_array_get(h, 1), value))) return 1;
+    }
+    return 0;
+}
+
+/* Compares the keys `expect` has; prints what differs; returns the number of errors. */
+static int check(const char *label, json_t *expect, json_t *got) {
+    int errors = 0;
+    const char *k;
+    json_t *want;
+    json_object_foreach(expect, k, want) {
+        json_t *g = json_object_get(got, k);
+        if (!g) g = json_null();
+        if (!strcmp(k, "allow") || !strcmp(k, "status") || !strcmp(k, "reason") || !strcmp(k, "message") ||
+            !strcmp(k, "body") || !strcmp(k, "rule") || !strcmp(k, "dry_run") || !strcmp(k, "constraints")) {
+            if (!json_equal(want, g)) {
+                char *w = json_dumps(want, JSON_ENCODE_ANY), *h = json_dumps(g, JSON_ENCODE_ANY);
+                printf("  %s: %s: want %s, got %s\n", label, k, w, h);
+                free(w);
+                free(h);
+                errors++;
+            }
+        } else if (!strcmp(k, "principal")) {
+            if (json_is_null(want) || json_is_null(g)) {
+                if (!json_equal(want, g)) {
+                    printf("  %s: principal: want %s\n", label, json_is_null(want) ? "null" : "a principal");
+                    errors++;
+                }
+                continue;
+            }
+            const char *pk;
+            json_t *pv;
+            json_object_foreach(want, pk, pv) {
+                json_t *gv = json_object_get(g, pk);
+                if (!gv) gv = json_null();
+                int good = !strcmp(pk, "claims") ? subset(pv, gv) : json_equal(pv, gv);
+                if (!good) {
+                    char *w = json_dumps(pv, JSON_ENCODE_ANY), *h = json_dumps(gv, JSON_ENCODE_ANY);
+                    printf("  %s: principal.%s: want %s, got %s\n", label, pk, w, h);
+                    free(w);
+                    free(h);
+                    errors++;
+                }
+            }
+        } else if (!strcmp(k, "headers")) {
+            size_t i;
+            json_t *pair;
+            json_array_foreach(want, i, pair) {
+                const char *n = json_string_value(json_array_get(pair, 0));
+                if (!n || !has_header(json_object_get(got, "headers"), n, json_array_get(pair, 1))) {
+                    printf("  %s: header %s missing\n", label, n ? n : "?");
+                    errors++;
+                }
+            }
+        } else if (!strcmp(k, "absent_headers")) {
+            size_t i;
+            json_t *n;
+            json_array_foreach(want, i, n) {
+                if (has_header(json_object_get(got, "headers"), json_string_value(n), NULL)) {
+                    printf("  %s: header %s should be absent\n", label, json_string_value(n));
+                    errors++;
+                }
+            }
+        } else {
+            printf("  %s: unknown expectation `%s`\n", label, k);
+            errors++;
+        }
+    }
+    return errors;
+}
+
+/* ---- requests ----------------------------------------------------------------------- */
+
+typedef struct {
+    admit_request req;
+    admit_pair *headers;
+} c_request;
+
+static admit_pair pair_of(const char *name, const char *value) {
+    admit_pair p = {name, strlen(name), value, strlen(value)};
+    return p;
+}
+
+/* The request struct for a vector's request JSON; its strings point into `r`. */
+static c_request request_of(json_t *r) {
+    c_request c;
+    memset(&c, 0, sizeof c);
+    json_t *m = json_object_get(r, "method"), *p = json_object_get(r, "path");
+    c.req.method = json_string_value(m);
+    c.req.method_len = json_string_length(m);
+    c.req.path = json_string_value(p);
+    c.req.path_len = json_string_length(p);
+    json_t *peer = json_object_get(r, "peer");
+    if (json_is_string(peer)) {
+        c.req.peer = json_string_value(peer);
+        c.req.peer_len = json_string_length(peer);
+    }
+    c.req.now = json_integer_value(json_object_get(r, "now"));
+    json_t *h = json_object_get(r, "headers");
+    size_t n = 0, i;
+    json_t *x;
+    const char *k;
+    if (json_is_array(h)) {
+        c.headers = calloc(json_array_size(h) + 1, sizeof(admit_pair));
+        json_array_foreach(h, i, x) {
+            json_t *hn = json_array_get(x, 0), *hv = json_array_get(x, 1);
+            admit_pair pr = {json_string_value(hn), json_string_length(hn), json_string_value(hv),
+                             json_string_length(hv)};
+            c.headers[n++] = pr;
+        }
+    } else if (json_is_object(h)) {
+        size_t count = 0;
+        json_object_foreach(h, k, x) count += json_is_array(x) ? json_array_size(x) : 1;
+        c.headers = calloc(count + 1, sizeof(admit_pair));
+        json_object_foreach(h, k, x) {
+            if (json_is_array(x)) {
+                size_t j;
+                json_t *v;
+                json_array_foreach(x, j, v) {
+                    admit_pair pr = {k, strlen(k), json_string_value(v), json_string_length(v)};
+                    c.headers[n++] = pr;
+                }
+            } else {
+                admit_pair pr = {k, strlen(k), json_string_value(x), json_string_length(x)};
+                c.headers[n++] = pr;
+            }
+        }
+    }
+    c.req.headers = c.headers;
+    c.req.headers_len = n;
+    return c;
+}
+
+/* ---- engines ------------------------------------------------------------------------ */
+
+/* Builds the engine a vector describes: its policy, exactly its env, files beside the
+ * policy. Returns the result code; *err gets the error (caller frees). */
+static admit_result engine_for(const char *policy_rel, json_t *env, admit_engine **engine, admit_error **err) {
+    char *policy_path = path_join(root, policy_rel);
+    size_t len = 0;
+    char *text = read_file(policy_path, &len);
+    if (!text) {
+        printf("cannot read policy %s\n", policy_path);
+        free(policy_path);
+        *engine = NULL;
+        *err = NULL;
+        return ADMIT_RESULT_NULL_ARGUMENT;
+    }
+    size_t n = json_is_object(env) ? json_object_size(env) : 0, i = 0;
+    admit_pair *pairs = calloc(n + 1, sizeof(admit_pair));
+    const char *k;
+    json_t *v;
+    if (json_is_object(env)) json_object_foreach(env, k, v) {
+            admit_pair p = {k, strlen(k), json_string_value(v), json_string_length(v)};
+            pairs[i++] = p;
+        }
+    char *slash = strrchr(policy_path, '/');
+    size_t dir_len = slash ? (size_t)(slash - policy_path) : 0;
+    size_t plen = strlen(policy_path);
+    admit_engine_config config = {
+        .format = (plen > 5 && strcmp(policy_path + plen - 5, ".json") == 0) ? ADMIT_FORMAT_JSON : ADMIT_FORMAT_TOML,
+        .env = pairs,
+        .env_len = n,
+        .base_dir = policy_path, /* a length, not a NUL: the folder part only */
+        .base_dir_len = dir_len,
+    };
+    admit_result r = admit_engine_new(text, len, &config, engine, err);
+    free(pairs);
+    free(text);
+    free(policy_path);
+    return r;
+}
+
+/* ---- the shared vectors -------------------------------------------------------------- */
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void run_vector(const char *dir, const char *file) {
+    char *path = path_join(dir, file);
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, JSON_ALLOW_NUL, &jerr);
+    free(path);
+    if (!doc || !expand_value(doc)) {
+        ok(0, "%s: cannot read the vector: %s", file, doc ? "placeholder" : jerr.text);
+        json_decref(doc);
+        return;
+    }
+    const char *policy = json_string_value(json_object_get(doc, "policy"));
+    admit_engine *engine = NULL;
+    admit_error *err = NULL;
+    admit_result r = engine_for(policy ? policy : "", json_object_get(doc, "env"), &engine, &err);
+    const char *load_error = json_string_value(json_object_get(doc, "expect_load_error"));
+    if (load_error) {
+        admit_str m = admit_error_message(err);
+        ok(r == ADMIT_RESULT_POLICY_ERROR && engine == NULL && m.ptr && strstr(m.ptr, load_error),
+           "%s: want a load error with `%s`, got %d: %.*s", file, load_error, (int)r, (int)m.len, m.ptr ? m.ptr : "");
+        ok(admit_error_count(err) > 0 && admit_error_code(err) == ADMIT_RESULT_POLICY_ERROR,
+           "%s: a policy error lists its problems", file);
+        admit_error_free(err);
+        admit_engine_free(engine);
+        json_decref(doc);
+        return;
+    }
+    if (r != ADMIT_RESULT_OK) {
+        admit_str m = admit_error_message(err);
+        ok(0, "%s: the policy does not load: %.*s", file, (int)m.len, m.ptr ? m.ptr : "");
+        admit_error_free(err);
+        json_decref(doc);
+        return;
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(doc, "cases"), i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        json_t *request = json_object_get(c, "request"), *expect = json_object_get(c, "expect");
+        char label[512];
+
+        /* 1. the request struct and the accessors */
+        c_request cr = request_of(request);
+        admit_decision *d = admit_decide(engine, &cr.req);
+        json_t *got = decision_via_accessors(d);
+        snprintf(label, sizeof label, "%s / %s [admit_decide]", file, name);
+        ok(check(label, expect, got) == 0, "%s", label);
+
+        /* the accessors and admit_decision_to_json agree */
+        char *dj = NULL;
+        size_t dj_len = 0;
+        admit_result tr = admit_decision_to_json(d, &dj, &dj_len);
+        json_t *as_json = dj ? json_loadb(dj, dj_len, JSON_ALLOW_NUL, NULL) : NULL;
+        ok(tr == ADMIT_RESULT_OK && as_json && json_equal(as_json, got), "%s: accessors and to_json agree", label);
+        json_decref(as_json);
+        admit_string_free(dj);
+
+        /* 2. admit_decide_json */
+        char *req_json = json_dumps(request, JSON_COMPACT);
+        char *out = NULL;
+        size_t out_len = 0;
+        admit_result jr = admit_decide_json(engine, req_json, strlen(req_json), &out, &out_len);
+        json_t *got2 = out ? json_loadb(out, out_len, JSON_ALLOW_NUL, NULL) : NULL;
+        snprintf(label, sizeof label, "%s / %s [admit_decide_json]", file, name);
+        ok(jr == ADMIT_RESULT_OK && got2 && check(label, expect, got2) == 0, "%s", label);
+        ok(got2 && json_equal(got, got2), "%s: the same decision both ways", label);
+
+        json_decref(got2);
+        admit_string_free(out);
+        free(req_json);
+        json_decref(got);
+        admit_decision_free(d);
+        free(cr.headers);
+    }
+    admit_engine_free(engine);
+    json_decref(doc);
+}
+
+static void run_vectors(void) {
+    char *dir = path_join(root, "tests/vectors");
+    DIR *dp = opendir(dir);
+    if (!dp) {
+        ok(0, "no vectors in %s", dir);
+        free(dir);
+        return;
+    }
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l > 5 && strcmp(e->d_name + l - 5, ".json") == 0) {
+            names = realloc(names, (n + 1) * sizeof *names);
+            names[n++] = strdup(e->d_name);
+        }
+    }
+    closedir(dp);
+    qsort(names, n, sizeof *names, cmp_names);
+    ok(n > 0, "vectors found");
+    int before = passed + failed;
+    for (size_t i = 0; i < n; i++) {
+        run_vector(dir, names[i]);
+        free(names[i]);
+    }
+    free(names);
+    free(dir);
+    printf("vectors: %zu files, %d checks\n", n, passed + failed - before);
+}
+
+/* ---- FetchML: a policy the host loads once ------------------------------------------- */
+
+static admit_engine *fetchml(void) {
+    admit_engine *engine = NULL;
+    admit_error *err = NULL;
+    admit_result r = engine_for("examples/policies/fetchml.toml", NULL, &engine, &err);
+    ok(r == ADMIT_RESULT_OK && engine && !err, "fetchml.toml loads");
+    admit_error_free(err);
+    return engine;
+}
+
+static int streq(admit_str s, const char *want) {
+    return s.ptr && s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
+}
+
+/* Decides GET/POST `path` with X-API-Key `key` (NULL: none). */
+static admit_decision *fetch(const admit_engine *e, const char *method, const char *path, const char *key) {
+    admit_pair h = pair_of("X-API-Key", key ? key : "");
+    admit_request req = {method, strlen(method), path, strlen(path), key ? &h : NULL, key ? 1 : 0, "10.0.0.1", 8, 1790000000};
+    return admit_decide(e, &req);
+}
+
+/* ---- NULL and malformed arguments ---------------------------------------------------- */
+
+static void test_null_and_malformed(void) {
+    admit_engine *e = fetchml();
+    admit_engine *engine = NULL;
+    admit_error *err = NULL;
+
+    /* admit_engine_new */
+    ok(admit_engine_new(NULL, 10, NULL, &engine, &err) == ADMIT_RESULT_NULL_ARGUMENT && !engine &&
+           admit_error_code(err) == ADMIT_RESULT_NULL_ARGUMENT,
+       "engine_new: NULL policy with a length");
+    admit_error_free(err);
+    err = NULL;
+    ok(admit_engine_new("", 0, NULL, NULL, &err) == ADMIT_RESULT_NULL_ARGUMENT, "engine_new: NULL engine_out");
+    admit_error_free(err);
+    err = NULL;
+    ok(admit_engine_new("x = 1", 5, NULL, &engine, NULL) == ADMIT_RESULT_POLICY_ERROR && !engine,
+       "engine_new: a bad policy without error_out");
+    ok(admit_engine_new("", 0, NULL, &engine, &err) == ADMIT_RESULT_OK && engine && !err,
+       "engine_new: NULL with length 0 is the empty policy");
+    admit_engine_free(engine);
+    engine = NULL;
+    const char bad[] = "scopes = [\"a\"]\n[[routes]]\nmethods = [\"GET\"]\npath = \"/x\"\nrequire = [\"nope\"]\n";
+    admit_result r = admit_engine_new(bad, sizeof bad - 1, NULL, &engine, &err);
+    ok(r == ADMIT_RESULT_POLICY_ERROR && !engine && admit_error_count(err) >= 1, "engine_new: an unknown scope");
+    admit_str place = admit_error_place(err, 0), detail = admit_error_detail(err, 0);
+    ok(place.ptr && detail.ptr && admit_error_line(err, 0) > 0 && admit_error_column(err, 0) > 0,
+       "engine_new: the error has a place (%.*s), line and column", (int)place.len, place.ptr ? place.ptr : "");
+    admit_str msg = admit_error_message(err);
+    ok(msg.ptr && msg.ptr[msg.len] == '\0' && strlen(msg.ptr) == msg.len, "error message is NUL-terminated");
+    ok(!admit_error_place(err, 99).ptr && admit_error_line(err, 99) == 0, "error: index out of range");
+    admit_error_free(err);
+    err = NULL;
+    const char invalid_utf8[] = "realm = \"\xff\"";
+    ok(admit_engine_new(invalid_utf8, sizeof invalid_utf8 - 1, NULL, &engine, &err) == ADMIT_RESULT_INVALID_UTF8,
+       "engine_new: policy not UTF-8");
+    admit_error_free(err);
+    err = NULL;
+    admit_engine_config cfg = {.format = 7};
+    ok(admit_engine_new("", 0, &cfg, &engine, &err) == ADMIT_RESULT_INVALID_ARGUMENT, "engine_new: unknown format");
+    admit_error_free(err);
+    err = NULL;
+    admit_engine_config cfg2 = {.format = ADMIT_FORMAT_TOML, .env = NULL, .env_len = 2};
+    ok(admit_engine_new("", 0, &cfg2, &engine, &err) == ADMIT_RESULT_NULL_ARGUMENT, "engine_new: NULL env");
+    admit_error_free(err);
+    err = NULL;
+    admit_pair env_bad = {"A", 1, "\xc3", 1};
+    admit_engine_config cfg3 = {.format = ADMIT_FORMAT_TOML, .env = &env_bad, .env_len = 1};
+    ok(admit_engine_new("", 0, &cfg3, &engine, &err) == ADMIT_RESULT_INVALID_UTF8, "engine_new: env value not UTF-8");
+    admit_error_free(err);
+    err = NULL;
+    const char json_policy[] = "{\"scopes\": []}";
+    admit_engine_config cfg4 = {.format = ADMIT_FORMAT_JSON};
+    ok(admit_engine_new(json_policy, sizeof json_policy - 1, &cfg4, &engine, &err) == ADMIT_RESULT_OK,
+       "engine_new: a JSON policy");
+    admit_engine_free(engine);
+    engine = NULL;
+    /* a {file = ...} reference without base_dir is refused, with one it is read */
+    const char file_policy[] = "realm = { file = \"realm.txt\" }\n";
+    ok(admit_engine_new(file_policy, sizeof file_policy - 1, NULL, &engine, &err) == ADMIT_RESULT_POLICY_ERROR,
+       "engine_new: no base_dir, no file reads");
+    admit_error_free(err);
+    err = NULL;
+
+    /* admit_decide with NULLs */
+    admit_decision *d = admit_decide(NULL, NULL);
+    ok(d && !admit_decision_allow(d) && admit_decision_status(d) == 500 &&
+           streq(admit_decision_reason(d), "malformed_request"),
+       "decide: NULL engine is the fallback deny");
+    admit_decision_free(d);
+    d = admit_decide(e, NULL);
+    ok(d && !admit_decision_allow(d) && admit_decision_status(d) == 400 &&
+           streq(admit_decision_reason(d), "malformed_request"),
+       "decide: NULL request is malformed (the policy's 400)");
+    admit_decision_free(d);
+    admit_request req = {NULL, 3, "/api/v1/status", 14, NULL, 0, NULL, 0, 1790000000};
+    d = admit_decide(e, &req);
+    ok(!admit_decision_allow(d) && streq(admit_decision_reason(d), "malformed_request"), "decide: NULL method");
+    admit_decision_free(d);
+    req.method = "\xff\xfe";
+    req.method_len = 2;
+    d = admit_decide(e, &req);
+    ok(!admit_decision_allow(d) && streq(admit_decision_message(d), "method is not UTF-8"), "decide: method not UTF-8");
+    admit_decision_free(d);
+    req.method = "GET";
+    req.headers = NULL;
+    req.headers_len = 3;
+    d = admit_decide(e, &req);
+    ok(!admit_decision_allow(d) && streq(admit_decision_reason(d), "malformed_request"), "decide: NULL headers");
+    admit_decision_free(d);
+    admit_pair hnull = {NULL, 9, "demo-admin-key", 14};
+    req.headers = &hnull;
+    req.headers_len = 1;
+    d = admit_decide(e, &req);
+    ok(!admit_decision_allow(d) && streq(admit_decision_reason(d), "malformed_request"), "decide: NULL header name");
+    admit_decision_free(d);
+    admit_pair hbin = {"X-API-Key", 9, "demo-admin-key\0\xff", 16};
+    req.headers = &hbin;
+    d = admit_decide(e, &req);
+    ok(!admit_decision_allow(d) && admit_decision_status(d) >= 400, "decide: a header with NUL and 0xff bytes is denied");
+    admit_decision_free(d);
+    req.peer = "\xff";
+    req.peer_len = 1;
+    d = admit_decide(e, &req);
+    ok(!admit_decision_allow(d) && streq(admit_decision_reason(d), "malformed_request"), "decide: peer not UTF-8");
+    admit_decision_free(d);
+
+    /* lengths are honoured: no NUL terminator is read */
+    const char buffer[] = "GETX/api/v1/statusXXXX X-API-Keydemo-analyst-keyZZZ";
+    admit_pair hl = {buffer + 23, 9, buffer + 32, 16};
+    admit_request lreq = {buffer, 3, buffer + 4, 14, &hl, 1, NULL, 0, 1790000000};
+    d = admit_decide(e, &lreq);
+    ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "carol"),
+       "decide: strings are read by length, not to a NUL");
+    admit_decision_free(d);
+
+    /* many headers (past the inline array) */
+    admit_pair many[40];
+    for (int i = 0; i < 40; i++) many[i] = pair_of("X-Other", "x");
+    many[39] = pair_of("X-API-Key", "demo-admin-key");
+    admit_request mreq = {"GET", 3, "/api/v1/jobs", 12, many, 40, NULL, 0, 1790000000};
+    d = admit_decide(e, &mreq);
+    ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "alice"), "decide: 40 headers");
+    admit_decision_free(d);
+
+    /* an oversize header is a clear deny */
+    size_t big = 200000;
+    char *huge = malloc(big);
+    memset(huge, 'a', big);
+    admit_pair hh = {"X-API-Key", 9, huge, big};
+    admit_request hreq = {"GET", 3, "/api/v1/jobs", 12, &hh, 1, NULL, 0, 1790000000};
+    d = admit_decide(e, &hreq);
+    ok(!admit_decision_allow(d) && admit_decision_status(d) >= 400, "decide: a 200 KB header is denied");
+    admit_decision_free(d);
+    free(huge);
+
+    /* accessors on NULL */
+    admit_str n, v;
+    ok(!admit_decision_allow(NULL) && admit_decision_status(NULL) == 500 && !admit_decision_reason(NULL).ptr &&
+           !admit_decision_message(NULL).ptr && !admit_decision_body(NULL).ptr && !admit_decision_rule(NULL).ptr &&
+           !admit_decision_dry_run(NULL) && admit_decision_header_count(NULL) == 0 &&
+           admit_decision_header(NULL, 0, &n, &v) == ADMIT_RESULT_NULL_ARGUMENT && !n.ptr && !v.ptr &&
+           !admit_decision_header_get(NULL, "Vary", 4).ptr && !admit_decision_principal_id(NULL).ptr &&
+           !admit_decision_principal_kind(NULL).ptr && !admit_decision_principal_authenticator(NULL).ptr &&
+           admit_decision_role_count(NULL) == 0 && !admit_decision_role(NULL, 0).ptr &&
+           admit_decision_scope_count(NULL) == 0 && !admit_decision_scope(NULL, 0).ptr &&
+           admit_decision_constraint_count(NULL) == 0 &&
+           admit_decision_constraint(NULL, 0, NULL, NULL) == ADMIT_RESULT_NULL_ARGUMENT &&
+           !admit_decision_constraint_get(NULL, "owner", 5).ptr,
+       "decision accessors accept NULL");
+    char *s = (char *)1;
+    ok(admit_decision_to_json(NULL, &s, NULL) == ADMIT_RESULT_NULL_ARGUMENT && s == NULL, "to_json: NULL decision");
+    s = (char *)1;
+    ok(admit_decision_claims_json(NULL, &s, NULL) == ADMIT_RESULT_NULL_ARGUMENT && s == NULL, "claims: NULL decision");
+    ok(admit_error_code(NULL) == ADMIT_RESULT_NULL_ARGUMENT && !admit_error_message(NULL).ptr &&
+           admit_error_count(NULL) == 0 && !admit_error_place(NULL, 0).ptr && !admit_error_detail(NULL, 0).ptr &&
+           admit_error_line(NULL, 0) == 0 && admit_error_column(NULL, 0) == 0,
+       "error accessors accept NULL");
+    admit_decision_free(NULL);
+    admit_engine_free(NULL);
+    admit_error_free(NULL);
+    admit_string_free(NULL);
+    ok(1, "the frees accept NULL");
+    ok(admit_now() > 1700000000, "admit_now reads the clock");
+    ok(strcmp(admit_version(), ADMIT_H_VERSION) == 0, "admit_version matches the header");
+
+    /* a decision's accessors, FetchML */
+    d = fetch(e, "GET", "/api/v1/jobs", "demo-researcher-key");
+    ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "bob") &&
+           streq(admit_decision_constraint_get(d, "owner", 5), "bob") && admit_decision_constraint_count(d) == 1 &&
+           streq(admit_decision_rule(d), "list-jobs") && streq(admit_decision_principal_kind(d), "api_key") &&
+           admit_decision_role_count(d) >= 2 && admit_decision_scope_count(d) >= 3 && !admit_decision_body(d).ptr,
+       "fetchml: bob lists his own jobs");
+    ok(admit_decision_header(d, 99, &n, &v) == ADMIT_RESULT_INVALID_ARGUMENT && !n.ptr && !v.ptr,
+       "decision: header index out of range");
+    ok(!admit_decision_role(d, 99).ptr && !admit_decision_scope(d, 99).ptr, "decision: role/scope past the end");
+    ok(admit_decision_constraint(d, 0, &n, &v) == ADMIT_RESULT_OK && streq(n, "owner") && streq(v, "bob"),
+       "decision: constraint by index");
+    s = (char *)1;
+    ok(admit_decision_claims_json(d, &s, NULL) == ADMIT_RESULT_OK && s == NULL, "claims: none for an API key");
+    admit_decision_free(d);
+    d = fetch(e, "GET", "/api/v1/jobs", NULL);
+    ok(!admit_decision_allow(d) && admit_decision_status(d) == 401 &&
+           streq(admit_decision_reason(d), "missing_credentials") && admit_decision_body(d).ptr &&
+           admit_decision_header_get(d, "www-authenticate", 16).ptr && !admit_decision_principal_id(d).ptr,
+       "fetchml: no key is 401 with a challenge and a body");
+    admit_decision_free(d);
+
+    /* admit_decide_json with NULLs and bad JSON */
+    char *out = (char *)1;
+    size_t out_len = 0;
+    const char good[] = "{\"method\":\"GET\",\"path\":\"/api/v1/status\",\"headers\":{\"X-API-Key\":\"demo-analyst-key\"}}";
+    ok(admit_decide_json(NULL, good, sizeof good - 1, &out, &out_len) == ADMIT_RESULT_NULL_ARGUMENT && out &&
+           strstr(out, "\"allow\":false") && strstr(out, "\"status\":500"),
+       "decide_json: NULL engine gives the fallback deny");
+    admit_string_free(out);
+    ok(admit_decide_json(e, NULL, 5, &out, NULL) == ADMIT_RESULT_NULL_ARGUMENT && out && strstr(out, "\"allow\":false"),
+       "decide_json: NULL request");
+    admit_string_free(out);
+    ok(admit_decide_json(e, "{", 1, &out, &out_len) == ADMIT_RESULT_INVALID_REQUEST && out &&
+           strstr(out, "\"allow\":false") && strstr(out, "malformed_request") && strlen(out) == out_len,
+       "decide_json: truncated JSON is an error and a deny");
+    admit_string_free(out);
+    const char unknown[] = "{\"method\":\"GET\",\"path\":\"/\",\"now\":1,\"nwo\":2}";
+    ok(admit_decide_json(e, unknown, sizeof unknown - 1, &out, NULL) == ADMIT_RESULT_INVALID_REQUEST && out &&
+           strstr(out, "\"allow\":false"),
+       "decide_json: an unknown field is refused");
+    admit_string_free(out);
+    ok(admit_decide_json(e, "\xff\xfe", 2, &out, NULL) == ADMIT_RESULT_INVALID_REQUEST && out, "decide_json: not UTF-8");
+    admit_string_free(out);
+    ok(admit_decide_json(e, good, sizeof good - 1, &out, &out_len) == ADMIT_RESULT_OK && out &&
+           strstr(out, "\"allow\":true") && strstr(out, "\"carol\""),
+       "decide_json: a missing now is the clock");
+    admit_string_free(out);
+    ok(admit_decide_json(e, good, sizeof good - 1, NULL, NULL) == ADMIT_RESULT_OK, "decide_json: NULL decision_out");
+
+    /* admit_engine_set_jwks with NULLs */
+    size_t keys = 99;
+    ok(admit_engine_set_jwks(NULL, "clerk", 5, "{}", 2, &keys, &err) == ADMIT_RESULT_NULL_ARGUMENT && keys == 0 &&
+           err,
+       "set_jwks: NULL engine");
+    admit_error_free(err);
+    err = NULL;
+    ok(admit_engine_set_jwks(e, "clerk", 5, "{}", 2, NULL, &err) == ADMIT_RESULT_ENGINE_ERROR &&
+           admit_error_message(err).ptr,
+       "set_jwks: unknown authenticator");
+    admit_error_free(err);
+    err = NULL;
+    ok(admit_engine_set_jwks(e, NULL, 5, NULL, 0, NULL, NULL) == ADMIT_RESULT_NULL_ARGUMENT, "set_jwks: NULL id");
+    admit_engine_free(e);
+}
+
+/* ---- key rotation -------------------------------------------------------------------- */
+
+static json_t *clerk_env(const char *jwks_file) {
+    char *p = path_join(root, jwks_file);
+    char *jwks = read_file(p, NULL);
+    free(p);
+    json_t *env = json_pack("{ssssssss}", "SKILLMEAT_AUTH_ENABLED", "true", "CLERK_ISSUER",
+                            "https://test-instance.clerk.accounts.dev", "CLERK_AUDIENCE", "skillmeat-api", "CLERK_JWKS",
+                            jwks ? jwks : "");
+    free(jwks);
+    return env;
+}
+
+static char *bearer(const char *token_name) {
+    const char *t = json_string_value(json_object_get(tokens, token_name));
+    size_t n = strlen(t ? t : "") + 8;
+    char *h = malloc(n);
+    snprintf(h, n, "Bearer %s", t ? t : "");
+    return h;
+}
+
+static admit_decision *clerk_decide(const admit_engine *e, const char *auth) {
+    admit_pair h = pair_of("Authorization", auth);
+    admit_request req = {"POST", 4, "/api/v1/artifacts", 17, &h, 1, NULL, 0, 1790000000};
+    return admit_decide(e, &req);
+}
+
+static void test_set_jwks(void) {
+    json_t *env = clerk_env("tests/fixtures/jwks.json");
+    admit_engine *e = NULL;
+    admit_error *err = NULL;
+    ok(engine_for("examples/policies/skillmeat.toml", env, &e, &err) == ADMIT_RESULT_OK, "skillmeat with Clerk loads");
+    admit_error_free(err);
+    err = NULL;
+    char *auth = bearer("clerk_rotated_kid");
+    admit_decision *d = clerk_decide(e, auth);
+    ok(!admit_decision_allow(d) && streq(admit_decision_reason(d), "unknown_key"),
+       "before rotation, the new kid is unknown_key");
+    admit_decision_free(d);
+    char *p = path_join(root, "tests/fixtures/jwks-rotated.json");
+    size_t len = 0;
+    char *rotated = read_file(p, &len);
+    free(p);
+    size_t keys = 0;
+    ok(admit_engine_set_jwks(e, "clerk", 5, rotated, len, &keys, &err) == ADMIT_RESULT_OK && keys >= 1 && !err,
+       "set_jwks loads the rotated key set");
+    d = clerk_decide(e, auth);
+    ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "user_2abc"),
+       "after rotation, the new kid is accepted");
+    char *claims = NULL;
+    ok(admit_decision_claims_json(d, &claims, NULL) == ADMIT_RESULT_OK && claims && strstr(claims, "user_2abc"),
+       "a JWT principal has claims");
+    admit_string_free(claims);
+    admit_decision_free(d);
+    ok(admit_engine_set_jwks(e, "clerk", 5, "{\"keys\":[]}", 11, &keys, &err) == ADMIT_RESULT_ENGINE_ERROR && err,
+       "set_jwks: an empty key set is refused");
+    admit_error_free(err);
+    d = clerk_decide(e, auth);
+    ok(admit_decision_allow(d), "a refused key set leaves the old one in place");
+    admit_decision_free(d);
+    free(rotated);
+    free(auth);
+    admit_engine_free(e);
+    json_decref(env);
+}
+
+/* ---- threads ------------------------------------------------------------------------- */
+
+typedef struct {
+    const admit_engine *fetchml;
+    const admit_engine *clerk;
+    const char *jwks;
+    size_t jwks_len;
+    int iterations;
+    int index;
+    int errors;
+} worker_t;
+
+static void *decide_worker(void *arg) {
+    worker_t *w = arg;
+    static const char *keys[] = {"demo-admin-key", "demo-researcher-key", "demo-analyst-key", "demo-revoked-key", NULL};
+    static const char *ids[] = {"alice", "bob", "carol", NULL, NULL};
+    static const int allowed[] = {1, 1, 0, 0, 0};
+    char *auth = bearer("clerk_rotated_kid");
+    for (int i = 0; i < w->iterations; i++) {
+        int k = (i + w->index) % 5;
+        admit_decision *d = fetch(w->fetchml, "POST", "/api/v1/jobs", keys[k]);
+        if (admit_decision_allow(d) != allowed[k]) w->errors++;
+        if (ids[k] && !streq(admit_decision_principal_id(d), ids[k])) w->errors++;
+        admit_decision_free(d);
+        char *out = NULL;
+        const char j[] = "{\"method\":\"GET\",\"path\":\"/api/v1/status\",\"headers\":[[\"X-API-Key\",\"demo-analyst-key\"]],"
+                         "\"now\":1790000000}";
+        if (admit_decide_json(w->fetchml, j, sizeof j - 1, &out, NULL) != ADMIT_RESULT_OK || !strstr(out, "\"allow\":true"))
+            w->errors++;
+        admit_string_free(out);
+        d = clerk_decide(w->clerk, auth);
+        if (!admit_decision_allow(d)) w->errors++;
+        admit_decision_free(d);
+    }
+    free(auth);
+    return NULL;
+}
+
+static void *rotate_worker(void *arg) {
+    worker_t *w = arg;
+    for (int i = 0; i < w->iterations; i++) {
+        admit_error *err = NULL;
+        if (admit_engine_set_jwks(w->clerk, "clerk", 5, w->jwks, w->jwks_len, NULL, &err) != ADMIT_RESULT_OK) w->errors++;
+        admit_error_free(err);
+    }
+    return NULL;
+}
+
+static void test_threads(int iterations) {
+    enum { N = 6 };
+    admit_engine *f = fetchml();
+    json_t *env = clerk_env("tests/fixtures/jwks-rotated.json");
+    admit_engine *clerk = NULL;
+    admit_error *err = NULL;
+    engine_for("examples/policies/skillmeat.toml", env, &clerk, &err);
+    admit_error_free(err);
+    char *p = path_join(root, "tests/fixtures/jwks-rotated.json");
+    size_t len = 0;
+    char *jwks = read_file(p, &len);
+    free(p);
+    pthread_t t[N + 1];
+    worker_t w[N + 1];
+    for (int i = 0; i <= N; i++) {
+        worker_t x = {f, clerk, jwks, len, iterations, i, 0};
+        w[i] = x;
+        pthread_create(&t[i], NULL, i == N ? rotate_worker : decide_worker, &w[i]);
+    }
+    int errors = 0;
+    for (int i = 0; i <= N; i++) {
+        pthread_join(t[i], NULL);
+        errors += w[i].errors;
+    }
+    ok(errors == 0, "%d threads x %d iterations on one engine, one rotating its key set: %d wrong", N, iterations,
+       errors);
+    free(jwks);
+    json_decref(env);
+    admit_engine_free(clerk);
+    admit_engine_free(f);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s REPO_ROOT [THREAD_ITERATIONS]\n", argv[0]);
+        return 2;
+    }
+    root = argv[1];
+    int iterations = argc > 2 ? atoi(argv[2]) : 500;
+    char *tp = path_join(root, "tests/fixtures/tokens.json");
+    json_error_t jerr;
+    tokens = json_load_file(tp, 0, &jerr);
+    free(tp);
+    if (!tokens) {
+        fprintf(stderr, "cannot read tokens.json: %s\n", jerr.text);
+        return 2;
+    }
+    run_vectors();
+    test_null_and_malformed();
+    test_set_jwks();
+    test_threads(iterations);
+    json_decref(tokens);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

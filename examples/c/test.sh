@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Starts the FetchML service on 127.0.0.1 (a free port the server picks) and checks
+# each role with curl. Usage: examples/c/test.sh PATH/TO/fetchml_server
+# Prints one line per check and ends with "example: N passed, M failed".
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+server="${1:?usage: test.sh PATH/TO/fetchml_server}"
+log="$(mktemp)"
+pid=""
+cleanup() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
+  rm -f "$log"
+}
+trap cleanup EXIT
+
+"$server" "$root/examples/policies/fetchml.toml" 0 >"$log" 2>&1 &
+pid=$!
+port=""
+for _ in $(seq 1 100); do
+  port="$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")"
+  [ -n "$port" ] && curl -s -o /dev/null "http://127.0.0.1:$port/api/v1/status" && break
+  kill -0 "$pid" 2>/dev/null || { echo "the server exited:"; cat "$log"; exit 1; }
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "the server did not start:"; cat "$log"; exit 1; }
+base="http://127.0.0.1:$port"
+
+passed=0 failed=0
+# check NAME METHOD PATH KEY WANT_STATUS [TEXT_IN_BODY] [HEADER_IN_RESPONSE]
+check() {
+  local name="$1" method="$2" path="$3" key="$4" want="$5" text="${6:-}" header="${7:-}"
+  local args=(-s --path-as-is -D - -X "$method" "$base$path")
+  [ -n "$key" ] && args+=(-H "X-API-Key: $key")
+  local out status
+  out="$(curl "${args[@]}")"
+  status="$(printf '%s' "$out" | sed -n '1s/^HTTP\/[0-9.]* \([0-9]*\).*/\1/p')"
+  if [ "$status" = "$want" ] && { [ -z "$text" ] || grep -qF -- "$text" <<<"$out"; } &&
+     { [ -z "$header" ] || grep -qiF -- "$header" <<<"$out"; }; then
+    passed=$((passed + 1)); echo "ok   $name"
+  else
+    failed=$((failed + 1)); echo "FAIL $name: want $want ${text:+with '$text'} ${header:+and '$header'}, got:"
+    printf '%s\n' "$out" | sed 's/^/     /'
+  fi
+}
+
+check "alice (admin) lists every job"          GET    /api/v1/jobs         demo-admin-key      200 '"owner": "carol"'
+check "alice reads bob's job"                   GET    /api/v1/jobs/bob/7   demo-admin-key      200 '"eval-bert"'
+check "alice cancels bob's job"                 DELETE /api/v1/jobs/bob/8   demo-admin-key      200 '"cancelled": 8'
+check "alice queues a job"                      POST   /api/v1/jobs         demo-admin-key      201 '"owner": "alice"'
+check "bob (researcher) lists only his jobs"    GET    /api/v1/jobs         demo-researcher-key 200 '"sweep-lr"'
+check "bob's list has no one else's jobs"       GET    /api/v1/jobs         demo-researcher-key 200 '{"jobs": [{"owner": "bob", "id": 7, "name": "eval-bert"}, {"owner": "bob", "id": 8, "name": "sweep-lr"}]}'
+check "bob reads his own job"                   GET    /api/v1/jobs/bob/7   demo-researcher-key 200 '"eval-bert"'
+check "bob reading alice's job is 403"          GET    /api/v1/jobs/alice/1 demo-researcher-key 403 '"insufficient_scope"' 'WWW-Authenticate: ApiKey'
+check "bob queues a job"                        POST   /api/v1/jobs         demo-researcher-key 201 '"owner": "bob"'
+check "bob reaching alice's job by ../ is 403"  GET    /api/v1/jobs/bob/7/../../alice/1 demo-researcher-key 403
+check "carol (analyst) reads the status"        GET    /api/v1/status       demo-analyst-key    200 '"user": "carol"'
+check "carol's job list is her own"             GET    /api/v1/jobs         demo-analyst-key    200 '{"jobs": [{"owner": "carol", "id": 9, "name": "report"}]}'
+check "carol queueing a job is 403"             POST   /api/v1/jobs         demo-analyst-key    403 '"insufficient_scope"'
+check "carol cancelling bob's job is 403"       DELETE /api/v1/jobs/bob/7   demo-analyst-key    403
+check "dave's revoked key is 401"               GET    /api/v1/jobs         demo-revoked-key    401 '"revoked"' 'WWW-Authenticate: ApiKey'
+check "erin's expired key is 401"               GET    /api/v1/status       demo-expired-key    401 '"expired"'
+check "no key is 401 with a challenge"          GET    /api/v1/jobs         ""                  401 '"missing_credentials"' 'WWW-Authenticate: ApiKey realm="fetchml"'
+check "a wrong key is 401"                      GET    /api/v1/status       not-a-key           401 '"invalid_credentials"'
+check "an unknown route is 403 no_route"        GET    /api/v1/secrets      demo-admin-key      403 '"no_route"'
+
+echo "example: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
