@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Seeds the fuzz corpora from the shared vectors, the example policies and the token
+fixtures, in the input layout each target splits (NUL-separated fields)."""
+import hashlib
+import json
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "fuzz" / "corpus"
+TOKENS = json.loads((ROOT / "tests/fixtures/tokens.json").read_text())
+
+
+def expand(s):
+    def one(m):
+        kind, arg = m.group(1), m.group(2)
+        if kind == "token":
+            return TOKENS[arg]
+        if kind == "file":
+            return (ROOT / arg).read_text()
+        n, text = arg.split(":", 1)
+        return text * min(int(n), 4096)  # keep seeds small
+    return re.sub(r"\$\{(token|file|repeat):([^}]*)\}", one, s)
+
+
+def walk(v):
+    if isinstance(v, str):
+        return expand(v)
+    if isinstance(v, list):
+        return [walk(x) for x in v]
+    if isinstance(v, dict):
+        return {k: walk(x) for k, x in v.items()}
+    return v
+
+
+def put(target, data: bytes):
+    d = CORPUS / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / hashlib.sha1(data).hexdigest()).write_bytes(data)
+
+
+def main():
+    for path in sorted((ROOT / "tests/vectors").glob("*.json")):
+        doc = walk(json.loads(path.read_text()))
+        for case in doc.get("cases", []):
+            r = case["request"]
+            headers = r.get("headers") or []
+            if isinstance(headers, dict):
+                headers = list(headers.items())
+            fields = [r["method"], r["path"]] + [x for pair in headers for x in pair]
+            put("decide", "\0".join(fields).encode())
+            h = {k.lower(): v for k, v in headers}
+            if "origin" in h:
+                put("cors", "\0".join([h["origin"], h.get("access-control-request-method", ""),
+                                       h.get("access-control-request-headers", "")]).encode())
+    for token in TOKENS.values():
+        put("jwt", token.encode())
+    for policy in sorted((ROOT / "examples/policies").glob("*.toml")):
+        put("policy", policy.read_bytes())
+    print("seeded", {t.name: len(list(t.iterdir())) for t in sorted(CORPUS.iterdir())})
+
+
+if __name__ == "__main__":
+    main()
