@@ -2,6 +2,7 @@
 //! literal segment. The first rule in the policy that matches decides.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::path::{canonical_pattern_segment, decode_segment, segments};
@@ -290,19 +291,40 @@ pub(crate) struct Rule {
     pub dry_run: bool,
 }
 
+/// FNV-1a, for the route index: short keys, a table fixed at load (nothing a client
+/// sends is ever inserted, so there is no flooding to defend against).
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type SegmentIndex = HashMap<String, Vec<(usize, usize)>, BuildHasherDefault<Fnv>>;
+
 /// All rules, with an index by first literal segment.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RouteTable {
     rules: Vec<Rule>,
     /// (rule, pattern) pairs by the pattern's first literal segment.
-    by_first: HashMap<String, Vec<(usize, usize)>>,
+    by_first: SegmentIndex,
     /// (rule, pattern) pairs whose pattern starts with a parameter, `*`, `**`, or is `/`.
     open: Vec<(usize, usize)>,
 }
 
 impl RouteTable {
     pub fn new(rules: Vec<Rule>) -> Self {
-        let mut by_first: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+        let mut by_first = SegmentIndex::default();
         let mut open = Vec::new();
         for (ri, rule) in rules.iter().enumerate() {
             for (pi, p) in rule.patterns.iter().enumerate() {
