@@ -1,1 +1,786 @@
-//! Python bindings for admit (work in progress).
+//! Python bindings for admit: the native module `admit._admit`.
+//!
+//! This crate only converts: Python values in, the core's decision out. Every decision
+//! is made by [`admit::Engine`]; the GIL is released while it runs. The Python package
+//! around it (`python/admit/`) adds the FastAPI integration and the JWKS fetcher.
+
+#![allow(unsafe_code, reason = "pyo3 macro expansion; this crate's own code has no unsafe")]
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use admit::{Format, LoadError, Resolver};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+create_exception!(
+    admit,
+    PolicyError,
+    PyValueError,
+    "A policy failed to load. `errors` lists every problem as a dict with `place`, `line`, \
+     `column` and `message`; `place`, `line`, `column` and `message` repeat the first."
+);
+create_exception!(
+    admit,
+    EngineError,
+    PyValueError,
+    "An operation on a built engine failed (`set_jwks`, `issue_token`); `kind` is \
+     `unknown_authenticator`, `unsupported` or `invalid`."
+);
+
+/// The binding's host resolver: an environment copied from a Python mapping, and files
+/// read relative to the policy's folder.
+struct HostResolver {
+    env: BTreeMap<String, String>,
+    base: PathBuf,
+}
+
+impl Resolver for HostResolver {
+    fn env(&self, name: &str) -> Option<String> {
+        self.env.get(name).cloned()
+    }
+
+    #[expect(clippy::disallowed_methods, reason = "the binding is a host: it reads the policy's files")]
+    fn file(&self, path: &str) -> Result<String, String> {
+        let p = Path::new(path);
+        let full = if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) };
+        std::fs::read_to_string(&full).map_err(|e| e.to_string())
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".to_owned())
+}
+
+/// The environment as a map: `env`, or `os.environ` when `None`.
+fn env_map(py: Python<'_>, env: Option<&Bound<'_, PyAny>>) -> PyResult<BTreeMap<String, String>> {
+    let environ;
+    let env = match env {
+        Some(e) if !e.is_none() => e,
+        _ => {
+            environ = py.import("os")?.getattr("environ")?;
+            &environ
+        }
+    };
+    if !env.hasattr("items")? {
+        return Err(PyTypeError::new_err(format!(
+            "env must be a mapping of str to str (like os.environ), not {}",
+            type_name(env)
+        )));
+    }
+    let mut out = BTreeMap::new();
+    for item in env.call_method0("items")?.try_iter()? {
+        let item = item?;
+        let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract()?;
+        let key = k
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err(format!("env keys must be str, not {}", type_name(&k))))?;
+        let value = v.cast::<PyString>().map_err(|_| {
+            PyTypeError::new_err(format!("env[{:?}] must be str, not {}", key.to_string_lossy(), type_name(&v)))
+        })?;
+        out.insert(key.to_cow()?.into_owned(), value.to_cow()?.into_owned());
+    }
+    Ok(out)
+}
+
+fn problems<'py>(py: Python<'py>, e: &LoadError) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for p in &e.errors {
+        let d = PyDict::new(py);
+        d.set_item("place", &p.place)?;
+        d.set_item("line", p.line)?;
+        d.set_item("column", p.column)?;
+        d.set_item("message", &p.message)?;
+        list.append(d)?;
+    }
+    Ok(list)
+}
+
+fn policy_error(py: Python<'_>, e: &LoadError, file: Option<&Path>) -> PyErr {
+    let text = match file {
+        Some(f) => e.errors.iter().map(|err| format!("{}: {err}", f.display())).collect::<Vec<_>>().join("\n"),
+        None => e.to_string(),
+    };
+    let err = PolicyError::new_err(text);
+    let fill = || -> PyResult<()> {
+        let value = err.value(py);
+        value.setattr("errors", problems(py, e)?)?;
+        let first = e.errors.first();
+        value.setattr("place", first.map(|p| p.place.as_str()))?;
+        value.setattr("line", first.and_then(|p| p.line))?;
+        value.setattr("column", first.and_then(|p| p.column))?;
+        value.setattr("message", first.map(|p| p.message.as_str()))?;
+        value.setattr("path", file.map(|f| f.display().to_string()))?;
+        Ok(())
+    };
+    match fill() {
+        Ok(()) => err,
+        Err(other) => other,
+    }
+}
+
+fn engine_error(e: &admit::EngineError) -> PyErr {
+    let kind = match e {
+        admit::EngineError::UnknownAuthenticator(_) => "unknown_authenticator",
+        admit::EngineError::Unsupported(_) => "unsupported",
+        _ => "invalid",
+    };
+    let err = EngineError::new_err(e.to_string());
+    Python::attach(|py| match err.value(py).setattr("kind", kind) {
+        Ok(()) => err,
+        Err(other) => other,
+    })
+}
+
+/// `json.dumps(obj)`, with a clear `TypeError` for what JSON cannot hold.
+fn dumps(py: Python<'_>, what: &str, obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    match py.import("json")?.call_method1("dumps", (obj,)) {
+        Ok(s) => s.extract::<String>(),
+        Err(e) if e.is_instance_of::<PyTypeError>(py) || e.is_instance_of::<PyValueError>(py) => {
+            Err(PyTypeError::new_err(format!(
+                "{what} must hold only JSON values (str keys; str, int, float, bool, None, list, dict): {}",
+                e.value(py)
+            )))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn is_mapping(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if obj.is_instance_of::<PyDict>() {
+        return Ok(true);
+    }
+    let abc = obj.py().import("collections.abc")?.getattr("Mapping")?;
+    obj.is_instance(&abc)
+}
+
+fn text_arg<'a>(name: &str, obj: &'a Bound<'_, PyAny>) -> PyResult<&'a Bound<'a, PyString>> {
+    obj.cast::<PyString>().map_err(|_| PyTypeError::new_err(format!("{name} must be str, not {}", type_name(obj))))
+}
+
+/// A header's name and value, borrowed from Python `bytes` where they can be.
+type HeaderBytes<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
+/// Text or bytes, borrowed when bytes.
+fn header_part<'a>(what: &str, obj: &'a Bound<'_, PyAny>) -> PyResult<Result<Cow<'a, [u8]>, String>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Ok(Cow::Borrowed(b.as_bytes())));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(match s.to_cow() {
+            Ok(Cow::Borrowed(t)) => Ok(Cow::Borrowed(t.as_bytes())),
+            Ok(Cow::Owned(t)) => Ok(Cow::Owned(t.into_bytes())),
+            Err(_) => Err(format!("a header {what} is not valid UTF-8")),
+        });
+    }
+    Err(PyTypeError::new_err(format!("header {what}s must be str or bytes, not {}", type_name(obj))))
+}
+
+fn pair<'py>(item: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let bad = || {
+        PyTypeError::new_err(format!(
+            "each header must be a (name, value) pair of str or bytes, not {}",
+            type_name(item)
+        ))
+    };
+    if let Ok(t) = item.cast::<PyTuple>() {
+        if t.len() != 2 {
+            return Err(bad());
+        }
+        return Ok((t.get_item(0)?, t.get_item(1)?));
+    }
+    if let Ok(l) = item.cast::<PyList>() {
+        if l.len() != 2 {
+            return Err(bad());
+        }
+        return Ok((l.get_item(0)?, l.get_item(1)?));
+    }
+    Err(bad())
+}
+
+/// The header objects, as (name, value) pairs, from a list of pairs, a dict (values a
+/// str, bytes, or a list of them), a Starlette `Headers` (its `.raw`) or any mapping.
+fn header_objects<'py>(headers: &Bound<'py, PyAny>) -> PyResult<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>> {
+    let mut out = Vec::new();
+    if headers.is_none() {
+        return Ok(out);
+    }
+    let push_mapping_item = |out: &mut Vec<_>, k: Bound<'py, PyAny>, v: Bound<'py, PyAny>| -> PyResult<()> {
+        if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
+            for one in v.try_iter()? {
+                out.push((k.clone(), one?));
+            }
+        } else {
+            out.push((k, v));
+        }
+        Ok(())
+    };
+    if let Ok(d) = headers.cast::<PyDict>() {
+        for (k, v) in d.iter() {
+            push_mapping_item(&mut out, k, v)?;
+        }
+        return Ok(out);
+    }
+    if headers.is_instance_of::<PyString>() || headers.is_instance_of::<PyBytes>() {
+        return Err(PyTypeError::new_err(format!(
+            "headers must be a list of (name, value) pairs, a dict or a Starlette Headers, not {}",
+            type_name(headers)
+        )));
+    }
+    let seq = if headers.is_instance_of::<PyList>() || headers.is_instance_of::<PyTuple>() {
+        headers.clone()
+    } else if let Ok(raw) = headers.getattr("raw")
+        && raw.is_instance_of::<PyList>()
+    {
+        raw
+    } else if is_mapping(headers)? {
+        for item in headers.call_method0("items")?.try_iter()? {
+            let (k, v) = pair(&item?)?;
+            push_mapping_item(&mut out, k, v)?;
+        }
+        return Ok(out);
+    } else {
+        match headers.try_iter() {
+            Ok(it) => it.into_any(),
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "headers must be a list of (name, value) pairs, a dict or a Starlette Headers, not {}",
+                    type_name(headers)
+                )));
+            }
+        }
+    };
+    for item in seq.try_iter()? {
+        out.push(pair(&item?)?);
+    }
+    Ok(out)
+}
+
+fn now_arg(now: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
+    let Some(now) = now.filter(|n| !n.is_none()) else {
+        return Ok(clock());
+    };
+    if now.is_instance_of::<PyBool>() {
+        return Err(PyTypeError::new_err("now must be an int (unix seconds), not bool"));
+    }
+    if now.is_instance_of::<PyInt>() {
+        return now.extract::<i64>().map_err(|_| PyValueError::new_err("now is out of range for unix seconds"));
+    }
+    if let Ok(f) = now.cast::<PyFloat>() {
+        let v = f.value();
+        if !v.is_finite() || v.abs() > 9.0e15 {
+            return Err(PyValueError::new_err("now must be a finite number of unix seconds"));
+        }
+        #[expect(clippy::cast_possible_truncation, reason = "checked finite and in range just above")]
+        return Ok(v.floor() as i64);
+    }
+    Err(PyTypeError::new_err(format!("now must be an int (unix seconds) or None, not {}", type_name(now))))
+}
+
+#[expect(clippy::disallowed_methods, reason = "the binding is a host: it lends the engine its clock")]
+fn clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn json_to_py<'py>(py: Python<'py>, v: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+    use serde_json::Value as J;
+    Ok(match v {
+        J::Null => py.None().into_bound(py),
+        J::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        J::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any()
+            }
+        }
+        J::String(s) => PyString::new(py, s).into_any(),
+        J::Array(a) => {
+            let list = PyList::empty(py);
+            for x in a {
+                list.append(json_to_py(py, x)?)?;
+            }
+            list.into_any()
+        }
+        J::Object(o) => {
+            let d = PyDict::new(py);
+            for (k, x) in o {
+                d.set_item(k, json_to_py(py, x)?)?;
+            }
+            d.into_any()
+        }
+    })
+}
+
+/// Who made the request.
+#[pyclass(frozen, module = "admit", name = "Principal")]
+pub struct Principal {
+    inner: Arc<admit::Principal>,
+}
+
+#[pymethods]
+impl Principal {
+    /// The principal's id.
+    #[getter]
+    fn id(&self) -> &str {
+        &self.inner.id
+    }
+    /// The id of the authenticator that recognised the principal.
+    #[getter]
+    fn authenticator(&self) -> &str {
+        &self.inner.authenticator
+    }
+    /// `anonymous`, `local`, `api_key`, `bearer_token` or `jwt`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.inner.kind
+    }
+    /// Roles, with the roles they include.
+    #[getter]
+    fn roles(&self) -> Vec<String> {
+        self.inner.roles.clone()
+    }
+    /// Scopes granted.
+    #[getter]
+    fn scopes(&self) -> Vec<String> {
+        self.inner.scopes.clone()
+    }
+    /// A JWT's claims, or `None`.
+    #[getter]
+    fn claims<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match &self.inner.claims {
+            Some(c) => json_to_py(py, c),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+    /// True when the principal was granted `scope`.
+    fn has_scope(&self, scope: Cow<'_, str>) -> bool {
+        self.inner.scopes.iter().any(|s| *s == scope)
+    }
+    /// The principal as the contract's dict.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("id", &self.inner.id)?;
+        d.set_item("authenticator", &self.inner.authenticator)?;
+        d.set_item("kind", self.inner.kind)?;
+        d.set_item("roles", &self.inner.roles)?;
+        d.set_item("scopes", &self.inner.scopes)?;
+        d.set_item("claims", self.claims(py)?)?;
+        Ok(d)
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<Principal>().is_ok_and(|o| *o.get().inner == *self.inner)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Principal(id={:?}, authenticator={:?}, kind={:?}, roles={:?}, scopes={:?})",
+            self.inner.id, self.inner.authenticator, self.inner.kind, self.inner.roles, self.inner.scopes
+        )
+    }
+}
+
+/// The answer for one request. If `allow` is false, answer `status` with `headers` and
+/// `body`; if true, call the handler and add `headers` to its response.
+#[pyclass(frozen, module = "admit", name = "Decision")]
+pub struct Decision {
+    inner: admit::Decision,
+}
+
+#[pymethods]
+impl Decision {
+    /// Pass the request to the handler.
+    #[getter]
+    fn allow(&self) -> bool {
+        self.inner.allow
+    }
+    /// The status to answer when `allow` is false.
+    #[getter]
+    fn status(&self) -> u16 {
+        self.inner.status
+    }
+    /// The stable reason code.
+    #[getter]
+    fn reason(&self) -> &'static str {
+        self.inner.reason.as_str()
+    }
+    /// Human-readable.
+    #[getter]
+    fn message(&self) -> &str {
+        &self.inner.message
+    }
+    /// Response headers, in both cases.
+    #[getter]
+    fn headers(&self) -> Vec<(&str, &str)> {
+        self.inner.headers.iter().map(|(n, v)| (&**n, &**v)).collect()
+    }
+    /// The body to send when `allow` is false.
+    #[getter]
+    fn body(&self) -> Option<&str> {
+        self.inner.body.as_deref()
+    }
+    /// The authenticated principal.
+    #[getter]
+    fn principal(&self) -> Option<Principal> {
+        self.inner.principal.as_ref().map(|p| Principal { inner: Arc::clone(p) })
+    }
+    /// The rule that decided.
+    #[getter]
+    fn rule(&self) -> Option<&str> {
+        self.inner.rule.as_deref()
+    }
+    /// Limits on the grant.
+    #[getter]
+    fn constraints(&self) -> BTreeMap<String, String> {
+        self.inner.constraints.clone()
+    }
+    /// True when the policy only reports.
+    #[getter]
+    fn dry_run(&self) -> bool {
+        self.inner.dry_run
+    }
+    /// The first value of a response header (case-insensitive), or `None`.
+    fn header(&self, name: Cow<'_, str>) -> Option<&str> {
+        self.inner.header(&name)
+    }
+    /// The decision as the contract's dict.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("allow", self.inner.allow)?;
+        d.set_item("status", self.inner.status)?;
+        d.set_item("reason", self.inner.reason.as_str())?;
+        d.set_item("message", &*self.inner.message)?;
+        let headers = PyList::empty(py);
+        for (n, v) in &self.inner.headers {
+            headers.append(PyList::new(py, [&**n, &**v])?)?;
+        }
+        d.set_item("headers", headers)?;
+        d.set_item("body", self.inner.body.as_deref())?;
+        match self.principal() {
+            Some(p) => d.set_item("principal", p.to_dict(py)?)?,
+            None => d.set_item("principal", py.None())?,
+        }
+        d.set_item("rule", self.inner.rule.as_deref())?;
+        d.set_item("constraints", &self.inner.constraints)?;
+        d.set_item("dry_run", self.inner.dry_run)?;
+        Ok(d)
+    }
+    /// The decision as the contract's JSON text.
+    fn to_json(&self) -> String {
+        self.inner.to_json()
+    }
+    fn __repr__(&self) -> String {
+        let py_str = |v: Option<&str>| v.map_or_else(|| "None".to_owned(), |s| format!("{s:?}"));
+        format!(
+            "Decision(allow={}, status={}, reason={:?}, rule={}, principal={})",
+            if self.inner.allow { "True" } else { "False" },
+            self.inner.status,
+            self.inner.reason.as_str(),
+            py_str(self.inner.rule.as_deref()),
+            py_str(self.inner.principal.as_ref().map(|p| p.id.as_str())),
+        )
+    }
+}
+
+/// A compiled policy. Immutable and thread-safe: share one across threads; to reload,
+/// build a new one and swap the reference.
+#[pyclass(frozen, module = "admit", name = "Engine")]
+pub struct Engine {
+    inner: admit::Engine,
+}
+
+fn compile(
+    py: Python<'_>,
+    text: &str,
+    format: Format,
+    env: Option<&Bound<'_, PyAny>>,
+    base: PathBuf,
+    file: Option<&Path>,
+) -> PyResult<Engine> {
+    let resolver = HostResolver { env: env_map(py, env)?, base };
+    let result = py.detach(|| admit::Engine::from_text(text, format, &resolver));
+    result.map(|inner| Engine { inner }).map_err(|e| policy_error(py, &e, file))
+}
+
+fn base_dir(base: Option<PathBuf>) -> PathBuf {
+    base.unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn format_arg(format: &str) -> PyResult<Format> {
+    match format.to_ascii_lowercase().as_str() {
+        "toml" => Ok(Format::Toml),
+        "json" => Ok(Format::Json),
+        other => Err(PyValueError::new_err(format!("format must be \"toml\" or \"json\", not {other:?}"))),
+    }
+}
+
+#[pymethods]
+impl Engine {
+    /// Compiles a policy file (`.json` is JSON, anything else TOML). `{env=...}`
+    /// references read `env` (default `os.environ`); `{file=...}` paths are relative to
+    /// the policy's folder.
+    #[staticmethod]
+    #[pyo3(signature = (path, env = None))]
+    fn from_file(py: Python<'_>, path: &Bound<'_, PyAny>, env: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        if path.is_none() || path.is_instance_of::<PyInt>() || path.is_instance_of::<PyBytes>() {
+            return Err(PyTypeError::new_err(format!("path must be str or os.PathLike, not {}", type_name(path))));
+        }
+        let path: PathBuf = path.extract()?;
+        #[expect(clippy::disallowed_methods, reason = "the binding is a host: it reads the policy file")]
+        let text = std::fs::read_to_string(&path)?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let format = Format::from_path(&path.to_string_lossy());
+        compile(py, &text, format, env, base, Some(&path))
+    }
+
+    /// Compiles a TOML policy. `{file=...}` paths are relative to `base_dir` (default:
+    /// the working directory).
+    #[staticmethod]
+    #[pyo3(signature = (text, env = None, base_dir = None))]
+    fn from_toml(
+        py: Python<'_>,
+        text: &Bound<'_, PyAny>,
+        env: Option<&Bound<'_, PyAny>>,
+        base_dir: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let text = text_arg("text", text)?.to_cow()?;
+        compile(py, &text, Format::Toml, env, self::base_dir(base_dir), None)
+    }
+
+    /// Compiles a JSON policy.
+    #[staticmethod]
+    #[pyo3(signature = (text, env = None, base_dir = None))]
+    fn from_json(
+        py: Python<'_>,
+        text: &Bound<'_, PyAny>,
+        env: Option<&Bound<'_, PyAny>>,
+        base_dir: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let text = text_arg("text", text)?.to_cow()?;
+        compile(py, &text, Format::Json, env, self::base_dir(base_dir), None)
+    }
+
+    /// Compiles a policy given as text in `format` (`"toml"` or `"json"`).
+    #[staticmethod]
+    #[pyo3(signature = (text, format = "toml", env = None, base_dir = None))]
+    fn from_string(
+        py: Python<'_>,
+        text: &Bound<'_, PyAny>,
+        format: &str,
+        env: Option<&Bound<'_, PyAny>>,
+        base_dir: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let format = format_arg(format)?;
+        let text = text_arg("text", text)?.to_cow()?;
+        compile(py, &text, format, env, self::base_dir(base_dir), None)
+    }
+
+    /// Compiles a policy given as a dict (the JSON form of the policy).
+    #[staticmethod]
+    #[pyo3(signature = (policy, env = None, base_dir = None))]
+    fn from_dict(
+        py: Python<'_>,
+        policy: &Bound<'_, PyAny>,
+        env: Option<&Bound<'_, PyAny>>,
+        base_dir: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        if !is_mapping(policy)? {
+            return Err(PyTypeError::new_err(format!("policy must be a dict, not {}", type_name(policy))));
+        }
+        let text = dumps(py, "policy", policy)?;
+        compile(py, &text, Format::Json, env, self::base_dir(base_dir), None)
+    }
+
+    /// Decides about one request. `headers`: a list of (name, value) pairs, a dict or a
+    /// Starlette `Headers`; names and values str or bytes. `now`: unix seconds, default
+    /// the clock. Never raises for what a client sent: unreadable input is a
+    /// `malformed_request` decision. Raises `TypeError` for arguments of the wrong type.
+    #[pyo3(signature = (method, path, headers = None, peer = None, now = None))]
+    fn decide(
+        &self,
+        py: Python<'_>,
+        method: &Bound<'_, PyAny>,
+        path: &Bound<'_, PyAny>,
+        headers: Option<&Bound<'_, PyAny>>,
+        peer: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Decision> {
+        let method = text_arg("method", method)?;
+        let path = text_arg("path", path)?;
+        let peer = match peer {
+            Some(p) if !p.is_none() => Some(text_arg("peer", p)?),
+            _ => None,
+        };
+        let now = now_arg(now)?;
+        let objects = match headers {
+            Some(h) => header_objects(h)?,
+            None => Vec::new(),
+        };
+        let mut owned: Vec<HeaderBytes<'_>> = Vec::with_capacity(objects.len());
+        let mut unreadable: Option<String> = None;
+        for (n, v) in &objects {
+            let name = header_part("name", n)?;
+            let value = header_part("value", v)?;
+            match (name, value) {
+                (Ok(n), Ok(v)) => owned.push((n, v)),
+                (Err(e), _) | (_, Err(e)) => {
+                    unreadable.get_or_insert(e);
+                }
+            }
+        }
+        let (method, path, peer) = match (method.to_cow(), path.to_cow(), peer.map(|p| p.to_cow()).transpose()) {
+            (Ok(m), Ok(p), Ok(peer)) => (m, p, peer),
+            _ => return Ok(Decision { inner: self.inner.malformed("the method, path or peer is not valid UTF-8") }),
+        };
+        if let Some(detail) = unreadable {
+            return Ok(Decision { inner: self.inner.malformed(&detail) });
+        }
+        let pairs: Vec<(&[u8], &[u8])> = owned.iter().map(|(n, v)| (&**n, &**v)).collect();
+        let engine = &self.inner;
+        let inner = py.detach(|| {
+            engine.decide(&admit::Request { method: &method, path: &path, headers: &pairs, peer: peer.as_deref(), now })
+        });
+        Ok(Decision { inner })
+    }
+
+    /// The decision for a request the host could not read (say a path that is not
+    /// UTF-8), answered the way this policy answers malformed requests.
+    fn malformed(&self, detail: Cow<'_, str>) -> Decision {
+        Decision { inner: self.inner.malformed(&detail) }
+    }
+
+    /// Replaces the key set of a `jwt` authenticator with a JWKS (JSON text, bytes or a
+    /// dict). Returns the number of usable keys. Raises `EngineError`.
+    fn set_jwks(&self, py: Python<'_>, authenticator_id: Cow<'_, str>, jwks: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let text: String = if let Ok(s) = jwks.cast::<PyString>() {
+            s.to_cow()?.into_owned()
+        } else if let Ok(b) = jwks.cast::<PyBytes>() {
+            String::from_utf8(b.as_bytes().to_vec()).map_err(|_| PyValueError::new_err("jwks is not valid UTF-8"))?
+        } else if is_mapping(jwks)? {
+            dumps(py, "jwks", jwks)?
+        } else {
+            return Err(PyTypeError::new_err(format!("jwks must be str, bytes or a dict, not {}", type_name(jwks))));
+        };
+        let engine = &self.inner;
+        py.detach(|| engine.set_jwks(&authenticator_id, &text)).map_err(|e| engine_error(&e))
+    }
+
+    /// Issues a token that the `jwt` authenticator `authenticator_id` accepts (it needs
+    /// a signing key). Raises `EngineError`.
+    #[pyo3(signature = (authenticator_id, subject, *, roles = None, scopes = None, lifetime = None, now = None, claims = None))]
+    #[expect(clippy::too_many_arguments, reason = "keyword arguments of a Python method")]
+    fn issue_token(
+        &self,
+        py: Python<'_>,
+        authenticator_id: Cow<'_, str>,
+        subject: &Bound<'_, PyAny>,
+        roles: Option<&Bound<'_, PyAny>>,
+        scopes: Option<&Bound<'_, PyAny>>,
+        lifetime: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+        claims: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<String> {
+        let subject = text_arg("subject", subject)?.to_cow()?;
+        let list = |name: &str, v: Option<&Bound<'_, PyAny>>| -> PyResult<Vec<String>> {
+            match v {
+                None => Ok(Vec::new()),
+                Some(v) if v.is_none() => Ok(Vec::new()),
+                Some(v) if v.is_instance_of::<PyString>() => {
+                    Err(PyTypeError::new_err(format!("{name} must be a list of str, not a str")))
+                }
+                Some(v) => v
+                    .extract::<Vec<String>>()
+                    .map_err(|_| PyTypeError::new_err(format!("{name} must be a list of str, not {}", type_name(v)))),
+            }
+        };
+        let roles = list("roles", roles)?;
+        let scopes = list("scopes", scopes)?;
+        let lifetime = match lifetime {
+            Some(l) if !l.is_none() => {
+                if l.is_instance_of::<PyBool>() || !l.is_instance_of::<PyInt>() {
+                    return Err(PyTypeError::new_err(format!(
+                        "lifetime must be an int (seconds), not {}",
+                        type_name(l)
+                    )));
+                }
+                Some(l.extract::<i64>().map_err(|_| PyValueError::new_err("lifetime is out of range"))?)
+            }
+            _ => None,
+        };
+        let now = now_arg(now)?;
+        let extra = match claims {
+            Some(c) if !c.is_none() => {
+                if !is_mapping(c)? {
+                    return Err(PyTypeError::new_err(format!("claims must be a dict, not {}", type_name(c))));
+                }
+                let text = dumps(py, "claims", c)?;
+                match serde_json::from_str::<serde_json::Value>(&text) {
+                    Ok(serde_json::Value::Object(m)) => Some(m),
+                    _ => return Err(PyTypeError::new_err("claims must be a dict of JSON values")),
+                }
+            }
+            _ => None,
+        };
+        let request = admit::TokenRequest { subject: &subject, roles: &roles, scopes: &scopes, lifetime, now, extra };
+        let engine = &self.inner;
+        py.detach(|| engine.issue_token(&authenticator_id, &request)).map_err(|e| engine_error(&e))
+    }
+
+    /// The enabled authenticators, in the order they are tried: (id, type) pairs.
+    fn authenticators(&self) -> Vec<(String, &'static str)> {
+        self.inner.authenticators().map(|(id, kind)| (id.to_owned(), kind)).collect()
+    }
+
+    /// The header an enabled `api_key` authenticator reads, or `None`.
+    fn api_key_header(&self, authenticator_id: Cow<'_, str>) -> Option<String> {
+        self.inner.api_key_header(&authenticator_id).map(str::to_owned)
+    }
+
+    /// Things in the policy that are legal but probably unintended.
+    #[getter]
+    fn warnings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for w in self.inner.warnings() {
+            let d = PyDict::new(py);
+            d.set_item("place", &w.place)?;
+            d.set_item("line", w.line)?;
+            d.set_item("column", w.column)?;
+            d.set_item("message", &w.message)?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
+
+    fn __repr__(&self) -> String {
+        let ids: Vec<String> = self.inner.authenticators().map(|(id, kind)| format!("{id} ({kind})")).collect();
+        format!("Engine(authenticators=[{}])", ids.join(", "))
+    }
+}
+
+/// The SHA-256 of an API key as lower-case hex: what a policy stores.
+#[pyfunction]
+fn hash_key(key: &Bound<'_, PyAny>) -> PyResult<String> {
+    let key = text_arg("key", key)?.to_cow()?;
+    Ok(admit::hash_key(&key))
+}
+
+/// The native module.
+#[pymodule]
+fn _admit(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<Engine>()?;
+    m.add_class::<Decision>()?;
+    m.add_class::<Principal>()?;
+    m.add("PolicyError", py.get_type::<PolicyError>())?;
+    m.add("EngineError", py.get_type::<EngineError>())?;
+    m.add_function(wrap_pyfunction!(hash_key, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,140 @@
+"""Type stubs for the native module ``admit._admit``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, TypedDict, Union
+
+__version__: str
+
+_Text = Union[str, bytes]
+_HeaderPairs = Iterable[Union[Tuple[_Text, _Text], Sequence[_Text]]]
+Headers = Union[
+    _HeaderPairs,
+    Mapping[str, Union[_Text, Sequence[_Text]]],
+    Mapping[bytes, Union[_Text, Sequence[_Text]]],
+    None,
+]
+StrPath = Union[str, "os.PathLike[str]"]
+
+class Problem(TypedDict):
+    """One problem or warning in a policy, with its place."""
+
+    place: str
+    line: Optional[int]
+    column: Optional[int]
+    message: str
+
+class PolicyError(ValueError):
+    """A policy failed to load; every problem is in ``errors``."""
+
+    errors: List[Problem]
+    place: Optional[str]
+    line: Optional[int]
+    column: Optional[int]
+    message: Optional[str]
+    path: Optional[str]
+
+class EngineError(ValueError):
+    """``set_jwks`` or ``issue_token`` failed."""
+
+    kind: str  # "unknown_authenticator" | "unsupported" | "invalid"
+
+class Principal:
+    """Who made the request."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def authenticator(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def roles(self) -> List[str]: ...
+    @property
+    def scopes(self) -> List[str]: ...
+    @property
+    def claims(self) -> Optional[dict[str, Any]]: ...
+    def has_scope(self, scope: str) -> bool: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+class Decision:
+    """The answer for one request."""
+
+    @property
+    def allow(self) -> bool: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def headers(self) -> List[Tuple[str, str]]: ...
+    @property
+    def body(self) -> Optional[str]: ...
+    @property
+    def principal(self) -> Optional[Principal]: ...
+    @property
+    def rule(self) -> Optional[str]: ...
+    @property
+    def constraints(self) -> dict[str, str]: ...
+    @property
+    def dry_run(self) -> bool: ...
+    def header(self, name: str) -> Optional[str]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def to_json(self) -> str: ...
+
+class Engine:
+    """A compiled policy: immutable, thread-safe; reload by building a new one."""
+
+    @staticmethod
+    def from_file(path: StrPath, env: Optional[Mapping[str, str]] = None) -> Engine: ...
+    @staticmethod
+    def from_toml(
+        text: str, env: Optional[Mapping[str, str]] = None, base_dir: Optional[StrPath] = None
+    ) -> Engine: ...
+    @staticmethod
+    def from_json(
+        text: str, env: Optional[Mapping[str, str]] = None, base_dir: Optional[StrPath] = None
+    ) -> Engine: ...
+    @staticmethod
+    def from_string(
+        text: str,
+        format: str = "toml",
+        env: Optional[Mapping[str, str]] = None,
+        base_dir: Optional[StrPath] = None,
+    ) -> Engine: ...
+    @staticmethod
+    def from_dict(
+        policy: Mapping[str, Any],
+        env: Optional[Mapping[str, str]] = None,
+        base_dir: Optional[StrPath] = None,
+    ) -> Engine: ...
+    def decide(
+        self,
+        method: str,
+        path: str,
+        headers: Headers = None,
+        peer: Optional[str] = None,
+        now: Union[int, float, None] = None,
+    ) -> Decision: ...
+    def malformed(self, detail: str) -> Decision: ...
+    def set_jwks(self, authenticator_id: str, jwks: Union[str, bytes, Mapping[str, Any]]) -> int: ...
+    def issue_token(
+        self,
+        authenticator_id: str,
+        subject: str,
+        *,
+        roles: Optional[Sequence[str]] = None,
+        scopes: Optional[Sequence[str]] = None,
+        lifetime: Optional[int] = None,
+        now: Union[int, float, None] = None,
+        claims: Optional[Mapping[str, Any]] = None,
+    ) -> str: ...
+    def authenticators(self) -> List[Tuple[str, str]]: ...
+    def api_key_header(self, authenticator_id: str) -> Optional[str]: ...
+    @property
+    def warnings(self) -> List[Problem]: ...
+
+def hash_key(key: str) -> str: ...
