@@ -8,6 +8,7 @@
 //! ```
 //! use admit::{Engine, MapResolver, Request};
 //!
+//! # fn main() -> Result<(), admit::LoadError> {
 //! let policy = r#"
 //!     scopes = ["jobs:read"]
 //!     [roles.reader]
@@ -23,11 +24,13 @@
 //!     path = "/jobs/**"
 //!     require = ["jobs:read"]
 //! "#;
-//! let engine = Engine::from_toml(policy, &MapResolver::default()).unwrap();
+//! let engine = Engine::from_toml(policy, &MapResolver::default())?;
 //! let headers: &[(&[u8], &[u8])] = &[(b"x-api-key", b"12345")];
 //! let d = engine.decide(&Request { method: "GET", path: "/jobs/7", headers, peer: None, now: 0 });
 //! assert!(d.allow);
-//! assert_eq!(d.principal.unwrap().id, "ci");
+//! assert_eq!(d.principal.as_ref().map(|p| p.id.as_str()), Some("ci"));
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! The policy language is documented in `docs/policy.md`.

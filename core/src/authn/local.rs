@@ -3,7 +3,8 @@
 //! and a browser's Origin must be allowed (a page on another site must not drive the
 //! API: CSRF).
 
-use std::net::{IpAddr, SocketAddr};
+// Address parsing only: `core::net` has no sockets.
+use core::net::{IpAddr, SocketAddr};
 
 use super::{Denial, Identity, single_header};
 use crate::cors::OriginList;
