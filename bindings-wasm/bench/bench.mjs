@@ -1,0 +1,77 @@
+// Timing (not a test): decisions per second through the WASM package in Node, against
+// the native core (bench/native.rs) and against jose's jwtVerify for the same HS256 and
+// RS256 tokens. Ratios are taken in one run, since machines are noisy.
+//   node bench/bench.mjs            (after build.sh; builds and runs the native figure too)
+import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { jwtVerify, createLocalJWKSet } from "jose";
+import { Engine } from "admit-wasm";
+
+const here = fileURLToPath(new URL("..", import.meta.url));
+const root = join(here, "..");
+const read = (p) => readFileSync(join(root, p), "utf8");
+const tokens = JSON.parse(read("tests/fixtures/tokens.json"));
+const NOW = 1790000000;
+const SECRET = "test-only-rag-modulo-secret-0123456789abcdef";
+const ISSUER = "https://test-instance.clerk.accounts.dev";
+const hsToken = tokens.rag_valid;
+const rsToken = tokens.clerk_org_admin;
+
+const rag = new Engine(read("examples/policies/rag-modulo.toml"), { env: { JWT_SECRET_KEY: SECRET } });
+const clerk = new Engine(read("examples/policies/skillmeat.toml"), {
+  env: { SKILLMEAT_AUTH_ENABLED: "true", CLERK_ISSUER: ISSUER, CLERK_AUDIENCE: "skillmeat-api", CLERK_JWKS: read("tests/fixtures/jwks.json") },
+});
+const hsReq = { method: "GET", path: "/api/collections", headers: [["Authorization", `Bearer ${hsToken}`]], peer: "127.0.0.1", now: NOW };
+const rsReq = { method: "GET", path: "/api/v1/artifacts", headers: [["Authorization", `Bearer ${rsToken}`]], peer: "127.0.0.1", now: NOW };
+for (const [e, r] of [[rag, hsReq], [clerk, rsReq]]) if (!e.decide(r).allow) throw new Error("the timed decision must allow");
+
+function best(fn, n) {
+  for (let i = 0; i < n / 10; i++) fn();
+  let b = Infinity;
+  for (let k = 0; k < 5; k++) {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn();
+    b = Math.min(b, Number(process.hrtime.bigint() - t) / n);
+  }
+  return b;
+}
+async function bestAsync(fn, n) {
+  for (let i = 0; i < n / 10; i++) await fn();
+  let b = Infinity;
+  for (let k = 0; k < 5; k++) {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) await fn();
+    b = Math.min(b, Number(process.hrtime.bigint() - t) / n);
+  }
+  return b;
+}
+
+const hsKey = new TextEncoder().encode(SECRET);
+const jwks = createLocalJWKSet(JSON.parse(read("tests/fixtures/jwks.json")));
+const currentDate = new Date(NOW * 1000);
+await jwtVerify(hsToken, hsKey, { algorithms: ["HS256"], currentDate });
+await jwtVerify(rsToken, jwks, { algorithms: ["RS256"], issuer: ISSUER, audience: "skillmeat-api", currentDate });
+
+const wasmHs = best(() => rag.decide(hsReq), 50000);
+const wasmRs = best(() => clerk.decide(rsReq), 3000);
+const joseHs = await bestAsync(() => jwtVerify(hsToken, hsKey, { algorithms: ["HS256"], currentDate }), 50000);
+const joseRs = await bestAsync(() => jwtVerify(rsToken, jwks, { algorithms: ["RS256"], issuer: ISSUER, audience: "skillmeat-api", currentDate }), 3000);
+
+let native = null;
+if (!process.argv.includes("--no-native")) {
+  const out = execFileSync("cargo", ["run", "-q", "--release", "--locked", "--example", "native", "--", root, hsToken, rsToken], {
+    cwd: here,
+    env: { ...process.env, CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR ?? join(here, "target") },
+  });
+  native = JSON.parse(out.toString());
+}
+
+const row = (name, ns, nat, jose) =>
+  `| ${name} | ${ns.toFixed(0)} ns (${Math.round(1e9 / ns).toLocaleString("en")}/s) | ${nat ? `${nat.toFixed(0)} ns, wasm/native ${(ns / nat).toFixed(2)}x` : "-"} | ${jose.toFixed(0)} ns, jose/wasm ${(jose / ns).toFixed(2)}x |`;
+console.log(`Node ${process.version}, admit-wasm decide() vs native Engine::decide vs jose ${JSON.parse(readFileSync(join(here, "node_modules/jose/package.json"), "utf8")).version} jwtVerify\n`);
+console.log("| decision | admit-wasm in Node | native core | jose jwtVerify |");
+console.log("|---|---|---|---|");
+console.log(row("HS256 JWT (RAG Modulo)", wasmHs, native?.hs256_ns, joseHs));
+console.log(row("RS256 JWT via JWKS (SkillMeat Clerk)", wasmRs, native?.rs256_ns, joseRs));

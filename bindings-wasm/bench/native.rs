@@ -1,0 +1,64 @@
+//! The native figure for `bench/bench.mjs`: the same decisions made straight on
+//! `admit::Engine`. Prints one JSON line: nanoseconds per decision.
+//!
+//! cargo run --release --example native -- ROOT HS256_TOKEN RS256_TOKEN
+
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_precision_loss,
+    clippy::disallowed_methods,
+    missing_docs,
+    reason = "a timing program: it reads files, the clock, and prints"
+)]
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use admit::{Engine, MapResolver, Request};
+
+const NOW: i64 = 1_790_000_000;
+
+fn per_call(engine: &Engine, path: &str, auth: &str, n: u32) -> f64 {
+    let headers: &[(&[u8], &[u8])] = &[(b"Authorization", auth.as_bytes())];
+    let req = Request { method: "GET", path, headers, peer: Some("127.0.0.1"), now: NOW };
+    assert!(engine.decide(&req).allow, "the timed decision must allow");
+    for _ in 0..n / 10 {
+        black_box(engine.decide(black_box(&req)));
+    }
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = Instant::now();
+        for _ in 0..n {
+            black_box(engine.decide(black_box(&req)));
+        }
+        best = best.min(start.elapsed().as_nanos() as f64 / f64::from(n));
+    }
+    best
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let root = Path::new(&args[1]);
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let rag = Engine::from_toml(
+        &read("examples/policies/rag-modulo.toml"),
+        &MapResolver::from_env([("JWT_SECRET_KEY", "test-only-rag-modulo-secret-0123456789abcdef")]),
+    )
+    .unwrap();
+    let clerk = Engine::from_toml(
+        &read("examples/policies/skillmeat.toml"),
+        &MapResolver::from_env([
+            ("SKILLMEAT_AUTH_ENABLED", "true".to_owned()),
+            ("CLERK_ISSUER", "https://test-instance.clerk.accounts.dev".to_owned()),
+            ("CLERK_AUDIENCE", "skillmeat-api".to_owned()),
+            ("CLERK_JWKS", read("tests/fixtures/jwks.json")),
+        ]),
+    )
+    .unwrap();
+    let hs = per_call(&rag, "/api/collections", &format!("Bearer {}", args[2]), 100_000);
+    let rs = per_call(&clerk, "/api/v1/artifacts", &format!("Bearer {}", args[3]), 5_000);
+    println!("{{\"hs256_ns\": {hs:.1}, \"rs256_ns\": {rs:.1}}}");
+}

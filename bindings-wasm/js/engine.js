@@ -1,0 +1,238 @@
+// The public API, shared by every entry point (node.js, web.js, workerd.js), built on
+// the wasm-bindgen exports. Checks and normalises what JavaScript hands in, so that a
+// wrong argument is a TypeError with code "invalid_argument", never a silent coercion.
+import { RawEngine, hashKey as rawHashKey } from "../pkg/admit_wasm.js";
+
+const REQUEST_KEYS = new Set(["method", "path", "headers", "peer", "now"]);
+const TOKEN_KEYS = new Set(["roles", "scopes", "lifetime", "now", "claims"]);
+
+function typeName(v) {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "object") return v.constructor && v.constructor.name ? `a ${v.constructor.name}` : "an object";
+  return typeof v === "undefined" ? "undefined" : `a ${typeof v}`;
+}
+
+function argError(message) {
+  const e = new TypeError(message);
+  e.code = "invalid_argument";
+  return e;
+}
+
+function str(name, v) {
+  if (typeof v !== "string") throw argError(`${name} must be a string, not ${typeName(v)}`);
+  return v;
+}
+
+function isPlainObject(v) {
+  if (v === null || typeof v !== "object") return false;
+  const p = Object.getPrototypeOf(v);
+  return p === Object.prototype || p === null;
+}
+
+function isHeaders(v) {
+  return (
+    v !== null &&
+    typeof v === "object" &&
+    !Array.isArray(v) &&
+    typeof v.get === "function" &&
+    typeof v.has === "function" &&
+    typeof v[Symbol.iterator] === "function"
+  );
+}
+
+/** Unix seconds: `now` as given (a safe integer or a Date), or the clock. */
+function seconds(now, name = "now") {
+  if (now === undefined || now === null) return Math.floor(Date.now() / 1000);
+  if (now instanceof Date) {
+    const t = now.getTime();
+    if (!Number.isFinite(t)) throw argError(`${name} is an invalid Date`);
+    return Math.floor(t / 1000);
+  }
+  if (typeof now === "bigint") now = Number(now);
+  if (typeof now !== "number" || !Number.isSafeInteger(now)) {
+    throw argError(`${name} must be an integer number of unix seconds or a Date, not ${typeName(now)}${typeof now === "number" ? ` (${now})` : ""}`);
+  }
+  return now;
+}
+
+/** Headers as a flat [name, value, ...] list: from [name, value] pairs, an object of
+ * name: value or name: [values], a Map, or a Fetch `Headers`. */
+function flatHeaders(h) {
+  const out = [];
+  if (h === undefined || h === null) return out;
+  const push = (n, v, where) => {
+    if (typeof n !== "string") throw argError(`${where}: a header name must be a string, not ${typeName(n)}`);
+    if (typeof v !== "string") throw argError(`${where}: the value of header ${JSON.stringify(n)} must be a string, not ${typeName(v)}`);
+    out.push(n, v);
+  };
+  if (Array.isArray(h)) {
+    h.forEach((pair, i) => {
+      if (!Array.isArray(pair) || pair.length !== 2) throw argError(`headers[${i}] must be a [name, value] pair, not ${typeName(pair)}`);
+      push(pair[0], pair[1], `headers[${i}]`);
+    });
+  } else if (isHeaders(h) || h instanceof Map) {
+    for (const pair of h) push(pair[0], pair[1], "headers");
+  } else if (isPlainObject(h)) {
+    for (const n of Object.keys(h)) {
+      const v = h[n];
+      if (Array.isArray(v)) v.forEach((x) => push(n, x, "headers"));
+      else push(n, v, "headers");
+    }
+  } else {
+    throw argError(`headers must be a list of [name, value] pairs, an object, a Map or a Headers, not ${typeName(h)}`);
+  }
+  return out;
+}
+
+function flatStrings(name, obj) {
+  const out = [];
+  if (obj === undefined || obj === null) return out;
+  const entries = obj instanceof Map ? [...obj] : isPlainObject(obj) ? Object.entries(obj) : null;
+  if (!entries) throw argError(`${name} must be an object of name: string, not ${typeName(obj)}`);
+  for (const [k, v] of entries) {
+    if (v === undefined) continue; // like an unset variable in process.env
+    if (typeof k !== "string" || typeof v !== "string") throw argError(`${name}.${String(k)} must be a string, not ${typeName(v)}`);
+    out.push(k, v);
+  }
+  return out;
+}
+
+function stringList(name, v) {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw argError(`${name} must be a list of strings, not ${typeName(v)}`);
+  v.forEach((x, i) => str(`${name}[${i}]`, x));
+  return v;
+}
+
+function checkKeys(name, obj, allowed) {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.has(k)) throw argError(`${name} has an unknown field ${JSON.stringify(k)} (expected ${[...allowed].join(", ")})`);
+  }
+}
+
+/** The path and query of a URL string, as sent on the request line. */
+function target(url) {
+  const start = url.indexOf("//");
+  const slash = url.indexOf("/", start < 0 ? 0 : start + 2);
+  if (slash < 0) return "/";
+  const hash = url.indexOf("#", slash);
+  return hash < 0 ? url.slice(slash) : url.slice(slash, hash);
+}
+
+function hostOf(url) {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "";
+  }
+}
+
+/** A compiled policy. Build it once and call `decide` or `decideRequest` per request. */
+export class Engine {
+  #raw;
+
+  /**
+   * @param {string} policyText the policy, TOML or JSON
+   * @param {{format?: "toml"|"json", env?: Record<string,string|undefined>, files?: Record<string,string>}} [options]
+   */
+  constructor(policyText, options = {}) {
+    str("policyText", policyText);
+    if (options === null || typeof options !== "object") throw argError(`options must be an object, not ${typeName(options)}`);
+    checkKeys("options", options, new Set(["format", "env", "files"]));
+    const format = options.format === undefined ? "toml" : str("options.format", options.format);
+    if (!/^(toml|json)$/i.test(format)) throw argError(`options.format must be "toml" or "json", not ${JSON.stringify(format)}`);
+    this.#raw = new RawEngine(policyText, format, flatStrings("env", options.env), flatStrings("files", options.files));
+  }
+
+  /** Decides about one request `{ method, path, headers, peer, now }`; `now` (unix
+   * seconds) defaults to the clock. Returns a plain object with the contract's fields. */
+  decide(request) {
+    if (request === null || typeof request !== "object" || Array.isArray(request)) {
+      throw argError(`the request must be an object { method, path, headers, peer, now }, not ${typeName(request)}`);
+    }
+    checkKeys("the request", request, REQUEST_KEYS);
+    const method = str("method", request.method);
+    const path = str("path", request.path);
+    const headers = flatHeaders(request.headers);
+    const peer = request.peer === undefined || request.peer === null ? undefined : str("peer", request.peer);
+    return JSON.parse(this.#raw.decide(method, path, headers, peer, seconds(request.now)));
+  }
+
+  /** Decides about a Fetch API `Request`. The client's address is not part of a
+   * `Request`: pass it as `peer` (e.g. the `CF-Connecting-IP` header on Cloudflare). */
+  decideRequest(request, options = {}) {
+    if (request === null || typeof request !== "object" || typeof request.url !== "string" || typeof request.method !== "string") {
+      throw argError(`decideRequest takes a Fetch API Request, not ${typeName(request)}`);
+    }
+    if (options === null || typeof options !== "object") throw argError(`options must be an object, not ${typeName(options)}`);
+    checkKeys("options", options, new Set(["peer", "now"]));
+    const headers = flatHeaders(request.headers);
+    let hasHost = false;
+    for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === "host") hasHost = true;
+    if (!hasHost) {
+      // Fetch hides Host from `headers`; the URL holds it.
+      const host = hostOf(request.url);
+      if (host) headers.push("host", host);
+    }
+    const peer = options.peer === undefined || options.peer === null ? undefined : str("peer", options.peer);
+    return JSON.parse(this.#raw.decide(request.method, target(request.url), headers, peer, seconds(options.now)));
+  }
+
+  /** The decision for a request the host could not read, as this policy answers it. */
+  malformed(detail = "malformed request") {
+    return JSON.parse(this.#raw.malformed(str("detail", detail)));
+  }
+
+  /** Replaces the key set of a `jwt` authenticator with a JWKS (JSON text or object).
+   * Returns the number of usable keys. */
+  setJwks(authenticatorId, jwks) {
+    str("authenticatorId", authenticatorId);
+    const text = typeof jwks === "string" ? jwks : isPlainObject(jwks) ? JSON.stringify(jwks) : null;
+    if (text === null) throw argError(`jwks must be JSON text or an object, not ${typeName(jwks)}`);
+    return this.#raw.setJwks(authenticatorId, text);
+  }
+
+  /** Issues a token that the `jwt` authenticator accepts (it needs a signing key). */
+  issueToken(authenticatorId, subject, options = {}) {
+    str("authenticatorId", authenticatorId);
+    str("subject", subject);
+    if (options === null || typeof options !== "object") throw argError(`options must be an object, not ${typeName(options)}`);
+    checkKeys("options", options, TOKEN_KEYS);
+    const lifetime = options.lifetime === undefined || options.lifetime === null ? undefined : seconds(options.lifetime, "lifetime");
+    let claims;
+    if (options.claims !== undefined && options.claims !== null) {
+      if (!isPlainObject(options.claims)) throw argError(`claims must be a plain object, not ${typeName(options.claims)}`);
+      claims = JSON.stringify(options.claims);
+    }
+    return this.#raw.issueToken(
+      authenticatorId,
+      subject,
+      stringList("roles", options.roles),
+      stringList("scopes", options.scopes),
+      lifetime,
+      seconds(options.now),
+      claims,
+    );
+  }
+
+  /** Legal but probably unintended things in the policy: `{place, line, column, message}`. */
+  get warnings() {
+    return JSON.parse(this.#raw.warnings());
+  }
+
+  /** The enabled authenticators, in the order tried: `[id, type]`. */
+  get authenticators() {
+    return JSON.parse(this.#raw.authenticators());
+  }
+
+  /** Frees the engine's memory now instead of at garbage collection. */
+  free() {
+    this.#raw.free();
+  }
+}
+
+/** The SHA-256 of an API key as lower-case hex: what a policy stores. */
+export function hashKey(key) {
+  return rawHashKey(str("key", key));
+}

@@ -1,0 +1,192 @@
+//! # admit-wasm
+//!
+//! The WebAssembly binding of admit. This crate exports a low-level `RawEngine` class
+//! through wasm-bindgen; the npm package's hand-written ESM wrapper (`js/engine.js`)
+//! builds the public `Engine` on it: it checks and normalises what JavaScript hands in
+//! (headers as pairs, an object or a `Headers`, `now` from `Date.now()`), parses the
+//! decision's JSON into a plain object and takes a Fetch `Request`.
+//!
+//! Errors are thrown as JavaScript `Error` objects with a `code` (`policy_error`,
+//! `unknown_authenticator`, `unsupported`, `invalid`) and, for a policy, the place of the
+//! first problem (`place`, `line`, `column`) and every problem in `errors`.
+
+#![allow(unsafe_code, reason = "wasm-bindgen's macro expansion; this crate's own code has no unsafe")]
+
+use admit::{EngineError, Format, LoadError, MapResolver, Request, TokenRequest};
+use js_sys::{Array, Error, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+/// Sets `obj[key] = value`; setting a property on a fresh object cannot fail.
+fn set(obj: &JsValue, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+fn opt_num(v: Option<usize>) -> JsValue {
+    // Line and column numbers fit an f64 exactly.
+    #[expect(clippy::cast_precision_loss, reason = "line numbers are far below 2^53")]
+    v.map_or(JsValue::NULL, |n| JsValue::from_f64(n as f64))
+}
+
+fn opt_str(v: Option<&str>) -> JsValue {
+    v.map_or(JsValue::NULL, JsValue::from_str)
+}
+
+/// An `Error` with `code` set.
+fn error(code: &str, message: &str) -> Error {
+    let e = Error::new(message);
+    set(&e, "code", &JsValue::from_str(code));
+    e
+}
+
+fn policy_error(e: &LoadError) -> JsValue {
+    let err = error("policy_error", &e.to_string());
+    let list = Array::new();
+    for p in &e.errors {
+        let o = Object::new();
+        set(&o, "place", &JsValue::from_str(&p.place));
+        set(&o, "line", &opt_num(p.line));
+        set(&o, "column", &opt_num(p.column));
+        set(&o, "message", &JsValue::from_str(&p.message));
+        list.push(&o);
+    }
+    let first = e.errors.first();
+    set(&err, "errors", &list);
+    set(&err, "place", &opt_str(first.map(|p| p.place.as_str())));
+    set(&err, "line", &opt_num(first.and_then(|p| p.line)));
+    set(&err, "column", &opt_num(first.and_then(|p| p.column)));
+    err.into()
+}
+
+fn engine_error(e: &EngineError) -> JsValue {
+    let code = match e {
+        EngineError::UnknownAuthenticator(_) => "unknown_authenticator",
+        EngineError::Unsupported(_) => "unsupported",
+        _ => "invalid",
+    };
+    error(code, &e.to_string()).into()
+}
+
+fn invalid(message: &str) -> JsValue {
+    error("invalid_argument", message).into()
+}
+
+/// Unix seconds from a JS number. The wrapper has checked it is a safe integer; `as`
+/// saturates and never panics whatever arrives.
+#[expect(clippy::cast_possible_truncation, reason = "checked to be a safe integer by the wrapper; saturates")]
+fn seconds(v: f64) -> i64 {
+    if v.is_finite() { v.trunc() as i64 } else { 0 }
+}
+
+/// Name/value pairs from a flat list `[name0, value0, name1, value1, ...]`.
+fn pairs(flat: &[String]) -> Vec<(String, String)> {
+    flat.chunks_exact(2)
+        .filter_map(|c| match c {
+            [n, v] => Some((n.clone(), v.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A compiled policy, as wasm-bindgen exports it. Use the package's `Engine` instead.
+#[wasm_bindgen]
+pub struct RawEngine {
+    inner: admit::Engine,
+}
+
+#[wasm_bindgen]
+impl RawEngine {
+    /// Compiles a policy. `format` is `"toml"` or `"json"`; `env` and `files` are flat
+    /// `[key, value, ...]` lists for `{ env = ... }` and `{ file = ... }` references.
+    #[wasm_bindgen(constructor)]
+    pub fn new(text: &str, format: &str, env: Vec<String>, files: Vec<String>) -> Result<RawEngine, JsValue> {
+        let format = Format::parse(format)
+            .ok_or_else(|| invalid(&format!("format must be \"toml\" or \"json\", not {format:?}")))?;
+        let mut resolver = MapResolver::from_env(pairs(&env));
+        resolver.files = pairs(&files).into_iter().collect();
+        let inner = admit::Engine::from_text(text, format, &resolver).map_err(|e| policy_error(&e))?;
+        Ok(RawEngine { inner })
+    }
+
+    /// Decides about one request; returns the decision as the contract's JSON.
+    /// `headers` is a flat `[name, value, ...]` list.
+    pub fn decide(&self, method: &str, path: &str, headers: Vec<String>, peer: Option<String>, now: f64) -> String {
+        let pairs: Vec<(&[u8], &[u8])> = headers
+            .chunks_exact(2)
+            .filter_map(|c| match c {
+                [n, v] => Some((n.as_bytes(), v.as_bytes())),
+                _ => None,
+            })
+            .collect();
+        let req = Request { method, path, headers: &pairs, peer: peer.as_deref(), now: seconds(now) };
+        self.inner.decide(&req).to_json()
+    }
+
+    /// The decision for a request the host could not read, as JSON.
+    pub fn malformed(&self, detail: &str) -> String {
+        self.inner.malformed(detail).to_json()
+    }
+
+    /// Replaces the key set of a `jwt` authenticator with a JWKS (JSON text). Returns
+    /// the number of usable keys.
+    #[wasm_bindgen(js_name = setJwks)]
+    pub fn set_jwks(&self, authenticator: &str, jwks: &str) -> Result<u32, JsValue> {
+        let n = self.inner.set_jwks(authenticator, jwks).map_err(|e| engine_error(&e))?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Issues a token that the `jwt` authenticator accepts. `claims` is a JSON object
+    /// text or `undefined`.
+    #[wasm_bindgen(js_name = issueToken)]
+    #[expect(clippy::too_many_arguments, reason = "the wrapper passes an options object's fields")]
+    pub fn issue_token(
+        &self,
+        authenticator: &str,
+        subject: &str,
+        roles: Vec<String>,
+        scopes: Vec<String>,
+        lifetime: Option<f64>,
+        now: f64,
+        claims: Option<String>,
+    ) -> Result<String, JsValue> {
+        let extra = match claims {
+            None => None,
+            Some(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Object(m)) => Some(m),
+                _ => return Err(invalid("claims must be a plain object")),
+            },
+        };
+        let req = TokenRequest {
+            subject,
+            roles: &roles,
+            scopes: &scopes,
+            lifetime: lifetime.map(seconds),
+            now: seconds(now),
+            extra,
+        };
+        self.inner.issue_token(authenticator, &req).map_err(|e| engine_error(&e))
+    }
+
+    /// Things in the policy that are legal but probably unintended, as a JSON list of
+    /// `{place, line, column, message}`.
+    pub fn warnings(&self) -> String {
+        let list: Vec<serde_json::Value> = self
+            .inner
+            .warnings()
+            .iter()
+            .map(|w| serde_json::json!({"place": w.place, "line": w.line, "column": w.column, "message": w.message}))
+            .collect();
+        serde_json::Value::Array(list).to_string()
+    }
+
+    /// The enabled authenticators as a JSON list of `[id, type]`, in the order tried.
+    pub fn authenticators(&self) -> String {
+        let list: Vec<(&str, &str)> = self.inner.authenticators().collect();
+        serde_json::to_string(&list).unwrap_or_else(|_| String::from("[]"))
+    }
+}
+
+/// The SHA-256 of an API key as lower-case hex: what a policy stores.
+#[wasm_bindgen(js_name = hashKey)]
+pub fn hash_key(key: &str) -> String {
+    admit::hash_key(key)
+}

@@ -1,0 +1,103 @@
+// Hand-written types for the admit WASM package. The wasm-bindgen glue's own generated
+// types are in pkg/admit_wasm.d.ts.
+
+/** Header pairs (duplicates kept), an object of name: value(s), a Map or a Fetch Headers. */
+export type HeadersInit =
+  | ReadonlyArray<readonly [string, string]>
+  | Readonly<Record<string, string | readonly string[]>>
+  | ReadonlyMap<string, string>
+  | Headers;
+
+/** A request, as the contract spells it. */
+export interface AdmitRequest {
+  method: string;
+  /** The request target: a path, optionally with a query string. */
+  path: string;
+  headers?: HeadersInit;
+  /** The client's IP address. */
+  peer?: string | null;
+  /** Unix seconds (or a Date); defaults to `Date.now()`. */
+  now?: number | Date | null;
+}
+
+export type Reason =
+  | "ok" | "public" | "preflight" | "missing_credentials" | "invalid_credentials" | "expired"
+  | "not_yet_valid" | "revoked" | "unknown_key" | "insufficient_scope" | "origin_not_allowed"
+  | "not_local" | "route_denied" | "no_route" | "malformed_request";
+
+export interface Principal {
+  id: string;
+  /** The id of the authenticator that matched. */
+  authenticator: string;
+  kind: "anonymous" | "local" | "api_key" | "bearer_token" | "jwt";
+  roles: string[];
+  scopes: string[];
+  /** A JWT's claims; null for other kinds. */
+  claims: Record<string, unknown> | null;
+}
+
+/** The decision: if `allow` is false answer `status` with `headers` and `body`; if true
+ * call the handler and add `headers` to its response. */
+export interface Decision {
+  allow: boolean;
+  status: number;
+  reason: Reason;
+  message: string;
+  headers: Array<[string, string]>;
+  body: string | null;
+  principal: Principal | null;
+  rule: string | null;
+  constraints: Record<string, string>;
+  dry_run: boolean;
+}
+
+export interface EngineOptions {
+  format?: "toml" | "json";
+  /** What `{ env = "NAME" }` references see; nothing else is read. */
+  env?: Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
+  /** What `{ file = "PATH" }` references see. */
+  files?: Readonly<Record<string, string>> | ReadonlyMap<string, string>;
+}
+
+export interface TokenOptions {
+  roles?: string[];
+  scopes?: string[];
+  /** Seconds; default: the authenticator's `lifetime`. */
+  lifetime?: number;
+  /** Unix seconds of issue; defaults to `Date.now()`. */
+  now?: number | Date;
+  claims?: Record<string, unknown>;
+}
+
+export interface PolicyProblem {
+  place: string;
+  line: number | null;
+  column: number | null;
+  message: string;
+}
+
+/** What every thrown error carries. `policy_error`: the policy did not load (see
+ * `errors`, and `place`/`line`/`column` of the first); `unknown_authenticator`,
+ * `unsupported`, `invalid`: from setJwks/issueToken; `invalid_argument`: a TypeError for
+ * a wrong JavaScript argument. */
+export interface AdmitError extends Error {
+  code: "policy_error" | "unknown_authenticator" | "unsupported" | "invalid" | "invalid_argument";
+  errors?: PolicyProblem[];
+  place?: string | null;
+  line?: number | null;
+  column?: number | null;
+}
+
+export declare class Engine {
+  constructor(policyText: string, options?: EngineOptions);
+  decide(request: AdmitRequest): Decision;
+  decideRequest(request: Request, options?: { peer?: string | null; now?: number | Date | null }): Decision;
+  malformed(detail?: string): Decision;
+  setJwks(authenticatorId: string, jwks: string | object): number;
+  issueToken(authenticatorId: string, subject: string, options?: TokenOptions): string;
+  readonly warnings: PolicyProblem[];
+  readonly authenticators: Array<[string, string]>;
+  free(): void;
+}
+
+export declare function hashKey(key: string): string;
