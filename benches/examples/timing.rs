@@ -140,7 +140,7 @@ fn main() {
     let mut seed = Rng(0x2545_f491_4f6c_dd1d);
     // A decoy keeps each character's class (lower-case letter, upper-case letter, digit,
     // punctuation as is), so the syntax checks do the same work on it as on the secret.
-    let decoy = |secret: &str, seed: &mut Rng, _alphabet: &[u8]| -> String {
+    let decoy = |secret: &str, seed: &mut Rng| -> String {
         secret
             .bytes()
             .map(|b| {
@@ -153,7 +153,7 @@ fn main() {
             })
             .collect()
     };
-    let key_decoy = decoy(API_KEY, &mut seed, ALNUM);
+    let key_decoy = decoy(API_KEY, &mut seed);
     let near_key = |r: &mut Rng| near_secret(API_KEY, r, ALNUM);
     let far_key = move |r: &mut Rng| near_secret(&key_decoy, r, ALNUM);
     check("API key (X-API-Key, SHA-256 lookup)", &skillmeat, "X-API-Key", &near_key, &far_key, n);
@@ -163,7 +163,7 @@ fn main() {
     let skillmeat_pat =
         example("skillmeat", &[("SKILLMEAT_AUTH_ENABLED", "true"), ("SKILLMEAT_ENTERPRISE_PAT_SECRET", pat)]);
     let near_pat = move |r: &mut Rng| format!("Bearer {}", near_secret(pat, r, ALNUM));
-    let pat_decoy = decoy(pat, &mut seed, ALNUM);
+    let pat_decoy = decoy(pat, &mut seed);
     let far_pat = move |r: &mut Rng| format!("Bearer {}", near_secret(&pat_decoy, r, ALNUM));
     check("static bearer token (PAT)", &skillmeat_pat, "Authorization", &near_pat, &far_pat, n);
 
@@ -180,7 +180,7 @@ fn main() {
 
     // The real signature with its last 8 characters randomised, vs a random signature.
     let near_sig = move |r: &mut Rng| format!("Bearer {body}.{}", near_secret(&sig, r, B64));
-    let sig_decoy = decoy(&sig2, &mut seed, B64);
+    let sig_decoy = decoy(&sig2, &mut seed);
     let far_sig = move |r: &mut Rng| format!("Bearer {body2}.{}", near_secret(&sig_decoy, r, B64));
     check("HS256 signature (HMAC verify)", &rag, "Authorization", &near_sig, &far_sig, n);
 }

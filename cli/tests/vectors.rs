@@ -69,12 +69,12 @@ impl Fixtures {
 
 fn admit(policy: &Path, env: &BTreeMap<String, String>, args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_admit"));
-    cmd.args(args).arg("--policy").arg(policy).env_clear();
     if args.first() == Some(&"check") {
-        cmd = Command::new(env!("CARGO_BIN_EXE_admit"));
-        cmd.arg("check").arg(policy).env_clear();
+        cmd.args(args).arg(policy);
+    } else {
+        cmd.args(args).arg("--policy").arg(policy);
     }
-    cmd.envs(env).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.env_clear().envs(env).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();

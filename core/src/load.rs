@@ -47,14 +47,10 @@ impl SourceMap {
         if e.line.is_some() {
             return;
         }
-        let offset = match self {
-            SourceMap::None => None,
-            SourceMap::Toml(text) => toml_offset(text, &e.place),
-            SourceMap::Json(text) => json_offset(text, &e.place),
-        };
-        let text = match self {
+        let (text, offset) = match self {
             SourceMap::None => return,
-            SourceMap::Toml(t) | SourceMap::Json(t) => t,
+            SourceMap::Toml(text) => (text, toml_offset(text, &e.place)),
+            SourceMap::Json(text) => (text, json_offset(text, &e.place)),
         };
         if let Some(offset) = offset {
             let (line, column) = line_col(text, offset);

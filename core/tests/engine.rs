@@ -10,26 +10,14 @@
     reason = "test code reads fixtures and stops loudly"
 )]
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::PathBuf;
 
 use admit::{Decision, Engine, Format, MapResolver, Reason, Request, TokenRequest};
+use common::{NOW, fixture, token};
 
-const NOW: i64 = 1_790_000_000;
 const ISSUER: &str = "https://test-instance.clerk.accounts.dev";
-
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(fixtures().join(name)).unwrap()
-}
-
-fn token(name: &str) -> String {
-    let tokens: BTreeMap<String, String> = serde_json::from_str(&fixture("tokens.json")).unwrap();
-    tokens[name].clone()
-}
 
 fn resolver(env: &[(&str, &str)], files: &[(&str, String)]) -> MapResolver {
     let mut r = MapResolver::from_env(env.iter().copied());

@@ -10,27 +10,18 @@
     reason = "test code stops loudly"
 )]
 
-use std::collections::BTreeMap;
+mod common;
 
 use admit::{Decision, Engine, Format, MapResolver, Reason, Request, canonicalize};
+use common::{NOW, fixture, token};
 use proptest::prelude::*;
 
-const NOW: i64 = 1_790_000_000;
 const SKILLMEAT: &str = include_str!("../../examples/policies/skillmeat.toml");
 const FETCHML: &str = include_str!("../../examples/policies/fetchml.toml");
 const RAG: &str = include_str!("../../examples/policies/rag-modulo.toml");
 const PAT: &str = "test-only-enterprise-pat-secret-0123456789";
 const API_KEY: &str = "sk-test-only-skillmeat-key";
 const RAG_SECRET: &str = "test-only-rag-modulo-secret-0123456789abcdef";
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-fn token(name: &str) -> String {
-    let tokens: BTreeMap<String, String> = serde_json::from_str(&fixture("tokens.json")).unwrap();
-    tokens[name].clone()
-}
 
 /// SkillMeat with every mode on: API key, Clerk JWT, enterprise PAT.
 fn skillmeat() -> Engine {

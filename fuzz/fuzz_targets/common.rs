@@ -41,7 +41,8 @@ pub fn decide(engine: &Engine, method: &str, path: &str, headers: &[(&[u8], &[u8
 /// True when a header value carries one of the credentials the fixture engine knows,
 /// in the place it reads them.
 pub fn carries_known_credential(headers: &[(&[u8], &[u8])]) -> bool {
-    let tokens: std::collections::BTreeMap<String, String> = serde_json_lite(TOKENS);
+    let tokens: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(TOKENS).unwrap_or_else(|e| panic!("tokens fixture: {e}"));
     headers.iter().any(|(n, v)| {
         let v = String::from_utf8_lossy(v);
         let v = v.trim();
@@ -54,15 +55,4 @@ pub fn carries_known_credential(headers: &[(&[u8], &[u8])]) -> bool {
                     t == PAT || tokens.values().any(|k| k == t)
                 })
     })
-}
-
-/// Reads the flat `{"name": "token"}` fixture without a JSON dependency.
-fn serde_json_lite(text: &str) -> std::collections::BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|l| {
-            let l = l.trim().trim_end_matches(',');
-            let (k, v) = l.split_once("\": \"")?;
-            Some((k.trim_start_matches('"').to_owned(), v.trim_end_matches('"').to_owned()))
-        })
-        .collect()
 }

@@ -249,15 +249,15 @@ pub fn is_jwt_shaped(token: &str) -> bool {
     !h.is_empty() && !p.is_empty() && b64(h) && b64(p) && b64(s)
 }
 
-/// The `iss` of a token's payload, read without verification, to choose an authenticator.
-fn unverified_issuer(token: &str) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Iss {
-        iss: Option<String>,
+/// The payload of a JWT-shaped token as a JSON object, not yet verified.
+fn decode_claims(token: &str) -> Result<Json, Denial> {
+    let payload = token.split('.').nth(1).ok_or_else(|| Denial::invalid("not a JWT"))?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| Denial::invalid("token payload is not base64url"))?;
+    let claims: Json = serde_json::from_slice(&bytes).map_err(|_| Denial::invalid("token payload is not JSON"))?;
+    if !claims.is_object() {
+        return Err(Denial::invalid("token payload is not a JSON object"));
     }
-    let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    serde_json::from_slice::<Iss>(&bytes).ok()?.iss
+    Ok(claims)
 }
 
 fn claim_path<'a>(claims: &'a Json, path: &[String]) -> Option<&'a Json> {
@@ -302,15 +302,16 @@ impl JwtAuthenticator {
         if !is_jwt_shaped(token) {
             return Outcome::NotMine;
         }
-        if let Some(issuer) = &self.issuer {
-            // Several issuers may share the Bearer header: a token that names another
-            // issuer is for another authenticator. This reads `iss` before the signature
-            // is checked only to choose; trust still comes from this authenticator's keys.
-            if unverified_issuer(token).is_some_and(|iss| iss != *issuer) {
+        // The payload, decoded once: read unverified only to choose the authenticator by
+        // `iss` (several issuers may share the Bearer header); trusted only after the
+        // signature checks out in `verify`, which reports its errors where it always did.
+        let claims = decode_claims(token);
+        if let (Some(issuer), Ok(c)) = (&self.issuer, &claims) {
+            if c.get("iss").and_then(Json::as_str).is_some_and(|iss| iss != issuer) {
                 return Outcome::NotMine;
             }
         }
-        match self.verify(token, now) {
+        match self.verify(token, claims, now) {
             Ok(claims) => match self.identity(claims, roles, scopes) {
                 Ok(identity) => Outcome::Authenticated(identity),
                 Err(d) => Outcome::Denied(d),
@@ -319,10 +320,10 @@ impl JwtAuthenticator {
         }
     }
 
-    /// Verifies signature and claims; returns the claims.
-    fn verify(&self, token: &str, now: i64) -> Result<Json, Denial> {
+    /// Verifies signature and claims; returns the claims (from `decode_claims`).
+    fn verify(&self, token: &str, claims: Result<Json, Denial>, now: i64) -> Result<Json, Denial> {
         let (message, signature) = token.rsplit_once('.').ok_or_else(|| Denial::invalid("not a JWT"))?;
-        let (header_b64, payload_b64) = message.split_once('.').ok_or_else(|| Denial::invalid("not a JWT"))?;
+        let (header_b64, _) = message.split_once('.').ok_or_else(|| Denial::invalid("not a JWT"))?;
         let header_bytes =
             URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| Denial::invalid("token header is not base64url"))?;
         let header: RawHeader =
@@ -371,13 +372,7 @@ impl JwtAuthenticator {
         if !verified {
             return Err(Denial::invalid("bad token signature"));
         }
-        let payload =
-            URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| Denial::invalid("token payload is not base64url"))?;
-        let claims: Json =
-            serde_json::from_slice(&payload).map_err(|_| Denial::invalid("token payload is not JSON"))?;
-        if !claims.is_object() {
-            return Err(Denial::invalid("token payload is not a JSON object"));
-        }
+        let claims = claims?;
         self.check_claims(&claims, now)?;
         Ok(claims)
     }
