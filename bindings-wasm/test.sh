@@ -3,7 +3,7 @@
 # what it needs: the wasm32 target, wasm-bindgen-cli at the Cargo.lock version, npm dev
 # dependencies) and runs, with `node --test`: the Node tests (shared vectors, API and bad
 # input), the example worker in workerd (examples/worker) and the ESM build in headless
-# Chromium (Debian's chromium, installed with apt-get when absent). Idempotent; the last line is "wasm: N passed, M failed".
+# Chromium (Debian's chromium, installed with apt-get when absent); tsc on the types. Idempotent; the last line is "wasm: N passed, M failed".
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -42,6 +42,9 @@ else
 fi
 
 run_node node test/vectors.test.mjs test/api.test.mjs
+
+step "TypeScript: tsc --strict on test/types-check.ts (the hand-written and generated types)"
+if node_modules/.bin/tsc -p test/tsconfig.json; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: tsc"; fi
 
 # examples/worker: workerd from npm, real HTTP on 127.0.0.1.
 [ -x ../examples/worker/node_modules/.bin/workerd ] ||

@@ -1,0 +1,52 @@
+// Compiled by test.sh with `tsc --noEmit --strict` (never run): the hand-written types
+// in types/index.d.ts must accept the documented uses and refuse the wrong ones. Each
+// `@ts-expect-error` line fails the check if it ever type-checks.
+import { Engine, hashKey, type AdmitError, type Decision, type Reason } from "admit-wasm";
+// wasm-bindgen's generated declarations must compile too.
+import type { RawEngine } from "../pkg/admit_wasm.js";
+
+const engine = new Engine('realm = "x"', { format: "toml", env: { AUTH_TOKEN: "t", UNSET: undefined } });
+const d: Decision = engine.decide({
+  method: "GET",
+  path: "/api/models?x=1",
+  headers: [["Authorization", "Bearer t"]],
+  peer: "10.0.0.7",
+  now: new Date(),
+});
+const reason: Reason = d.reason;
+const allowed: boolean = d.allow && d.status === 200 && d.dry_run === false;
+const firstHeader: [string, string] | undefined = d.headers[0];
+const roles: string[] = d.principal?.roles ?? [];
+const owner: string | undefined = d.constraints["owner"];
+const fromRequest: Decision = engine.decideRequest(new Request("https://api.example/x"), { peer: "203.0.113.9" });
+const fromHeaders: Decision = engine.decide({ method: "GET", path: "/", headers: new Headers({ a: "b" }) });
+const fromObject: Decision = engine.decide({ method: "GET", path: "/", headers: { a: ["1", "2"], b: "3" } });
+const keys: number = engine.setJwks("clerk", { keys: [] });
+const token: string = engine.issueToken("rag-jwt", "alice", { roles: ["user"], lifetime: 3600, claims: { org: "a" } });
+const digest: string = hashKey("k");
+const where: string = engine.warnings.map((w) => `${w.place}:${w.line ?? "?"}`).join(",");
+const ids: string[] = engine.authenticators.map(([id]) => id);
+try {
+  new Engine("{", { format: "json" });
+} catch (e) {
+  const err = e as AdmitError;
+  const code: "policy_error" | "unknown_authenticator" | "unsupported" | "invalid" | "invalid_argument" = err.code;
+  void [code, err.errors?.[0]?.place, err.line];
+}
+engine.free();
+const raw: RawEngine | undefined = undefined;
+void [raw, reason, allowed, firstHeader, roles, owner, fromRequest, fromHeaders, fromObject, keys, token, digest, where, ids];
+
+// @ts-expect-error: a method is a string
+engine.decide({ method: 1, path: "/" });
+// @ts-expect-error: the path is required
+engine.decide({ method: "GET" });
+// @ts-expect-error: an unknown request field
+engine.decide({ method: "GET", path: "/", body: "x" });
+// @ts-expect-error: formats are toml and json
+new Engine("", { format: "yaml" });
+// @ts-expect-error: not a reason the engine gives
+const bogus: Reason = "forbidden";
+// @ts-expect-error: allow is a boolean
+const notString: string = d.allow;
+void [bogus, notString];
