@@ -142,21 +142,7 @@ fn jwk_to_key(value: &Json) -> Option<JwtKey> {
 
 /// Parses a PEM public key of any supported family.
 pub fn parse_public_pem(pem: &str) -> Result<JwtKey, String> {
-    let bytes = pem.as_bytes();
-    let (family, key) = if let Ok(k) = DecodingKey::from_rsa_pem(bytes) {
-        (KeyFamily::Rsa, k)
-    } else if let Ok(k) = DecodingKey::from_ec_pem(bytes) {
-        let family = match k.try_get_as_bytes().map(<[u8]>::len) {
-            Ok(65) => KeyFamily::P256,
-            Ok(97) => KeyFamily::P384,
-            _ => return Err("EC public key is on an unsupported curve".into()),
-        };
-        (family, k)
-    } else if let Ok(k) = DecodingKey::from_ed_pem(bytes) {
-        (KeyFamily::Ed25519, k)
-    } else {
-        return Err("not a PEM public key (RSA, EC P-256/P-384 or Ed25519)".into());
-    };
+    let (family, key) = super::pem::public_key(pem)?;
     Ok(JwtKey { kid: None, family, alg: None, key })
 }
 
@@ -174,31 +160,21 @@ impl std::fmt::Debug for SigningKey {
 
 /// Parses a PEM private key for one of the allowed algorithms.
 pub fn parse_signing_pem(pem: &str, allowed: &[Algorithm]) -> Result<SigningKey, String> {
-    let bytes = pem.as_bytes();
-    type Parse = fn(&[u8]) -> jsonwebtoken::errors::Result<EncodingKey>;
-    let candidates: [(KeyFamily, Parse); 3] = [
-        (KeyFamily::Rsa, EncodingKey::from_rsa_pem),
-        (KeyFamily::P256, EncodingKey::from_ec_pem),
-        (KeyFamily::Ed25519, EncodingKey::from_ed_pem),
-    ];
-    for (family, parse) in candidates {
-        if let Ok(key) = parse(bytes) {
-            // An EC key may be on either curve: the algorithm that can sign with it is
-            // the one that fits (ECDSA signing here is deterministic, RFC 6979).
-            let fits = |a: &Algorithm| match family {
-                KeyFamily::P256 | KeyFamily::P384 => {
-                    matches!(a, Algorithm::ES256 | Algorithm::ES384)
-                        && jsonwebtoken::crypto::sign(b"admit signing key probe", &key, *a).is_ok()
-                }
-                _ => family.accepts(*a),
-            };
-            return match allowed.iter().copied().find(fits) {
-                Some(alg) => Ok(SigningKey { key, alg }),
-                None => Err("no allowed algorithm fits the signing key".into()),
-            };
-        }
+    let (family, key) = super::pem::private_key(pem)?;
+    let alg = allowed
+        .iter()
+        .copied()
+        .find(|a| family.accepts(*a))
+        .ok_or_else(|| "no allowed algorithm fits the signing key".to_owned())?;
+    // Sign once now, so that an EC or Ed25519 key the DER reader accepted but the signer
+    // cannot use fails at load, not when the first token is issued. (ECDSA here is
+    // deterministic, RFC 6979.) An RSA signature costs milliseconds, tens of them in
+    // WASM, so an RSA key is only checked as DER; a bad one fails at issue, as an error.
+    if family != KeyFamily::Rsa {
+        jsonwebtoken::crypto::sign(b"admit signing key probe", &key, alg)
+            .map_err(|_| "the signing key cannot sign (malformed key)".to_owned())?;
     }
-    Err("not a PEM private key (RSA, EC or Ed25519)".into())
+    Ok(SigningKey { key, alg })
 }
 
 /// A compiled `jwt` authenticator.

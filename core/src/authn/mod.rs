@@ -8,6 +8,7 @@
 pub(crate) mod jwt;
 pub(crate) mod keys;
 pub(crate) mod local;
+mod pem;
 
 use std::borrow::Cow;
 use std::sync::Arc;
