@@ -23,6 +23,10 @@ const rag = new Engine(read("examples/policies/rag-modulo.toml"), { env: { JWT_S
 const clerk = new Engine(read("examples/policies/skillmeat.toml"), {
   env: { SKILLMEAT_AUTH_ENABLED: "true", CLERK_ISSUER: ISSUER, CLERK_AUDIENCE: "skillmeat-api", CLERK_JWKS: read("tests/fixtures/jwks.json") },
 });
+const fetchml = new Engine(read("examples/policies/fetchml.toml"));
+const denyReq = { method: "GET", path: "/api/collections", headers: [], peer: "127.0.0.1", now: NOW };
+const keyReq = { method: "GET", path: "/api/v1/jobs/bob/7", headers: [["X-API-Key", "demo-researcher-key"]], peer: "127.0.0.1", now: NOW };
+if (rag.decide(denyReq).allow || !fetchml.decide(keyReq).allow) throw new Error("unexpected timed decisions");
 const hsReq = { method: "GET", path: "/api/collections", headers: [["Authorization", `Bearer ${hsToken}`]], peer: "127.0.0.1", now: NOW };
 const rsReq = { method: "GET", path: "/api/v1/artifacts", headers: [["Authorization", `Bearer ${rsToken}`]], peer: "127.0.0.1", now: NOW };
 for (const [e, r] of [[rag, hsReq], [clerk, rsReq]]) if (!e.decide(r).allow) throw new Error("the timed decision must allow");
@@ -54,6 +58,9 @@ const currentDate = new Date(NOW * 1000);
 await jwtVerify(hsToken, hsKey, { algorithms: ["HS256"], currentDate });
 await jwtVerify(rsToken, jwks, { algorithms: ["RS256"], issuer: ISSUER, audience: "skillmeat-api", currentDate });
 
+const wasmDeny = best(() => rag.decide(denyReq), 100000);
+const wasmKey = best(() => fetchml.decide(keyReq), 100000);
+const rawDeny = best(() => rag.malformed("x"), 100000);
 const wasmHs = best(() => rag.decide(hsReq), 50000);
 const wasmRs = best(() => clerk.decide(rsReq), 3000);
 const joseHs = await bestAsync(() => jwtVerify(hsToken, hsKey, { algorithms: ["HS256"], currentDate }), 50000);
@@ -69,9 +76,12 @@ if (!process.argv.includes("--no-native")) {
 }
 
 const row = (name, ns, nat, jose) =>
-  `| ${name} | ${ns.toFixed(0)} ns (${Math.round(1e9 / ns).toLocaleString("en")}/s) | ${nat ? `${nat.toFixed(0)} ns, wasm/native ${(ns / nat).toFixed(2)}x` : "-"} | ${jose.toFixed(0)} ns, jose/wasm ${(jose / ns).toFixed(2)}x |`;
+  `| ${name} | ${ns.toFixed(0)} ns (${Math.round(1e9 / ns).toLocaleString("en")}/s) | ${nat ? `${nat.toFixed(0)} ns, wasm/native ${(ns / nat).toFixed(2)}x` : "-"} | ${jose === null ? "-" : `${jose.toFixed(0)} ns, jose/wasm ${(jose / ns).toFixed(2)}x`} |`;
 console.log(`Node ${process.version}, admit-wasm decide() vs native Engine::decide vs jose ${JSON.parse(readFileSync(join(here, "node_modules/jose/package.json"), "utf8")).version} jwtVerify\n`);
 console.log("| decision | admit-wasm in Node | native core | jose jwtVerify |");
 console.log("|---|---|---|---|");
+console.log(row("no credential: 401 (RAG Modulo)", wasmDeny, native?.deny_ns, null));
+console.log(row("API key (FetchML)", wasmKey, native?.api_key_ns, null));
 console.log(row("HS256 JWT (RAG Modulo)", wasmHs, native?.hs256_ns, joseHs));
 console.log(row("RS256 JWT via JWKS (SkillMeat Clerk)", wasmRs, native?.rs256_ns, joseRs));
+console.log(`\nThe binding's own floor: engine.malformed() (no request to read; one decision serialised, copied out, JSON.parse'd): ${rawDeny.toFixed(0)} ns`);

@@ -21,10 +21,11 @@ use admit::{Engine, MapResolver, Request};
 
 const NOW: i64 = 1_790_000_000;
 
-fn per_call(engine: &Engine, path: &str, auth: &str, n: u32) -> f64 {
-    let headers: &[(&[u8], &[u8])] = &[(b"Authorization", auth.as_bytes())];
+fn per_call(engine: &Engine, path: &str, header: Option<(&str, &str)>, allow: bool, n: u32) -> f64 {
+    let pair = header.map(|(name, value)| (name.as_bytes(), value.as_bytes()));
+    let headers: &[(&[u8], &[u8])] = pair.as_slice();
     let req = Request { method: "GET", path, headers, peer: Some("127.0.0.1"), now: NOW };
-    assert!(engine.decide(&req).allow, "the timed decision must allow");
+    assert_eq!(engine.decide(&req).allow, allow, "the timed decision");
     for _ in 0..n / 10 {
         black_box(engine.decide(black_box(&req)));
     }
@@ -58,7 +59,12 @@ fn main() {
         ]),
     )
     .unwrap();
-    let hs = per_call(&rag, "/api/collections", &format!("Bearer {}", args[2]), 100_000);
-    let rs = per_call(&clerk, "/api/v1/artifacts", &format!("Bearer {}", args[3]), 5_000);
-    println!("{{\"hs256_ns\": {hs:.1}, \"rs256_ns\": {rs:.1}}}");
+    let fetchml = Engine::from_toml(&read("examples/policies/fetchml.toml"), &MapResolver::default()).unwrap();
+    let deny = per_call(&rag, "/api/collections", None, false, 200_000);
+    let key = per_call(&fetchml, "/api/v1/jobs/bob/7", Some(("X-API-Key", "demo-researcher-key")), true, 200_000);
+    let hs = per_call(&rag, "/api/collections", Some(("Authorization", &format!("Bearer {}", args[2]))), true, 100_000);
+    let rs = per_call(&clerk, "/api/v1/artifacts", Some(("Authorization", &format!("Bearer {}", args[3]))), true, 5_000);
+    println!(
+        "{{\"deny_ns\": {deny:.1}, \"api_key_ns\": {key:.1}, \"hs256_ns\": {hs:.1}, \"rs256_ns\": {rs:.1}}}"
+    );
 }
