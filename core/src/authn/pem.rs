@@ -5,9 +5,12 @@
 //! What each label yields is what jsonwebtoken's DER constructors expect: an RSA public
 //! key as PKCS#1, an EC public key as its SEC1 point, an Ed25519 public key as its 32
 //! bytes; an RSA private key as PKCS#1, EC and Ed25519 private keys as the PKCS#8 document.
+//! RSA keys are checked as PKCS#1 structures here, so that a malformed one fails at load
+//! rather than at the first token.
 
 use der::Document;
 use jsonwebtoken::{DecodingKey, EncodingKey};
+use pkcs1::{RsaPrivateKey, RsaPublicKey};
 use pkcs8::PrivateKeyInfo;
 use spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
 
@@ -23,6 +26,16 @@ const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 fn decode(pem: &str) -> Result<(String, Document), String> {
     let (label, doc) = Document::from_pem(pem.trim()).map_err(|_| "not a PEM key".to_owned())?;
     Ok((label.to_owned(), doc))
+}
+
+fn rsa_public(der: &[u8]) -> Result<(KeyFamily, DecodingKey), String> {
+    RsaPublicKey::try_from(der).map_err(|_| "malformed RSA public key (PKCS#1)".to_owned())?;
+    Ok((KeyFamily::Rsa, DecodingKey::from_rsa_der(der)))
+}
+
+fn rsa_private(der: &[u8]) -> Result<(KeyFamily, EncodingKey), String> {
+    RsaPrivateKey::try_from(der).map_err(|_| "malformed RSA private key (PKCS#1)".to_owned())?;
+    Ok((KeyFamily::Rsa, EncodingKey::from_rsa_der(der)))
 }
 
 /// The curve of an EC key from its algorithm parameters.
@@ -51,14 +64,14 @@ fn refuse(label: &str) -> String {
 pub(crate) fn public_key(pem: &str) -> Result<(KeyFamily, DecodingKey), String> {
     let (label, doc) = decode(pem)?;
     match label.as_str() {
-        "RSA PUBLIC KEY" => Ok((KeyFamily::Rsa, DecodingKey::from_rsa_der(doc.as_bytes()))),
+        "RSA PUBLIC KEY" => rsa_public(doc.as_bytes()),
         "PUBLIC KEY" => {
             let info = SubjectPublicKeyInfoRef::try_from(doc.as_bytes())
                 .map_err(|_| "malformed public key (SubjectPublicKeyInfo)".to_owned())?;
             let bits = info.subject_public_key.as_bytes().ok_or("malformed public key (bit string)")?;
             let oid = info.algorithm.oid;
             if oid == RSA_ENCRYPTION {
-                Ok((KeyFamily::Rsa, DecodingKey::from_rsa_der(bits)))
+                rsa_public(bits)
             } else if oid == EC_PUBLIC_KEY {
                 let family = ec_curve(info.algorithm.parameters_oid().ok())?;
                 // An uncompressed SEC1 point: 0x04, then x and y.
@@ -84,13 +97,13 @@ pub(crate) fn public_key(pem: &str) -> Result<(KeyFamily, DecodingKey), String> 
 pub(crate) fn private_key(pem: &str) -> Result<(KeyFamily, EncodingKey), String> {
     let (label, doc) = decode(pem)?;
     match label.as_str() {
-        "RSA PRIVATE KEY" => Ok((KeyFamily::Rsa, EncodingKey::from_rsa_der(doc.as_bytes()))),
+        "RSA PRIVATE KEY" => rsa_private(doc.as_bytes()),
         "PRIVATE KEY" => {
             let info =
                 PrivateKeyInfo::try_from(doc.as_bytes()).map_err(|_| "malformed private key (PKCS#8)".to_owned())?;
             let oid = info.algorithm.oid;
             if oid == RSA_ENCRYPTION {
-                Ok((KeyFamily::Rsa, EncodingKey::from_rsa_der(info.private_key)))
+                rsa_private(info.private_key)
             } else if oid == EC_PUBLIC_KEY {
                 let family = ec_curve(info.algorithm.parameters_oid().ok())?;
                 Ok((family, EncodingKey::from_ec_der(doc.as_bytes())))
@@ -165,7 +178,12 @@ mod tests {
         let empty = "-----BEGIN PUBLIC KEY-----\nMAA=\n-----END PUBLIC KEY-----\n";
         assert!(err(public_key(empty)).contains("malformed"));
 
+        let not_rsa = "-----BEGIN RSA PUBLIC KEY-----\nMAA=\n-----END RSA PUBLIC KEY-----\n";
+        assert!(err(public_key(not_rsa)).contains("malformed RSA public key"));
+
         let err = |r: Result<(KeyFamily, EncodingKey), String>| r.err().unwrap_or_default();
+        let not_rsa = "-----BEGIN RSA PRIVATE KEY-----\nMAA=\n-----END RSA PRIVATE KEY-----\n";
+        assert!(err(private_key(not_rsa)).contains("malformed RSA private key"));
         assert!(err(private_key(&fixture("ec256-private-sec1.pem"))).contains("openssl pkcs8 -topk8"));
         assert!(err(private_key(&fixture("rsa-public.pem"))).contains("public key"));
         let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n";
