@@ -185,6 +185,54 @@ proptest! {
         }
     }
 
+    /// A damaged PEM key (bytes of its DER changed, or cut short) is refused at load or
+    /// loads as a key; never a panic, and a refused private key is never quoted back.
+    #[test]
+    fn damaged_pem_keys_never_panic_or_leak(
+        which in 0usize..8,
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        cut in any::<prop::sample::Index>(),
+        truncate in any::<bool>(),
+    ) {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let names = [
+            "rsa-public.pem", "ec256-public.pem", "ec384-public.pem", "ed25519-public.pem",
+            "rsa-private.pem", "ec256-private.pem", "ec384-private.pem", "ed25519-private.pem",
+        ];
+        let original = fixture(&format!("keys/{}", names[which]));
+        let label = original.lines().next().unwrap().trim_start_matches("-----BEGIN ").trim_end_matches("-----");
+        let body: String = original.lines().filter(|l| !l.starts_with("-----")).collect();
+        let mut der = b64.decode(body).unwrap();
+        for (at, byte) in &edits {
+            let i = at.index(der.len());
+            der[i] = *byte;
+        }
+        if truncate {
+            der.truncate(cut.index(der.len()));
+        }
+        let damaged_body = b64.encode(&der);
+        let pem = format!("-----BEGIN {label}-----\n{damaged_body}\n-----END {label}-----\n");
+        // A damaged private key goes beside the undamaged public key of its family.
+        let keys = if which >= 4 {
+            "public_key = { file = \"pub.pem\" }\nsigning_key = { file = \"k.pem\" }"
+        } else {
+            "public_key = { file = \"k.pem\" }"
+        };
+        let policy = format!(
+            "[[authenticators]]\ntype = \"jwt\"\nid = \"k\"\nalgorithms = [\"RS256\", \"ES256\", \"ES384\", \"EdDSA\"]\n{keys}\n[[routes]]\npath = \"/**\"\n"
+        );
+        let mut resolver = MapResolver::default();
+        resolver.files.insert("k.pem".to_owned(), pem);
+        resolver.files.insert("pub.pem".to_owned(), fixture(&format!("keys/{}", names[which % 4])));
+        if let Err(e) = Engine::from_toml(&policy, &resolver) {
+            let text = e.to_string();
+            for chunk in damaged_body.as_bytes().chunks(16).filter(|c| c.len() == 16) {
+                prop_assert!(!text.contains(std::str::from_utf8(chunk).unwrap()), "key material in: {}", text);
+            }
+        }
+    }
+
     /// Wildcard grants agree with a reference model: a pattern ending in `*` grants the
     /// declared scopes it prefixes, any other pattern the scope it names.
     #[test]
