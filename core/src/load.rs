@@ -89,9 +89,15 @@ pub(crate) fn parse(text: &str, format: Format) -> Result<(Policy, SourceMap), L
         if place == "." {
             place.clear();
         }
-        // Inside a tagged enum the path stops at the item; an unknown field's name is in
-        // the message, so put it in the place too.
-        let message = e.into_inner().to_string();
+        let mut message = e.into_inner().to_string();
+        // An authenticator reports the place inside its table first (see
+        // `AuthenticatorSpec`'s reader); it belongs in the place.
+        if let Some((inner, rest)) = message.strip_prefix('`').and_then(|m| m.split_once("`: ")) {
+            let join = if inner.starts_with('[') { "" } else { "." };
+            place = format!("{place}{join}{inner}");
+            message = rest.to_owned();
+        }
+        // serde names an unknown field in the message, not in the path.
         if let Some(field) = unknown_field_name(&message) {
             if !place.ends_with(field) {
                 place = if place.is_empty() { field.to_owned() } else { format!("{place}.{field}") };

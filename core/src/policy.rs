@@ -62,7 +62,13 @@ pub struct RoleSpec {
 }
 
 /// One authenticator, by `type`.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+///
+/// Read by hand rather than with serde's internally tagged enums, which buffer every
+/// table into an intermediate form and lose the place of an error inside it: here the
+/// table is read as a JSON object, `type` taken out, and the rest read as that type, so
+/// an error names the field (`authenticators[1].keys[0].sha256`), and the WASM build
+/// carries one deserializer per type instead of two.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AuthenticatorSpec {
     /// Zero-auth: every request gets a fixed principal.
@@ -75,6 +81,46 @@ pub enum AuthenticatorSpec {
     BearerToken(BearerTokenSpec),
     /// Signed JSON Web Tokens in `Authorization: Bearer`.
     Jwt(Box<JwtSpec>),
+}
+
+/// The `type` names, in the order the documentation lists them.
+const AUTHENTICATOR_TYPES: &str = "`anonymous`, `local`, `api_key`, `bearer_token`, `jwt`";
+
+impl<'de> Deserialize<'de> for AuthenticatorSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut table = serde_json::Map::deserialize(d)?;
+        let kind = match table.remove("type") {
+            Some(serde_json::Value::String(kind)) => kind,
+            Some(_) => return Err(D::Error::custom("`type` must be a string")),
+            None => return Err(D::Error::custom(format_args!("missing field `type` (one of {AUTHENTICATOR_TYPES})"))),
+        };
+        let rest = serde_json::Value::Object(table);
+        let spec = match kind.as_str() {
+            "anonymous" => read(rest).map(AuthenticatorSpec::Anonymous),
+            "local" => read(rest).map(AuthenticatorSpec::Local),
+            "api_key" => read(rest).map(AuthenticatorSpec::ApiKey),
+            "bearer_token" => read(rest).map(AuthenticatorSpec::BearerToken),
+            "jwt" => read(rest).map(AuthenticatorSpec::Jwt),
+            other => {
+                return Err(D::Error::custom(format_args!(
+                    "unknown authenticator type `{other}`, expected one of {AUTHENTICATOR_TYPES}"
+                )));
+            }
+        };
+        spec.map_err(D::Error::custom)
+    }
+}
+
+/// Reads one authenticator's fields. An error starts with its place inside the table,
+/// in backquotes (`` `keys[0].sha256`: ... ``), which the policy loader moves into the
+/// error's place.
+fn read<T: serde::de::DeserializeOwned>(table: serde_json::Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(table).map_err(|e| {
+        let place = e.path().to_string();
+        let message = e.into_inner().to_string();
+        if place.is_empty() || place == "." { message } else { format!("`{place}`: {message}") }
+    })
 }
 
 impl AuthenticatorSpec {

@@ -358,7 +358,12 @@ fn typos_and_literal_secrets_are_refused() {
     assert!(all.contains("a secret cannot be written in the policy"), "{all}");
     assert!(!all.contains("hunter2"), "{all}");
     let all = load_errors("[[authenticators]]\ntype = \"magic\"\nid = \"m\"\n", &[]).join("\n");
-    assert!(all.contains("unknown variant `magic`"), "{all}");
+    assert!(all.contains("unknown authenticator type `magic`"), "{all}");
+    // An error inside an authenticator is placed at its field.
+    let all = load_errors("[[authenticators]]\ntype = \"api_key\"\nid = \"k\"\nheader = 5\n", &[]).join("\n");
+    assert!(all.contains("authenticators[0].header: invalid type: integer `5`"), "{all}");
+    let all = load_errors("[[authenticators]]\nid = \"k\"\n", &[]).join("\n");
+    assert!(all.contains("authenticators[0]: missing field `type`"), "{all}");
     let all = load_errors("[cors]\norigins = [\"*\"]\ncredentials = true\n", &[]).join("\n");
     assert!(all.contains("cors.credentials"), "{all}");
     let all = load_errors("[[routes]]\npath = \"/x\"\npublic = true\ndeny = true\n", &[]).join("\n");
