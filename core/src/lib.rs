@@ -53,6 +53,7 @@ mod roles;
 mod routes;
 mod scopes;
 mod time;
+mod tree;
 pub mod value;
 
 pub use authn::jwt::TokenRequest;

@@ -1,9 +1,8 @@
 //! Reading a policy from TOML or JSON text, with every error placed in the file.
 
-use serde::de::{self, MapAccess, SeqAccess, Visitor};
-
 use crate::error::{LoadError, PolicyError};
 use crate::policy::Policy;
+use crate::tree::{Tree, from_tree};
 
 /// The text format of a policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,12 +83,9 @@ pub(crate) fn parse(text: &str, format: Format) -> Result<(Policy, SourceMap), L
             (tree, SourceMap::Json(text.to_owned()))
         }
     };
-    let policy = serde_path_to_error::deserialize::<_, Policy>(tree.0).map_err(|e| {
-        let mut place = e.path().to_string();
-        if place == "." {
-            place.clear();
-        }
-        let mut message = e.into_inner().to_string();
+    let policy = from_tree::<Policy>(tree.0).map_err(|e| {
+        let mut place = e.place();
+        let mut message = e.message().to_owned();
         // An authenticator reports the place inside its table first (see
         // `AuthenticatorSpec`'s reader); it belongs in the place.
         if let Some((inner, rest)) = message.strip_prefix('`').and_then(|m| m.split_once("`: ")) {
@@ -97,96 +93,11 @@ pub(crate) fn parse(text: &str, format: Format) -> Result<(Policy, SourceMap), L
             place = format!("{place}{join}{inner}");
             message = rest.to_owned();
         }
-        // serde names an unknown field in the message, not in the path.
-        if let Some(field) = unknown_field_name(&message) {
-            if !place.ends_with(field) {
-                place = if place.is_empty() { field.to_owned() } else { format!("{place}.{field}") };
-            }
-        }
         let mut err = PolicyError::new(&place, message);
         map.locate(&mut err);
         LoadError::one(err)
     })?;
     Ok((policy, map))
-}
-
-/// A policy document as a plain tree, read strictly: a key given twice in one table or
-/// object is an error (JSON parsers commonly keep the last one silently), and a TOML
-/// date-time, which no policy field takes, is refused by name.
-struct Tree(serde_json::Value);
-
-/// The key under which the `toml` crate hands a date-time to a visitor.
-const TOML_DATETIME: &str = "$__toml_private_datetime";
-
-impl<'de> serde::Deserialize<'de> for Tree {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(TreeVisitor).map(Tree)
-    }
-}
-
-struct TreeVisitor;
-
-impl<'de> Visitor<'de> for TreeVisitor {
-    type Value = serde_json::Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a policy value")
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        // NaN and infinities (TOML has them) have no JSON form: a null, refused later by
-        // whichever field it was given to.
-        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, serde_json::Value::Number))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(v.into())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(serde_json::Value::Null)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(serde_json::Value::Null)
-    }
-    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(Tree(v)) = seq.next_element()? {
-            items.push(v);
-        }
-        Ok(serde_json::Value::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out = serde_json::Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if key == TOML_DATETIME {
-                return Err(de::Error::custom("a TOML date-time is not a policy value; quote it as a string"));
-            }
-            if out.contains_key(&key) {
-                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
-            }
-            let Tree(v) = map.next_value()?;
-            out.insert(key, v);
-        }
-        Ok(serde_json::Value::Object(out))
-    }
-}
-
-fn unknown_field_name(message: &str) -> Option<&str> {
-    let rest = message.split("unknown field `").nth(1)?;
-    rest.split('`').next()
 }
 
 fn toml_error(text: &str, e: &toml::de::Error) -> PolicyError {

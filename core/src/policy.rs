@@ -116,11 +116,7 @@ impl<'de> Deserialize<'de> for AuthenticatorSpec {
 /// in backquotes (`` `keys[0].sha256`: ... ``), which the policy loader moves into the
 /// error's place.
 fn read<T: serde::de::DeserializeOwned>(table: serde_json::Value) -> Result<T, String> {
-    serde_path_to_error::deserialize(table).map_err(|e| {
-        let place = e.path().to_string();
-        let message = e.into_inner().to_string();
-        if place.is_empty() || place == "." { message } else { format!("`{place}`: {message}") }
-    })
+    crate::tree::from_tree(table).map_err(|e| e.to_string())
 }
 
 impl AuthenticatorSpec {
