@@ -63,8 +63,7 @@ fn main() {
     let deny = per_call(&rag, "/api/collections", None, false, 200_000);
     let key = per_call(&fetchml, "/api/v1/jobs/bob/7", Some(("X-API-Key", "demo-researcher-key")), true, 200_000);
     let hs = per_call(&rag, "/api/collections", Some(("Authorization", &format!("Bearer {}", args[2]))), true, 100_000);
-    let rs = per_call(&clerk, "/api/v1/artifacts", Some(("Authorization", &format!("Bearer {}", args[3]))), true, 5_000);
-    println!(
-        "{{\"deny_ns\": {deny:.1}, \"api_key_ns\": {key:.1}, \"hs256_ns\": {hs:.1}, \"rs256_ns\": {rs:.1}}}"
-    );
+    let rs =
+        per_call(&clerk, "/api/v1/artifacts", Some(("Authorization", &format!("Bearer {}", args[3]))), true, 5_000);
+    println!("{{\"deny_ns\": {deny:.1}, \"api_key_ns\": {key:.1}, \"hs256_ns\": {hs:.1}, \"rs256_ns\": {rs:.1}}}");
 }
