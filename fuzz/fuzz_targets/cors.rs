@@ -33,7 +33,8 @@ fuzz_target!(|data: &[u8]| {
             let rest = acao.split_once("://").map_or("", |(_, r)| r).to_ascii_lowercase();
             let host = rest.rsplit_once(':').map_or(rest.as_str(), |(h, _)| h);
             assert!(
-                acao.to_ascii_lowercase().starts_with("https://") && (host == "app.example.com" || host.ends_with(".example.org")),
+                acao.to_ascii_lowercase().starts_with("https://")
+                    && (host == "app.example.com" || host.ends_with(".example.org")),
                 "allowed origin {acao:?}"
             );
         }

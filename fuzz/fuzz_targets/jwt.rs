@@ -26,7 +26,8 @@ path = "/**"
 
 fuzz_target!(|data: &[u8]| {
     let engine = ENGINE.get_or_init(|| {
-        let env = MapResolver::from_env([("JWKS", common::JWKS), ("RAG", "test-only-rag-modulo-secret-0123456789abcdef")]);
+        let env =
+            MapResolver::from_env([("JWKS", common::JWKS), ("RAG", "test-only-rag-modulo-secret-0123456789abcdef")]);
         Engine::from_toml(POLICY, &env).unwrap_or_else(|e| panic!("{e}"))
     });
     let mut value = b"Bearer ".to_vec();
@@ -34,6 +35,10 @@ fuzz_target!(|data: &[u8]| {
     let headers: &[(&[u8], &[u8])] = &[(b"Authorization", &value)];
     let d = common::decide(engine, "GET", "/x", headers, None);
     if d.allow {
-        assert!(common::carries_known_credential(headers), "a forged token passed: {:?}", String::from_utf8_lossy(data));
+        assert!(
+            common::carries_known_credential(headers),
+            "a forged token passed: {:?}",
+            String::from_utf8_lossy(data)
+        );
     }
 });
