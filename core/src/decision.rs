@@ -64,9 +64,9 @@ impl Decision {
         // Sized for a typical decision (a deny with a challenge and a body is ~300 bytes),
         // so that the buffer is not regrown on the way: a measurable cost in WASM.
         let mut out = Vec::with_capacity(512);
-        match serde_json::to_writer(&mut out, self) {
-            Ok(()) => String::from_utf8(out).unwrap_or_else(|_| String::from("{\"allow\":false}")),
-            Err(_) => String::from("{\"allow\":false}"),
-        }
+        serde_json::to_writer(&mut out, self)
+            .ok()
+            .and_then(|()| String::from_utf8(out).ok())
+            .unwrap_or_else(|| String::from("{\"allow\":false}"))
     }
 }

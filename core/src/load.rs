@@ -84,16 +84,7 @@ pub(crate) fn parse(text: &str, format: Format) -> Result<(Policy, SourceMap), L
         }
     };
     let policy = from_tree::<Policy>(tree.0).map_err(|e| {
-        let mut place = e.place();
-        let mut message = e.message().to_owned();
-        // An authenticator reports the place inside its table first (see
-        // `AuthenticatorSpec`'s reader); it belongs in the place.
-        if let Some((inner, rest)) = message.strip_prefix('`').and_then(|m| m.split_once("`: ")) {
-            let join = if inner.starts_with('[') { "" } else { "." };
-            place = format!("{place}{join}{inner}");
-            message = rest.to_owned();
-        }
-        let mut err = PolicyError::new(&place, message);
+        let mut err = PolicyError::new(e.place(), e.message());
         map.locate(&mut err);
         LoadError::one(err)
     })?;

@@ -112,9 +112,9 @@ impl<'de> Deserialize<'de> for AuthenticatorSpec {
     }
 }
 
-/// Reads one authenticator's fields. An error starts with its place inside the table,
-/// in backquotes (`` `keys[0].sha256`: ... ``), which the policy loader moves into the
-/// error's place.
+/// Reads one authenticator's fields. An error leaves as text that starts with its place
+/// inside the table (`` `keys[0].sha256`: ... ``), which the tree reader takes back into
+/// the error's place.
 fn read<T: serde::de::DeserializeOwned>(table: serde_json::Value) -> Result<T, String> {
     crate::tree::from_tree(table).map_err(|e| e.to_string())
 }

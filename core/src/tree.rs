@@ -90,6 +90,9 @@ impl<'de> Visitor<'de> for TreeVisitor {
 pub(crate) struct PlacedError {
     /// Steps from the innermost out; reversed when displayed.
     steps: Vec<Step>,
+    /// The place inside the value where a nested reader (a type that reads part of
+    /// itself with [`from_tree`], as an authenticator does) raised the error.
+    inner: String,
     message: String,
 }
 
@@ -123,6 +126,12 @@ impl PlacedError {
                 }
             }
         }
+        if !self.inner.is_empty() {
+            if !out.is_empty() && !self.inner.starts_with('[') {
+                out.push('.');
+            }
+            out.push_str(&self.inner);
+        }
         out
     }
 
@@ -142,8 +151,17 @@ impl fmt::Display for PlacedError {
 impl std::error::Error for PlacedError {}
 
 impl de::Error for PlacedError {
+    /// A message in the form this type displays itself (`` `place`: message ``) comes from
+    /// a nested reader, whose error passed through a generic `Deserialize` as text: its
+    /// place is taken back out of the message.
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        PlacedError { steps: Vec::new(), message: msg.to_string() }
+        let text = msg.to_string();
+        match text.strip_prefix('`').and_then(|m| m.split_once("`: ")) {
+            Some((inner, message)) => {
+                PlacedError { steps: Vec::new(), inner: inner.to_owned(), message: message.to_owned() }
+            }
+            None => PlacedError { steps: Vec::new(), inner: String::new(), message: text },
+        }
     }
 }
 
@@ -322,6 +340,16 @@ mod tests {
         assert_eq!(place_of(r#"{"items": [], "kind": 1}"#).0, "kind");
         let (place, message) = place_of(r#"{}"#);
         assert_eq!((place.as_str(), message.as_str()), ("", "missing field `items`"));
+    }
+
+    #[test]
+    fn a_nested_readers_place_is_kept() {
+        // What a type that reads its own fields with from_tree hands back through serde.
+        let tree: Tree = serde_json::from_str(r#"{"items": [{"name": 5}]}"#).unwrap();
+        let nested = from_tree::<Outer>(tree.0).unwrap_err();
+        let outer = <PlacedError as de::Error>::custom(&nested).at(Step::Index(2)).at(Step::Key("list".into()));
+        assert_eq!(outer.place(), "list[2].items[0].name");
+        assert_eq!(outer.message(), nested.message());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! PEM keys, read with the RustCrypto DER crates that the crypto backend already links
-//! (`der`, `spki`, `pkcs8`) rather than jsonwebtoken's `use_pem` feature, which brings a
+//! (`der`, `spki`, `pkcs8`, `pkcs1`) rather than jsonwebtoken's `use_pem` feature, which brings a
 //! second ASN.1 parser and a date library (about 60 KB of the WASM build) to do the same.
 //!
 //! What each label yields is what jsonwebtoken's DER constructors expect: an RSA public
@@ -23,9 +23,8 @@ const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34")
 const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
 /// The label and DER body of a PEM text (RFC 7468; surrounding whitespace is ignored).
-fn decode(pem: &str) -> Result<(String, Document), String> {
-    let (label, doc) = Document::from_pem(pem.trim()).map_err(|_| "not a PEM key".to_owned())?;
-    Ok((label.to_owned(), doc))
+fn decode(pem: &str) -> Result<(&str, Document), String> {
+    Document::from_pem(pem.trim()).map_err(|_| "not a PEM key".to_owned())
 }
 
 fn rsa_public(der: &[u8]) -> Result<(KeyFamily, DecodingKey), String> {
@@ -63,7 +62,7 @@ fn refuse(label: &str) -> String {
 /// A PEM public key (`PUBLIC KEY` or `RSA PUBLIC KEY`) and its family.
 pub(crate) fn public_key(pem: &str) -> Result<(KeyFamily, DecodingKey), String> {
     let (label, doc) = decode(pem)?;
-    match label.as_str() {
+    match label {
         "RSA PUBLIC KEY" => rsa_public(doc.as_bytes()),
         "PUBLIC KEY" => {
             let info = SubjectPublicKeyInfoRef::try_from(doc.as_bytes())
@@ -96,7 +95,7 @@ pub(crate) fn public_key(pem: &str) -> Result<(KeyFamily, DecodingKey), String> 
 /// A PEM private key (`PRIVATE KEY`, i.e. PKCS#8, or `RSA PRIVATE KEY`) and its family.
 pub(crate) fn private_key(pem: &str) -> Result<(KeyFamily, EncodingKey), String> {
     let (label, doc) = decode(pem)?;
-    match label.as_str() {
+    match label {
         "RSA PRIVATE KEY" => rsa_private(doc.as_bytes()),
         "PRIVATE KEY" => {
             let info =
