@@ -261,6 +261,69 @@ proptest! {
     }
 }
 
+/// Any text at all, control characters, quotes, backslashes and non-ASCII included.
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![any::<String>(), "[\\x00-\\x1f\"\\\\a-z\u{7f}\u{e9}\u{1f600}]{0,12}"]
+}
+
+fn generated_decision() -> impl Strategy<Value = Decision> {
+    let principal = (
+        text(),
+        text(),
+        prop::sample::select(vec!["anonymous", "local", "api_key", "bearer_token", "jwt"]),
+        prop::collection::vec(text(), 0..3),
+        prop::collection::vec(text(), 0..3),
+        prop::option::of(prop::collection::btree_map(
+            text(),
+            prop_oneof![
+                text().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                any::<f64>().prop_map(serde_json::Value::from),
+            ],
+            0..3,
+        )),
+    )
+        .prop_map(|(id, authenticator, kind, roles, scopes, claims)| admit::Principal {
+            id,
+            authenticator,
+            kind,
+            roles,
+            scopes,
+            claims: claims.map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        });
+    (
+        (any::<bool>(), any::<u16>(), prop::sample::select(Reason::ALL.to_vec()), text()),
+        prop::collection::vec((text(), text()), 0..4),
+        (prop::option::of(text()), prop::option::of(principal), prop::option::of(text())),
+        (prop::collection::btree_map(text(), text(), 0..3), any::<bool>()),
+    )
+        .prop_map(
+            |((allow, status, reason, message), headers, (body, principal, rule), (constraints, dry_run))| Decision {
+                allow,
+                status,
+                reason,
+                message: message.into(),
+                headers: headers.into_iter().map(|(n, v)| (n.into(), v.into())).collect(),
+                body: body.map(Into::into),
+                principal: principal.map(std::sync::Arc::new),
+                rule: rule.map(Into::into),
+                constraints,
+                dry_run,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The hand-written `Decision::to_json` writes exactly what serde_json writes for
+    /// the derived `Serialize`: one contract, whichever way a host asks for it.
+    #[test]
+    fn decision_json_is_serde_json(d in generated_decision()) {
+        prop_assert_eq!(d.to_json(), serde_json::to_string(&d).unwrap());
+    }
+}
+
 /// A policy written back out (as JSON) and read again decides the same.
 #[test]
 fn policies_round_trip_and_decide_the_same() {
