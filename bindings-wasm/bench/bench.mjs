@@ -26,7 +26,25 @@ const clerk = new Engine(read("examples/policies/skillmeat.toml"), {
 const fetchml = new Engine(read("examples/policies/fetchml.toml"));
 const denyReq = { method: "GET", path: "/api/collections", headers: [], peer: "127.0.0.1", now: NOW };
 const keyReq = { method: "GET", path: "/api/v1/jobs/bob/7", headers: [["X-API-Key", "demo-researcher-key"]], peer: "127.0.0.1", now: NOW };
-if (rag.decide(denyReq).allow || !fetchml.decide(keyReq).allow) throw new Error("unexpected timed decisions");
+// The ordinary headers of a request as a Cloudflare Worker sees it (test values).
+const ORDINARY = [
+  ["host", "api.example.com"],
+  ["user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"],
+  ["accept", "application/json"],
+  ["accept-encoding", "gzip, br"],
+  ["accept-language", "en-GB,en;q=0.9"],
+  ["cf-connecting-ip", "203.0.113.7"],
+  ["cf-ipcountry", "GB"],
+  ["cf-ray", "8f1e2d3c4b5a6978-LHR"],
+  ["cf-visitor", '{"scheme":"https"}'],
+  ["x-forwarded-proto", "https"],
+  ["x-real-ip", "203.0.113.7"],
+  ["connection", "Keep-Alive"],
+];
+const workerKeyReq = { ...keyReq, headers: [...ORDINARY, ...keyReq.headers] };
+if (rag.decide(denyReq).allow || !fetchml.decide(keyReq).allow || !fetchml.decide(workerKeyReq).allow) {
+  throw new Error("unexpected timed decisions");
+}
 const hsReq = { method: "GET", path: "/api/collections", headers: [["Authorization", `Bearer ${hsToken}`]], peer: "127.0.0.1", now: NOW };
 const rsReq = { method: "GET", path: "/api/v1/artifacts", headers: [["Authorization", `Bearer ${rsToken}`]], peer: "127.0.0.1", now: NOW };
 for (const [e, r] of [[rag, hsReq], [clerk, rsReq]]) if (!e.decide(r).allow) throw new Error("the timed decision must allow");
@@ -60,6 +78,7 @@ await jwtVerify(rsToken, jwks, { algorithms: ["RS256"], issuer: ISSUER, audience
 
 const wasmDeny = best(() => rag.decide(denyReq), 100000);
 const wasmKey = best(() => fetchml.decide(keyReq), 100000);
+const wasmKeyWorker = best(() => fetchml.decide(workerKeyReq), 100000);
 const rawDeny = best(() => rag.malformed("x"), 100000);
 const wasmHs = best(() => rag.decide(hsReq), 50000);
 const wasmRs = best(() => clerk.decide(rsReq), 3000);
@@ -68,20 +87,25 @@ const joseRs = await bestAsync(() => jwtVerify(rsToken, jwks, { algorithms: ["RS
 
 let native = null;
 if (!process.argv.includes("--no-native")) {
-  const out = execFileSync("cargo", ["run", "-q", "--release", "--locked", "--example", "native", "--", root, hsToken, rsToken], {
+  // Native as the Rust, Python and C bindings ship it: opt-level 3, not this crate's
+  // release profile ("z", chosen for the .wasm). Its own target dir, so that the two
+  // profiles do not rebuild each other's host artefacts.
+  const args = ["run", "-q", "--release", "--locked", "--config", "profile.release.opt-level=3", "--example", "native", "--", root, hsToken, rsToken, JSON.stringify(ORDINARY)];
+  const out = execFileSync("cargo", args, {
     cwd: here,
-    env: { ...process.env, CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR ?? join(here, "target") },
+    env: { ...process.env, CARGO_TARGET_DIR: join(process.env.CARGO_TARGET_DIR ?? join(here, "target"), "native-o3") },
   });
   native = JSON.parse(out.toString());
 }
 
 const row = (name, ns, nat, jose) =>
   `| ${name} | ${ns.toFixed(0)} ns (${Math.round(1e9 / ns).toLocaleString("en")}/s) | ${nat ? `${nat.toFixed(0)} ns, wasm/native ${(ns / nat).toFixed(2)}x` : "-"} | ${jose === null ? "-" : `${jose.toFixed(0)} ns, jose/wasm ${(jose / ns).toFixed(2)}x`} |`;
-console.log(`Node ${process.version}, admit-wasm decide() vs native Engine::decide vs jose ${JSON.parse(readFileSync(join(here, "node_modules/jose/package.json"), "utf8")).version} jwtVerify\n`);
+console.log(`Node ${process.version}, admit-wasm decide() vs native Engine::decide (opt-level 3) vs jose ${JSON.parse(readFileSync(join(here, "node_modules/jose/package.json"), "utf8")).version} jwtVerify\n`);
 console.log("| decision | admit-wasm in Node | native core | jose jwtVerify |");
 console.log("|---|---|---|---|");
 console.log(row("no credential: 401 (RAG Modulo)", wasmDeny, native?.deny_ns, null));
 console.log(row("API key (FetchML)", wasmKey, native?.api_key_ns, null));
+console.log(row("API key + 12 ordinary headers (a Worker's request)", wasmKeyWorker, native?.api_key_worker_ns, null));
 console.log(row("HS256 JWT (RAG Modulo)", wasmHs, native?.hs256_ns, joseHs));
 console.log(row("RS256 JWT via JWKS (SkillMeat Clerk)", wasmRs, native?.rs256_ns, joseRs));
 console.log(`\nThe binding's own floor: engine.malformed() (no request to read; one decision serialised, copied out, JSON.parse'd): ${rawDeny.toFixed(0)} ns`);

@@ -1,7 +1,8 @@
 //! The native figure for `bench/bench.mjs`: the same decisions made straight on
 //! `admit::Engine`. Prints one JSON line: nanoseconds per decision.
 //!
-//! cargo run --release --example native -- ROOT HS256_TOKEN RS256_TOKEN
+//! cargo run --release --config profile.release.opt-level=3 --example native -- ROOT HS256_TOKEN RS256_TOKEN ORDINARY_HEADERS_JSON
+//! (bench.mjs runs it so: native at opt-level 3, as the other bindings ship it)
 
 #![allow(
     clippy::print_stdout,
@@ -21,10 +22,9 @@ use admit::{Engine, MapResolver, Request};
 
 const NOW: i64 = 1_790_000_000;
 
-fn per_call(engine: &Engine, path: &str, header: Option<(&str, &str)>, allow: bool, n: u32) -> f64 {
-    let pair = header.map(|(name, value)| (name.as_bytes(), value.as_bytes()));
-    let headers: &[(&[u8], &[u8])] = pair.as_slice();
-    let req = Request { method: "GET", path, headers, peer: Some("127.0.0.1"), now: NOW };
+fn per_call(engine: &Engine, path: &str, headers: &[(&str, &str)], allow: bool, n: u32) -> f64 {
+    let headers: Vec<(&[u8], &[u8])> = headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect();
+    let req = Request { method: "GET", path, headers: &headers, peer: Some("127.0.0.1"), now: NOW };
     assert_eq!(engine.decide(&req).allow, allow, "the timed decision");
     for _ in 0..n / 10 {
         black_box(engine.decide(black_box(&req)));
@@ -60,10 +60,17 @@ fn main() {
     )
     .unwrap();
     let fetchml = Engine::from_toml(&read("examples/policies/fetchml.toml"), &MapResolver::default()).unwrap();
-    let deny = per_call(&rag, "/api/collections", None, false, 200_000);
-    let key = per_call(&fetchml, "/api/v1/jobs/bob/7", Some(("X-API-Key", "demo-researcher-key")), true, 200_000);
-    let hs = per_call(&rag, "/api/collections", Some(("Authorization", &format!("Bearer {}", args[2]))), true, 100_000);
-    let rs =
-        per_call(&clerk, "/api/v1/artifacts", Some(("Authorization", &format!("Bearer {}", args[3]))), true, 5_000);
-    println!("{{\"deny_ns\": {deny:.1}, \"api_key_ns\": {key:.1}, \"hs256_ns\": {hs:.1}, \"rs256_ns\": {rs:.1}}}");
+    let deny = per_call(&rag, "/api/collections", &[], false, 200_000);
+    let key_header = ("X-API-Key", "demo-researcher-key");
+    let key = per_call(&fetchml, "/api/v1/jobs/bob/7", &[key_header], true, 200_000);
+    // The same API key among the ordinary headers of a Worker's request (bench.mjs's list).
+    let ordinary: Vec<(String, String)> = serde_json::from_str(&args[4]).unwrap();
+    let mut worker: Vec<(&str, &str)> = ordinary.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    worker.push(key_header);
+    let key_worker = per_call(&fetchml, "/api/v1/jobs/bob/7", &worker, true, 200_000);
+    let hs = per_call(&rag, "/api/collections", &[("Authorization", &format!("Bearer {}", args[2]))], true, 100_000);
+    let rs = per_call(&clerk, "/api/v1/artifacts", &[("Authorization", &format!("Bearer {}", args[3]))], true, 5_000);
+    println!(
+        "{{\"deny_ns\": {deny:.1}, \"api_key_ns\": {key:.1}, \"api_key_worker_ns\": {key_worker:.1}, \"hs256_ns\": {hs:.1}, \"rs256_ns\": {rs:.1}}}"
+    );
 }

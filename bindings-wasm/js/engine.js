@@ -56,10 +56,9 @@ function seconds(now, name = "now") {
   return now;
 }
 
-/** Headers as a flat [name, value, ...] list: from [name, value] pairs, an object of
- * name: value or name: [values], a Map, or a Fetch `Headers`. */
-function flatHeaders(h) {
-  const out = [];
+/** Headers as a flat [name, value, ...] list, appended to `out`: from [name, value]
+ * pairs, an object of name: value or name: [values], a Map, or a Fetch `Headers`. */
+function flatHeaders(h, out = []) {
   if (h === undefined || h === null) return out;
   const push = (n, v, where) => {
     if (typeof n !== "string") throw argError(`${where}: a header name must be a string, not ${typeName(n)}`);
@@ -128,6 +127,17 @@ function hostOf(url) {
   }
 }
 
+/** One decision through the raw engine. `fields` is [method, path, name0, value0, ...].
+ * They cross into WASM as one NUL-joined string (one copy instead of one per field);
+ * a field that itself holds a NUL (no HTTP field can, but a plain object may) takes
+ * the one-string-per-field call, so the core always sees exactly these fields. */
+function decideFields(raw, fields, peer, now) {
+  for (let i = 0; i < fields.length; i++) {
+    if (fields[i].includes("\0")) return raw.decide(fields[0], fields[1], fields.slice(2), peer, now);
+  }
+  return raw.decideJoined(fields.join("\0"), peer, now);
+}
+
 /** A compiled policy. Build it once and call `decide` or `decideRequest` per request. */
 export class Engine {
   #raw;
@@ -152,11 +162,10 @@ export class Engine {
       throw argError(`the request must be an object { method, path, headers, peer, now }, not ${typeName(request)}`);
     }
     checkKeys("the request", request, REQUEST_KEYS);
-    const method = str("method", request.method);
-    const path = str("path", request.path);
-    const headers = flatHeaders(request.headers);
+    const fields = [str("method", request.method), str("path", request.path)];
+    flatHeaders(request.headers, fields);
     const peer = request.peer === undefined || request.peer === null ? undefined : str("peer", request.peer);
-    return JSON.parse(this.#raw.decide(method, path, headers, peer, seconds(request.now)));
+    return JSON.parse(decideFields(this.#raw, fields, peer, seconds(request.now)));
   }
 
   /** Decides about a Fetch API `Request`. The client's address is not part of a
@@ -167,16 +176,16 @@ export class Engine {
     }
     if (options === null || typeof options !== "object") throw argError(`options must be an object, not ${typeName(options)}`);
     checkKeys("options", options, new Set(["peer", "now"]));
-    const headers = flatHeaders(request.headers);
+    const fields = flatHeaders(request.headers, [request.method, target(request.url)]);
     let hasHost = false;
-    for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === "host") hasHost = true;
+    for (let i = 2; i < fields.length; i += 2) if (fields[i].toLowerCase() === "host") hasHost = true;
     if (!hasHost) {
       // Fetch hides Host from `headers`; the URL holds it.
       const host = hostOf(request.url);
-      if (host) headers.push("host", host);
+      if (host) fields.push("host", host);
     }
     const peer = options.peer === undefined || options.peer === null ? undefined : str("peer", options.peer);
-    return JSON.parse(this.#raw.decide(request.method, target(request.url), headers, peer, seconds(options.now)));
+    return JSON.parse(decideFields(this.#raw, fields, peer, seconds(options.now)));
   }
 
   /** The decision for a request the host could not read, as this policy answers it. */

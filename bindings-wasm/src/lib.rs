@@ -121,6 +121,29 @@ impl RawEngine {
         self.inner.decide(&req).to_json()
     }
 
+    /// Decides about one request whose method, path and header names and values come
+    /// as one text, joined by NUL: `method\0path\0name0\0value0\0...`. One string
+    /// crosses into WASM instead of one per field (a Worker's request carries a dozen
+    /// headers or more). The wrapper uses it only when no field contains a NUL, so the
+    /// split gives back exactly the fields it joined; any other shape is a malformed
+    /// request, not a guess.
+    #[wasm_bindgen(js_name = decideJoined)]
+    pub fn decide_joined(&self, fields: &str, peer: Option<String>, now: f64) -> String {
+        let mut parts = fields.split('\0');
+        let (Some(method), Some(path)) = (parts.next(), parts.next()) else {
+            return self.inner.malformed("the request's fields are not method, path, headers").to_json();
+        };
+        let mut headers: Vec<(&[u8], &[u8])> = Vec::with_capacity(16);
+        while let Some(name) = parts.next() {
+            let Some(value) = parts.next() else {
+                return self.inner.malformed("a header name has no value").to_json();
+            };
+            headers.push((name.as_bytes(), value.as_bytes()));
+        }
+        let req = Request { method, path, headers: &headers, peer: peer.as_deref(), now: seconds(now) };
+        self.inner.decide(&req).to_json()
+    }
+
     /// The decision for a request the host could not read, as JSON.
     pub fn malformed(&self, detail: &str) -> String {
         self.inner.malformed(detail).to_json()

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Engine, hashKey } from "admit-wasm";
+import { RawEngine } from "../pkg/admit_wasm.js";
 import { ROOT } from "./helpers.mjs";
 
 const policy = (name) => readFileSync(join(ROOT, "examples/policies", name), "utf8");
@@ -101,6 +102,31 @@ test("hostile values are denied, never thrown", () => {
   assert.equal(s.allow, false);
   const e = rag.decide({ method: "", path: "", now: NOW });
   assert.equal(e.allow, false);
+});
+
+test("a NUL inside a field keeps every field in its place", () => {
+  // The fields cross into WASM joined by NUL; a field holding one must not shift the rest.
+  const auth = ["Authorization", `Bearer ${MR_TOKEN}`];
+  for (const note of [["X-Note", "a\0b"], ["X-N\0ote", "ab"], ["X-Note", "\0"]]) {
+    const d = mr.decide({ method: "POST", path: "/api/v1/models", headers: [note, auth], now: NOW });
+    assert.equal(d.allow, true, JSON.stringify(d));
+  }
+  const p = mr.decide({ method: "GET", path: "/api/v1/models\0/x", headers: [auth], now: NOW });
+  assert.equal(p.reason, "malformed_request");
+  assert.match(p.message, /path/);
+  // The raw joined call itself: a shape the wrapper never sends is a malformed request.
+  const raw = new RawEngine(policy("model-registry.toml"), "toml", ["AUTH_TOKEN", MR_TOKEN], []);
+  try {
+    for (const fields of ["GET", "GET\0/api/v1/models\0Authorization", ""]) {
+      const d = JSON.parse(raw.decideJoined(fields, undefined, NOW));
+      assert.equal(d.allow, false, fields);
+      assert.equal(d.reason, "malformed_request", fields);
+    }
+    const ok = JSON.parse(raw.decideJoined(`GET\0/api/v1/models\0${auth[0]}\0${auth[1]}`, undefined, NOW));
+    assert.equal(ok.allow, true, JSON.stringify(ok));
+  } finally {
+    raw.free();
+  }
 });
 
 test("now defaults to the clock, and a Date is accepted", () => {
