@@ -136,7 +136,7 @@ fn push_bool(out: &mut String, b: bool) {
     out.push_str(if b { "true" } else { "false" });
 }
 
-fn push_u16(out: &mut String, n: u16) {
+pub(crate) fn push_u16(out: &mut String, n: u16) {
     let mut digits = [0u8; 5];
     let mut len = 0;
     let mut rest = n;
@@ -176,7 +176,7 @@ fn push_str_list(out: &mut String, list: &[String]) {
 
 /// A JSON string literal, escaped as serde_json escapes: `"`, `\` and control
 /// characters only; everything else, non-ASCII included, is copied in runs.
-fn push_json_str(out: &mut String, s: &str) {
+pub(crate) fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
     let mut run_start = 0;
     for (i, &b) in s.as_bytes().iter().enumerate() {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::decision::{push_json_str, push_u16};
 use crate::error::PolicyError;
 use crate::policy::ResponsesSpec;
 use crate::reason::Reason;
@@ -24,8 +25,17 @@ pub(crate) struct ReasonResponse {
 pub(crate) enum BodyFormat {
     None,
     Text,
-    /// A JSON template with `{message}`, `{status}`, `{reason}`.
-    Json(String),
+    /// A JSON template, split at load at its `{message}`, `{status}` and `{reason}`.
+    Json(Vec<TemplatePart>),
+}
+
+/// A piece of a JSON body template.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum TemplatePart {
+    Text(String),
+    Message,
+    Reason,
+    Status,
 }
 
 #[derive(Debug, Clone)]
@@ -38,8 +48,29 @@ pub(crate) struct Responses {
     pub content_type: Option<Arc<str>>,
 }
 
-fn json_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+/// Splits a template at its placeholders, left to right.
+fn template_parts(template: &str) -> Vec<TemplatePart> {
+    const PLACEHOLDERS: [(&str, TemplatePart); 3] =
+        [("{message}", TemplatePart::Message), ("{reason}", TemplatePart::Reason), ("{status}", TemplatePart::Status)];
+    let mut parts = Vec::new();
+    let mut rest = template;
+    loop {
+        let next = PLACEHOLDERS
+            .iter()
+            .filter_map(|(name, part)| rest.find(name).map(|at| (at, *name, part)))
+            .min_by_key(|(at, _, _)| *at);
+        let Some((at, name, part)) = next else { break };
+        let (before, after) = rest.split_at(at);
+        if !before.is_empty() {
+            parts.push(TemplatePart::Text(before.to_owned()));
+        }
+        parts.push(part.clone());
+        rest = after.get(name.len()..).unwrap_or_default();
+    }
+    if !rest.is_empty() {
+        parts.push(TemplatePart::Text(rest.to_owned()));
+    }
+    parts
 }
 
 impl BodyFormat {
@@ -47,25 +78,36 @@ impl BodyFormat {
         Ok(match text {
             None | Some("none") => BodyFormat::None,
             Some("text") => BodyFormat::Text,
-            Some("fastapi") => BodyFormat::Json("{\"detail\": {message}}".to_owned()),
+            Some("fastapi") => BodyFormat::Json(template_parts("{\"detail\": {message}}")),
             Some(t) => {
-                let probe = t.replace("{message}", "\"m\"").replace("{reason}", "\"r\"").replace("{status}", "400");
+                let format = BodyFormat::Json(template_parts(t));
+                let probe = format.render("m", 400, Reason::Ok).unwrap_or_default();
                 serde_json::from_str::<serde_json::Value>(&probe)
                     .map_err(|e| format!("body must be `none`, `text`, `fastapi` or a JSON template ({e})"))?;
-                BodyFormat::Json(t.to_owned())
+                format
             }
         })
     }
 
+    /// The body for a denial. The template is filled in one pass: a message that itself
+    /// holds `{reason}` or `{status}` (a host's detail, a request's CORS method) is
+    /// written as text, never filled in, so the body stays the template's JSON.
     pub fn render(&self, message: &str, status: u16, reason: Reason) -> Option<Arc<str>> {
         match self {
             BodyFormat::None => None,
             BodyFormat::Text => Some(Arc::from(message)),
-            BodyFormat::Json(t) => Some(Arc::from(
-                t.replace("{message}", &json_string(message))
-                    .replace("{reason}", &json_string(reason.as_str()))
-                    .replace("{status}", &status.to_string()),
-            )),
+            BodyFormat::Json(parts) => {
+                let mut out = String::with_capacity(64 + message.len());
+                for part in parts {
+                    match part {
+                        TemplatePart::Text(t) => out.push_str(t),
+                        TemplatePart::Message => push_json_str(&mut out, message),
+                        TemplatePart::Reason => push_json_str(&mut out, reason.as_str()),
+                        TemplatePart::Status => push_u16(&mut out, status),
+                    }
+                }
+                Some(Arc::from(out))
+            }
         }
     }
 }
@@ -197,6 +239,26 @@ mod tests {
         let mut errors = vec![];
         Responses::compile(&spec, None, &mut errors);
         assert!(errors[0].to_string().contains("not a reason code"));
+    }
+
+    #[test]
+    fn templates_are_filled_in_one_pass() {
+        let body = BodyFormat::parse(Some(r#"{"error": {reason}, "message": {message}, "code": {status}}"#)).unwrap();
+        // Placeholders inside the message (a host's detail, a request's CORS method) are
+        // text: before, a second `replace` pass filled them in and broke the JSON.
+        let out = body.render("bad {reason} {status} {message} \"q\"", 400, Reason::MalformedRequest).unwrap();
+        assert_eq!(
+            &*out,
+            r#"{"error": "malformed_request", "message": "bad {reason} {status} {message} \"q\"", "code": 400}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["message"], "bad {reason} {status} {message} \"q\"");
+        assert_eq!(
+            template_parts("{status}{status}x{message"),
+            vec![TemplatePart::Status, TemplatePart::Status, TemplatePart::Text("x{message".into())]
+        );
+        let fastapi = BodyFormat::parse(Some("fastapi")).unwrap();
+        assert_eq!(fastapi.render("a\u{1}b", 401, Reason::Ok).as_deref(), Some(r#"{"detail": "a\u0001b"}"#));
     }
 
     #[test]
