@@ -14,8 +14,8 @@ use crate::cors::{Cors, OriginList, OriginPattern};
 use crate::decision::Decision;
 use crate::error::{EngineError, LoadError, PolicyError, PolicyWarning};
 use crate::load::{Format, SourceMap, parse};
-use crate::path::canonicalize;
-use crate::policy::{AuthenticatorSpec, CorsSpec, CredentialSpec, JwtSpec, Policy, RouteSpec};
+use crate::path::canonicalize_with;
+use crate::policy::{AuthenticatorSpec, CorsSpec, CredentialSpec, JwtSpec, PathsSpec, Policy, RouteSpec};
 use crate::reason::Reason;
 use crate::request::Request;
 use crate::response::Responses;
@@ -95,6 +95,7 @@ pub struct Engine {
     responses: Responses,
     max_header: usize,
     max_path: usize,
+    paths: PathsSpec,
     warnings: Vec<PolicyWarning>,
     text: HeaderText,
 }
@@ -244,7 +245,7 @@ impl Engine {
         if req.path.len() > self.max_path {
             return Verdict::denied(Denial::malformed(format!("request path is longer than {} bytes", self.max_path)));
         }
-        let path = match canonicalize(req.path) {
+        let path = match canonicalize_with(req.path, &self.paths) {
             Ok(p) => p,
             Err(e) => return Verdict::denied(Denial::malformed(e.message())),
         };
@@ -613,7 +614,7 @@ fn compile(policy: &Policy, resolver: &dyn Resolver, source: &SourceMap) -> Resu
                 cx.err(format!("routes[{i}].id"), format!("rule id `{id}` is also used by routes[{prev}]"));
             }
         }
-        if let Some(rule) = compile_route(&mut cx, i, spec, &scopes, &all_ids, &enabled_index) {
+        if let Some(rule) = compile_route(&mut cx, i, spec, &policy.paths, &scopes, &all_ids, &enabled_index) {
             rules.push(rule);
         }
     }
@@ -671,6 +672,7 @@ fn compile(policy: &Policy, resolver: &dyn Resolver, source: &SourceMap) -> Resu
         responses,
         max_header,
         max_path,
+        paths: policy.paths,
         warnings,
         text: HeaderText::new(),
     })
@@ -1174,6 +1176,7 @@ fn compile_route(
     cx: &mut Ctx<'_>,
     i: usize,
     spec: &RouteSpec,
+    paths: &PathsSpec,
     scopes: &ScopeTable,
     all_ids: &HashSet<String>,
     enabled_index: &HashMap<&str, usize>,
@@ -1186,7 +1189,7 @@ fn compile_route(
     }
     let mut patterns = Vec::new();
     for t in &texts {
-        match Pattern::parse(t) {
+        match Pattern::parse(t, paths) {
             Ok(p) => patterns.push(p),
             Err(e) => cx.err(format!("{place}.path"), e),
         }

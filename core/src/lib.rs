@@ -62,7 +62,7 @@ pub use decision::{Decision, Principal};
 pub use engine::Engine;
 pub use error::{EngineError, LoadError, PolicyError, PolicyWarning};
 pub use load::Format;
-pub use path::{PathError, canonicalize};
+pub use path::{PathError, canonicalize, canonicalize_with, target_from_decoded};
 pub use policy::Policy;
 pub use reason::Reason;
 pub use request::{OwnedRequest, Request};

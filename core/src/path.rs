@@ -1,31 +1,52 @@
 //! One canonical form for request paths, so that a rule cannot be stepped around with
-//! `..`, `//`, `%2e` or case games in percent-encoding.
+//! `..`, `//`, `%2e` or case games in percent-encoding, and so that the path admit
+//! decides on is the path the host's router matches.
 //!
-//! The canonical form (RFC 3986, section 6.2.2, plus two gateway rules):
-//! - the query string and fragment are dropped;
+//! Targets that routers read differently are refused by default (`[paths]` in the
+//! policy chooses otherwise; `docs/policy.md` 6.3): an encoded `/` or `\`, a `.` or `..`
+//! segment (raw or encoded), an empty segment, a trailing `/`, a `#`. Always refused: a
+//! raw control character or backslash, an encoded control character (`%00`), and
+//! percent-escapes that do not spell UTF-8 (overlong forms included), since routers
+//! disagree on every one of them and no browser sends them.
+//!
+//! The canonical form of what is left (RFC 3986, section 6.2.2):
+//! - the query string is dropped;
 //! - percent-encoded unreserved characters (`A-Z a-z 0-9 - . _ ~`) are decoded, every
 //!   other escape is kept with upper-case hex, so `%2F` never splits a segment;
-//! - bytes outside the URI character set (spaces, non-ASCII) are percent-encoded;
-//! - `.` segments are removed and `..` removes the previous segment; a `..` above the
-//!   root is malformed;
-//! - empty segments (`//`) are removed, and so is a trailing `/`;
-//! - a raw control character or backslash is malformed: servers disagree on them.
+//! - bytes outside the URI character set (spaces, non-ASCII) are percent-encoded.
 
 use std::borrow::Cow;
 
+use crate::policy::{DotSegments, EmptySegments, EscapedSlashes, Fragment, PathsSpec, TrailingSlash};
+
 /// Why a path cannot be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PathError {
     /// Not an absolute path (`*`, `http://...`, empty).
     NotAbsolute,
     /// A `%` not followed by two hex digits.
     BadEscape,
-    /// A control character or backslash.
+    /// A raw control character or backslash.
     BadCharacter,
-    /// `..` climbs above the root.
+    /// `..` climbs above the root (when dot segments are resolved).
     AboveRoot,
     /// Longer than the policy allows.
     TooLong,
+    /// `%2F` or `%5C`: an encoded `/` or `\`.
+    EscapedSlash,
+    /// A `.` or `..` segment, raw or encoded.
+    DotSegment,
+    /// An empty segment (`//`).
+    EmptySegment,
+    /// The path ends with `/`.
+    TrailingSlash,
+    /// A `#` in the target.
+    Fragment,
+    /// An encoded control character (`%00` to `%1F`, `%7F`).
+    EncodedControl,
+    /// Percent-escapes whose bytes are not UTF-8 (overlong forms included).
+    NotUtf8,
 }
 
 impl PathError {
@@ -37,6 +58,13 @@ impl PathError {
             PathError::BadCharacter => "request path has a control character or backslash",
             PathError::AboveRoot => "request path climbs above the root",
             PathError::TooLong => "request path is too long",
+            PathError::EscapedSlash => "request path has an encoded `/` or `\\` (`%2F`, `%5C`)",
+            PathError::DotSegment => "request path has a `.` or `..` segment",
+            PathError::EmptySegment => "request path has an empty segment (`//`)",
+            PathError::TrailingSlash => "request path ends with `/`",
+            PathError::Fragment => "request target has a fragment (`#`)",
+            PathError::EncodedControl => "request path has an encoded control character",
+            PathError::NotUtf8 => "request path has percent-escapes that are not UTF-8",
         }
     }
 }
@@ -68,12 +96,6 @@ fn push_escaped(out: &mut String, b: u8) {
     out.push(hex_digit(b & 15).to_ascii_uppercase());
 }
 
-/// The path part of a request target: before `?` or `#`.
-fn strip_query(target: &str) -> &str {
-    let end = target.find(['?', '#']).unwrap_or(target.len());
-    target.get(..end).unwrap_or(target)
-}
-
 /// True when the path is already canonical, so the common case costs one scan and no
 /// allocation.
 fn is_canonical(path: &str) -> bool {
@@ -103,9 +125,11 @@ fn segment_is_plain(seg: &[u8]) -> bool {
 }
 
 /// Normalises one segment's escapes and characters.
-fn canonical_segment(seg: &str) -> Result<String, PathError> {
+fn canonical_segment(seg: &str, rules: &PathsSpec) -> Result<String, PathError> {
     let bytes = seg.as_bytes();
     let mut out = String::with_capacity(seg.len());
+    // Decoded bytes at or above 0x80, checked as UTF-8 at the end of the segment.
+    let mut high = false;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         if b == b'%' {
@@ -115,6 +139,13 @@ fn canonical_segment(seg: &str) -> Result<String, PathError> {
                 return Err(PathError::BadEscape);
             };
             let decoded = hi << 4 | lo;
+            if decoded < 0x20 || decoded == 0x7f {
+                return Err(PathError::EncodedControl);
+            }
+            if matches!(decoded, b'/' | b'\\') && rules.escaped_slashes == EscapedSlashes::Reject {
+                return Err(PathError::EscapedSlash);
+            }
+            high |= decoded >= 0x80;
             if is_unreserved(decoded) {
                 out.push(char::from(decoded));
             } else {
@@ -133,12 +164,26 @@ fn canonical_segment(seg: &str) -> Result<String, PathError> {
         }
         i += 1;
     }
+    if high && matches!(decode_bytes(&out), Err(_)) {
+        return Err(PathError::NotUtf8);
+    }
     Ok(out)
 }
 
-/// The canonical form of a request target's path, borrowed when it is already canonical.
+/// The canonical form of a request target's path under the default `[paths]` rules,
+/// borrowed when it is already canonical.
 pub fn canonicalize(target: &str) -> Result<Cow<'_, str>, PathError> {
-    let path = strip_query(target);
+    canonicalize_with(target, &PathsSpec::default())
+}
+
+/// The canonical form of a request target's path under a policy's `[paths]` rules.
+pub fn canonicalize_with<'t>(target: &'t str, rules: &PathsSpec) -> Result<Cow<'t, str>, PathError> {
+    let target = match target.find('#') {
+        Some(_) if rules.fragment == Fragment::Reject => return Err(PathError::Fragment),
+        Some(at) => target.get(..at).unwrap_or(target),
+        None => target,
+    };
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
     if !path.starts_with('/') {
         return Err(PathError::NotAbsolute);
     }
@@ -146,12 +191,25 @@ pub fn canonicalize(target: &str) -> Result<Cow<'_, str>, PathError> {
         return Ok(Cow::Borrowed(path));
     }
     let mut segments: Vec<String> = Vec::new();
-    for raw in path.split('/').skip(1) {
+    let raw_segments = path.split('/').skip(1);
+    let last = path.split('/').count().saturating_sub(2);
+    for (i, raw) in raw_segments.enumerate() {
         if raw.is_empty() {
+            if path == "/" {
+                break;
+            }
+            if i == last {
+                if rules.trailing_slash == TrailingSlash::Reject {
+                    return Err(PathError::TrailingSlash);
+                }
+            } else if rules.empty_segments == EmptySegments::Reject {
+                return Err(PathError::EmptySegment);
+            }
             continue;
         }
-        let seg = canonical_segment(raw)?;
+        let seg = canonical_segment(raw, rules)?;
         match seg.as_str() {
+            "." | ".." if rules.dot_segments == DotSegments::Reject => return Err(PathError::DotSegment),
             "." => {}
             ".." => {
                 if segments.pop().is_none() {
@@ -172,17 +230,33 @@ pub fn canonicalize(target: &str) -> Result<Cow<'_, str>, PathError> {
     Ok(Cow::Owned(out))
 }
 
+/// The request target for a path that a router has already percent-decoded (ASGI's
+/// `scope["path"]`, libmicrohttpd's `url`): every byte that would otherwise be read as
+/// syntax or as an escape (`%`, `?`, `#`, and anything outside `pchar`) is encoded, so
+/// the engine decides on exactly the segments the router matches, and nothing is
+/// decoded twice. `/` stays a separator. The result carries no query.
+pub fn target_from_decoded(path: &str) -> Cow<'_, str> {
+    if path.bytes().all(|b| b == b'/' || is_pchar_plain(b)) {
+        return Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len() + 8);
+    for &b in path.as_bytes() {
+        if b == b'/' || is_pchar_plain(b) {
+            out.push(char::from(b));
+        } else {
+            push_escaped(&mut out, b);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// The segments of a canonical path (none for `/`).
 pub fn segments(canonical: &str) -> impl Iterator<Item = &str> {
     canonical.split('/').skip(1).filter(|s| !s.is_empty())
 }
 
-/// Fully percent-decodes a canonical segment, for comparing a path parameter with a
-/// principal's id. Invalid UTF-8 after decoding is kept as the encoded text.
-pub fn decode_segment(seg: &str) -> Cow<'_, str> {
-    if !seg.contains('%') {
-        return Cow::Borrowed(seg);
-    }
+/// Percent-decodes text whose escapes are well-formed (a canonical segment).
+fn decode_bytes(seg: &str) -> Result<String, std::string::FromUtf8Error> {
     let bytes = seg.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -199,7 +273,16 @@ pub fn decode_segment(seg: &str) -> Cow<'_, str> {
         out.push(b);
         i += 1;
     }
-    match String::from_utf8(out) {
+    String::from_utf8(out)
+}
+
+/// Fully percent-decodes a canonical segment, for comparing a path parameter with a
+/// principal's id. Invalid UTF-8 after decoding is kept as the encoded text.
+pub fn decode_segment(seg: &str) -> Cow<'_, str> {
+    if !seg.contains('%') {
+        return Cow::Borrowed(seg);
+    }
+    match decode_bytes(seg) {
         Ok(s) => Cow::Owned(s),
         Err(_) => Cow::Borrowed(seg),
     }
@@ -207,8 +290,8 @@ pub fn decode_segment(seg: &str) -> Cow<'_, str> {
 
 /// A literal segment of a route pattern, put in canonical form. `None` when the segment
 /// could never equal a canonical request segment (`.`, `..`, empty, bad escape).
-pub fn canonical_pattern_segment(seg: &str) -> Option<String> {
-    let c = canonical_segment(seg).ok()?;
+pub fn canonical_pattern_segment(seg: &str, rules: &PathsSpec) -> Option<String> {
+    let c = canonical_segment(seg, rules).ok()?;
     if c.is_empty() || c == "." || c == ".." { None } else { Some(c) }
 }
 
@@ -216,8 +299,21 @@ pub fn canonical_pattern_segment(seg: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The rules of a host whose router normalises (what admit did before `[paths]`).
+    const LENIENT: PathsSpec = PathsSpec {
+        escaped_slashes: EscapedSlashes::Keep,
+        dot_segments: DotSegments::Resolve,
+        empty_segments: EmptySegments::Merge,
+        trailing_slash: TrailingSlash::Strip,
+        fragment: Fragment::Drop,
+    };
+
     fn canon(p: &str) -> Result<String, PathError> {
         canonicalize(p).map(Cow::into_owned)
+    }
+
+    fn lenient(p: &str) -> Result<String, PathError> {
+        canonicalize_with(p, &LENIENT).map(Cow::into_owned)
     }
 
     #[test]
@@ -225,29 +321,66 @@ mod tests {
         assert!(matches!(canonicalize("/api/v1/jobs"), Ok(Cow::Borrowed("/api/v1/jobs"))));
         assert!(matches!(canonicalize("/"), Ok(Cow::Borrowed("/"))));
         assert!(matches!(canonicalize("/a?x=1"), Ok(Cow::Borrowed("/a"))));
+        assert!(matches!(canonicalize("/?x=/../"), Ok(Cow::Borrowed("/"))));
     }
 
     #[test]
-    fn dot_segments_and_repeated_slashes_are_resolved() {
-        assert_eq!(canon("/api/v1/public/../admin").unwrap(), "/api/v1/admin");
-        assert_eq!(canon("/api//v1///jobs/").unwrap(), "/api/v1/jobs");
-        assert_eq!(canon("/./a/./b/.").unwrap(), "/a/b");
-        assert_eq!(canon("/a/b/..").unwrap(), "/a");
-        assert_eq!(canon("//").unwrap(), "/");
-        assert_eq!(canon("/a/..").unwrap(), "/");
+    fn targets_routers_read_differently_are_refused_by_default() {
+        use PathError::*;
+        for (p, e) in [
+            ("/api/admin%2Fusers", EscapedSlash),
+            ("/api/admin%2fusers", EscapedSlash),
+            ("/api/admin%5Cusers", EscapedSlash),
+            ("/api/admin%5cusers", EscapedSlash),
+            ("/api/v1/public/../admin", DotSegment),
+            ("/api/v1/jobs/alice/..", DotSegment),
+            ("/./a", DotSegment),
+            ("/a/.", DotSegment),
+            ("/health/%2e%2e/env", DotSegment),
+            ("/a/.%2E/b", DotSegment),
+            ("/a/%2e", DotSegment),
+            ("/..", DotSegment),
+            ("/api//admin", EmptySegment),
+            ("//", EmptySegment),
+            ("/api/admin/", TrailingSlash),
+            ("/api/public#/../admin", Fragment),
+            ("/a?x=1#f", Fragment),
+            ("/a%00b", EncodedControl),
+            ("/a%0Ab", EncodedControl),
+            ("/a%7f", EncodedControl),
+            ("/a%C0%AF", NotUtf8),
+            ("/a%C0%AE%C0%AE/b", NotUtf8),
+            ("/a%FF", NotUtf8),
+            ("/a%E2%82", NotUtf8),
+        ] {
+            assert_eq!(canon(p), Err(e), "{p}");
+        }
     }
 
     #[test]
-    fn encoded_dots_are_dot_segments() {
-        assert_eq!(canon("/health/%2e%2e/api/v1/artifacts").unwrap(), "/api/v1/artifacts");
-        assert_eq!(canon("/health/%2E%2e/env").unwrap(), "/env");
-        assert_eq!(canon("/a/.%2e/b").unwrap(), "/b");
+    fn always_refused_whatever_the_rules() {
+        for p in ["/a\u{0}b", "/a\\b", "/a%00", "/a%1f", "/a%C0%AF", "/a%zz", "api", ""] {
+            assert!(canon(p).is_err(), "{p}");
+            assert!(lenient(p).is_err(), "{p}");
+        }
     }
 
     #[test]
-    fn encoded_slash_never_splits_a_segment() {
-        assert_eq!(canon("/jobs/bob%2falice").unwrap(), "/jobs/bob%2Falice");
-        assert_eq!(canon("/a/%2e%2e%2fenv").unwrap(), "/a/..%2Fenv");
+    fn lenient_rules_resolve_dots_and_merge_slashes() {
+        assert_eq!(lenient("/api/v1/public/../admin").unwrap(), "/api/v1/admin");
+        assert_eq!(lenient("/api//v1///jobs/").unwrap(), "/api/v1/jobs");
+        assert_eq!(lenient("/./a/./b/.").unwrap(), "/a/b");
+        assert_eq!(lenient("/a/b/..").unwrap(), "/a");
+        assert_eq!(lenient("//").unwrap(), "/");
+        assert_eq!(lenient("/a/..").unwrap(), "/");
+        assert_eq!(lenient("/health/%2e%2e/api/v1/artifacts").unwrap(), "/api/v1/artifacts");
+        assert_eq!(lenient("/a/.%2e/b").unwrap(), "/b");
+        assert_eq!(lenient("/jobs/bob%2falice").unwrap(), "/jobs/bob%2Falice");
+        assert_eq!(lenient("/a/%2e%2e%2fenv").unwrap(), "/a/..%2Fenv");
+        assert_eq!(lenient("/a#frag").unwrap(), "/a");
+        assert_eq!(lenient("/.."), Err(PathError::AboveRoot));
+        assert_eq!(lenient("/a/../.."), Err(PathError::AboveRoot));
+        assert_eq!(lenient("/%2e%2e/etc"), Err(PathError::AboveRoot));
     }
 
     #[test]
@@ -257,13 +390,13 @@ mod tests {
         assert_eq!(canon("/caf\u{e9}").unwrap(), "/caf%C3%A9");
         assert_eq!(canon("/caf%c3%a9").unwrap(), "/caf%C3%A9");
         assert_eq!(canon("/a b").unwrap(), "/a%20b");
+        assert_eq!(canon("/100%25").unwrap(), "/100%25");
+        assert_eq!(canon("/a%252Fb").unwrap(), "/a%252Fb");
+        assert_eq!(canon("/a%23b").unwrap(), "/a%23b");
     }
 
     #[test]
     fn hostile_paths_are_errors() {
-        assert_eq!(canon("/.."), Err(PathError::AboveRoot));
-        assert_eq!(canon("/a/../.."), Err(PathError::AboveRoot));
-        assert_eq!(canon("/%2e%2e/etc"), Err(PathError::AboveRoot));
         assert_eq!(canon("/a%zz"), Err(PathError::BadEscape));
         assert_eq!(canon("/a%4"), Err(PathError::BadEscape));
         assert_eq!(canon("/a\u{0}b"), Err(PathError::BadCharacter));
@@ -277,9 +410,35 @@ mod tests {
     #[test]
     fn canonicalisation_is_idempotent() {
         for p in ["/a/../b//c/", "/%2e/x%2fy", "/caf\u{e9}/%7e", "/a%3ab/./c"] {
-            let once = canon(p).unwrap();
-            assert_eq!(canon(&once).unwrap(), once);
+            let once = lenient(p).unwrap();
+            assert_eq!(lenient(&once).unwrap(), once);
+            assert_eq!(canon(&once).unwrap_or_else(|_| once.clone()), once);
         }
+    }
+
+    #[test]
+    fn decoded_paths_become_targets_with_the_same_segments() {
+        assert!(matches!(target_from_decoded("/api/v1/jobs"), Cow::Borrowed(_)));
+        for (decoded, target) in [
+            ("/api/admin/users", "/api/admin/users"),
+            ("/files/100%", "/files/100%25"),
+            ("/a%2Fb", "/a%252Fb"),
+            ("/a?b", "/a%3Fb"),
+            ("/a#b", "/a%23b"),
+            ("/caf\u{e9}", "/caf%C3%A9"),
+            ("/a b", "/a%20b"),
+            ("/a\\b", "/a%5Cb"),
+            ("/a\u{0}b", "/a%00b"),
+        ] {
+            assert_eq!(target_from_decoded(decoded), target, "{decoded:?}");
+        }
+        // What the router matched on is what the engine decides on, or it is refused.
+        assert_eq!(canon(&target_from_decoded("/a?b")).unwrap(), "/a%3Fb");
+        assert_eq!(canon(&target_from_decoded("/files/100%")).unwrap(), "/files/100%25");
+        assert_eq!(decode_segment("100%25"), "100%");
+        assert_eq!(canon(&target_from_decoded("/a\\b")), Err(PathError::EscapedSlash));
+        assert_eq!(canon(&target_from_decoded("/a\u{0}b")), Err(PathError::EncodedControl));
+        assert_eq!(canon(&target_from_decoded("/jobs/alice/..")), Err(PathError::DotSegment));
     }
 
     #[test]

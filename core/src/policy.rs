@@ -47,6 +47,9 @@ pub struct Policy {
     /// Size limits on what a request may carry.
     #[serde(default, skip_serializing_if = "LimitsSpec::is_default")]
     pub limits: LimitsSpec,
+    /// Which request targets are refused because routers read them differently.
+    #[serde(default, skip_serializing_if = "PathsSpec::is_default")]
+    pub paths: PathsSpec,
 }
 
 /// A role: the scopes it grants and the roles it includes.
@@ -474,4 +477,97 @@ impl LimitsSpec {
     fn is_default(&self) -> bool {
         *self == Self::default()
     }
+}
+
+/// `[paths]`: what to do with request targets that routers read differently. Each
+/// default refuses the target (`malformed_request`, 400); the other choice is for a host
+/// whose router is known to read them the way admit then does (see `docs/policy.md` 6.3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsSpec {
+    /// `%2F` and `%5C` (an encoded `/` or `\`): `reject` (default) or `keep` (inside
+    /// its segment, for a router that matches on the undecoded path).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub escaped_slashes: EscapedSlashes,
+    /// `.` and `..` segments, raw or encoded: `reject` (default) or `resolve` (RFC 3986
+    /// 5.2.4, for a router that resolves them before matching).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub dot_segments: DotSegments,
+    /// Empty segments (`//`): `reject` (default) or `merge` (for a router that merges
+    /// slashes, as nginx does).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub empty_segments: EmptySegments,
+    /// A path ending in `/`: `reject` (default) or `strip` (for a router that treats
+    /// `/a/` as `/a`).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub trailing_slash: TrailingSlash,
+    /// A `#` in the target (a request-target has no fragment, RFC 9112 3.2): `reject`
+    /// (default) or `drop` (cut the target there, for a server that does).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub fragment: Fragment,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+impl PathsSpec {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// `paths.escaped_slashes`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscapedSlashes {
+    /// Refuse the target.
+    #[default]
+    Reject,
+    /// Keep the escape inside its segment.
+    Keep,
+}
+
+/// `paths.dot_segments`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DotSegments {
+    /// Refuse the target.
+    #[default]
+    Reject,
+    /// Remove `.`; `..` removes the segment before it.
+    Resolve,
+}
+
+/// `paths.empty_segments`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmptySegments {
+    /// Refuse the target.
+    #[default]
+    Reject,
+    /// Treat `//` as `/`.
+    Merge,
+}
+
+/// `paths.trailing_slash`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrailingSlash {
+    /// Refuse the target.
+    #[default]
+    Reject,
+    /// Treat `/a/` as `/a`.
+    Strip,
+}
+
+/// `paths.fragment`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fragment {
+    /// Refuse the target.
+    #[default]
+    Reject,
+    /// Cut the target at the `#`.
+    Drop,
 }

@@ -6,6 +6,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::path::{canonical_pattern_segment, decode_segment, segments};
+use crate::policy::{PathsSpec, TrailingSlash};
 use crate::scopes::ScopeSet;
 
 /// One segment of a pattern.
@@ -29,7 +30,7 @@ pub(crate) struct Pattern {
 
 impl Pattern {
     /// Parses a pattern; the error says why it could never match.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str, rules: &PathsSpec) -> Result<Self, String> {
         if !text.starts_with('/') {
             return Err(format!("pattern `{text}` must start with `/`"));
         }
@@ -42,8 +43,16 @@ impl Pattern {
         for (i, s) in raw.into_iter().enumerate() {
             let last = i + 1 == count;
             if s.is_empty() {
-                if last {
+                if last && count == 1 {
+                    continue; // the root, `/`
+                }
+                if last && rules.trailing_slash == TrailingSlash::Strip {
                     continue; // a trailing slash: canonical paths have none
+                }
+                if last {
+                    return Err(format!(
+                        "pattern `{text}` ends with `/`, and request paths that do are refused; write it without, or set `[paths] trailing_slash = \"strip\"`"
+                    ));
                 }
                 return Err(format!("pattern `{text}` has an empty segment (`//`), which no canonical path has"));
             }
@@ -64,7 +73,7 @@ impl Pattern {
             } else if s.contains(['{', '}', '*']) {
                 return Err(format!("pattern `{text}`: `{{`, `}}` and `*` must fill a whole segment"));
             } else {
-                match canonical_pattern_segment(s) {
+                match canonical_pattern_segment(s, rules) {
                     Some(c) => Seg::Lit(c),
                     None => {
                         return Err(format!(
@@ -388,7 +397,7 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Pattern {
-        Pattern::parse(s).unwrap()
+        Pattern::parse(s, &PathsSpec::default()).unwrap()
     }
 
     #[test]
@@ -403,7 +412,8 @@ mod tests {
         assert!(p("/").matches("/"));
         assert!(!p("/").matches("/a"));
         assert!(p("/a/*/c").matches("/a/b/c"));
-        assert!(p("/health/").matches("/health"));
+        let strip = PathsSpec { trailing_slash: TrailingSlash::Strip, ..PathsSpec::default() };
+        assert!(Pattern::parse("/health/", &strip).unwrap().matches("/health"));
         assert!(p("/caf\u{e9}").matches("/caf%C3%A9"));
         assert!(p("/%7Euser").matches("/~user"));
     }
@@ -420,9 +430,9 @@ mod tests {
     fn patterns_that_cannot_match_are_errors() {
         for bad in [
             "api", "/a//b", "/a/**/b", "/a/../b", "/a/./b", "/a?x=1", "/{}", "/{a-b}", "/a{b}", "/x*", "/a/%zz",
-            "/{a}/{a}",
+            "/{a}/{a}", "/health/", "/a%2Fb", "/a%00",
         ] {
-            assert!(Pattern::parse(bad).is_err(), "{bad}");
+            assert!(Pattern::parse(bad, &PathsSpec::default()).is_err(), "{bad}");
         }
     }
 
