@@ -137,7 +137,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Decide { policy, request, pretty } => {
             let engine = load(&policy)?;
             let text = read_input(request.as_deref())?;
-            let req: OwnedRequest = serde_json::from_str(&text).map_err(|e| format!("request: {e}"))?;
+            let req = OwnedRequest::from_json(&text).map_err(|e| format!("request: {e}"))?;
             let headers = req.header_bytes();
             let decision = engine.decide(&req.as_request(&headers));
             let out = if pretty {

@@ -41,6 +41,7 @@
 mod authn;
 mod cors;
 mod decision;
+pub(crate) mod depth;
 mod engine;
 mod error;
 mod load;
@@ -59,13 +60,14 @@ pub mod value;
 pub use authn::jwt::TokenRequest;
 pub use authn::keys::{sha256, to_hex};
 pub use decision::{Decision, Principal};
+pub use depth::MAX_POLICY_DEPTH;
 pub use engine::Engine;
 pub use error::{EngineError, LoadError, PolicyError, PolicyWarning};
 pub use load::Format;
 pub use path::{PathError, canonicalize, canonicalize_with, target_from_decoded};
 pub use policy::Policy;
 pub use reason::Reason;
-pub use request::{OwnedRequest, Request};
+pub use request::{MAX_REQUEST_DEPTH, OwnedRequest, Request};
 pub use value::{MapResolver, Resolver};
 
 /// Parses a policy's text without compiling it (no references are resolved).

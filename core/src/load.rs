@@ -1,5 +1,6 @@
 //! Reading a policy from TOML or JSON text, with every error placed in the file.
 
+use crate::depth::MAX_POLICY_DEPTH;
 use crate::error::{LoadError, PolicyError};
 use crate::policy::Policy;
 use crate::tree::{Tree, from_tree};
@@ -66,6 +67,16 @@ impl SourceMap {
 /// messages and places whatever the format, and one copy of the generated deserializers
 /// instead of two (the WASM package is 16% smaller for it).
 pub(crate) fn parse(text: &str, format: Format) -> Result<(Policy, SourceMap), LoadError> {
+    let within = match format {
+        Format::Toml => crate::depth::toml_within(text.as_bytes(), MAX_POLICY_DEPTH),
+        Format::Json => crate::depth::json_within(text.as_bytes(), MAX_POLICY_DEPTH),
+    };
+    if !within {
+        return Err(LoadError::one(PolicyError::new(
+            "",
+            format!("the policy nests deeper than {MAX_POLICY_DEPTH} levels"),
+        )));
+    }
     let (tree, map) = match format {
         Format::Toml => {
             let tree = toml::from_str::<Tree>(text).map_err(|e| LoadError::one(toml_error(text, &e)))?;

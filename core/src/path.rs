@@ -164,7 +164,7 @@ fn canonical_segment(seg: &str, rules: &PathsSpec) -> Result<String, PathError> 
         }
         i += 1;
     }
-    if high && matches!(decode_bytes(&out), Err(_)) {
+    if high && decode_bytes(&out).is_err() {
         return Err(PathError::NotUtf8);
     }
     Ok(out)

@@ -26,6 +26,10 @@ impl<'a> Request<'a> {
     }
 }
 
+/// The deepest nesting a request's JSON may have: the contract needs 3 (the request
+/// object, `headers`, a pair).
+pub const MAX_REQUEST_DEPTH: usize = 8;
+
 /// A request as the JSON contract spells it, owned: what `admit decide` reads and the
 /// bindings accept. `headers` is a list of `[name, value]` pairs or an object whose
 /// values are strings or lists of strings.
@@ -47,6 +51,16 @@ pub struct OwnedRequest {
 }
 
 impl OwnedRequest {
+    /// Reads a request from the contract's JSON. Nesting deeper than the contract's own
+    /// (an object of lists of pairs) is refused before parsing, so hostile input cannot
+    /// exhaust a small thread stack.
+    pub fn from_json(text: &str) -> Result<OwnedRequest, String> {
+        if !crate::depth::json_within(text.as_bytes(), MAX_REQUEST_DEPTH) {
+            return Err(format!("request JSON nests deeper than {MAX_REQUEST_DEPTH} levels"));
+        }
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
     /// Header pairs as bytes, for [`Request::headers`].
     pub fn header_bytes(&self) -> Vec<(&[u8], &[u8])> {
         self.headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect()

@@ -56,6 +56,56 @@ fn method() -> impl Strategy<Value = String> {
 }
 
 /// Paths built from segments that tempt a canonicaliser.
+/// Segments with every construct routers read differently: dot segments raw and
+/// encoded, encoded slashes and backslashes, empty segments, `#`, NUL, double and
+/// overlong encodings, `;`, non-ASCII.
+fn router_segment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("api".to_owned()),
+        Just("admin".to_owned()),
+        Just(String::new()),
+        Just(".".to_owned()),
+        Just("..".to_owned()),
+        Just("%2e".to_owned()),
+        Just("%2E%2e".to_owned()),
+        Just(".%2e".to_owned()),
+        Just("a%2Fb".to_owned()),
+        Just("a%2fb".to_owned()),
+        Just("a%5Cb".to_owned()),
+        Just("a%252Fb".to_owned()),
+        Just("a#b".to_owned()),
+        Just("a%23b".to_owned()),
+        Just("a%00".to_owned()),
+        Just("%C0%AF".to_owned()),
+        Just("%C0%AE%C0%AE".to_owned()),
+        Just("caf%C3%A9".to_owned()),
+        Just("caf\u{e9}".to_owned()),
+        Just("a;x".to_owned()),
+        Just("%61".to_owned()),
+        "[a-zA-Z0-9%._~;:@!$&'()*+,=-]{1,6}",
+    ]
+}
+
+/// Percent-decodes what a router sees of a segment (escapes that are not two hex
+/// digits are kept as they are).
+fn percent_decode(seg: &str) -> Vec<u8> {
+    let b = seg.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
 fn path() -> impl Strategy<Value = String> {
     let seg = prop_oneof![
         Just("api".to_owned()),
@@ -182,6 +232,40 @@ proptest! {
                 prop_assert!(seg != "." && seg != "..", "{}", c);
             }
             prop_assert_eq!(canonicalize(&c).unwrap(), c.clone());
+        }
+    }
+
+    /// The segments admit decides on are the segments a router splits the target into:
+    /// when a target is accepted, its canonical path has as many segments as the target
+    /// has between its `/`s, and each one decodes to the same text as the router's
+    /// (which percent-decodes the path, then splits it: Starlette on uvicorn's path,
+    /// libmicrohttpd on its URL). Anything else is refused.
+    #[test]
+    fn accepted_targets_keep_the_routers_segments(
+        segs in proptest::collection::vec(router_segment(), 0..6),
+        query in proptest::option::of("[a-z=/.%#]{0,8}"),
+    ) {
+        let mut target = String::new();
+        for s in &segs {
+            target.push('/');
+            target.push_str(s);
+        }
+        if target.is_empty() {
+            target.push('/');
+        }
+        let path_part = target.clone();
+        if let Some(q) = &query {
+            target.push('?');
+            target.push_str(q);
+        }
+        if let Ok(c) = canonicalize(&target) {
+            // Starlette and libmicrohttpd decode the whole path, then split it.
+            let decoded = percent_decode(&path_part);
+            let router: Vec<Vec<u8>> =
+                if path_part == "/" { Vec::new() } else { decoded.split(|&b| b == b'/').skip(1).map(<[u8]>::to_vec).collect() };
+            let ours: Vec<Vec<u8>> =
+                if c == "/" { Vec::new() } else { c.split('/').skip(1).map(percent_decode).collect() };
+            prop_assert_eq!(ours, router, "{} -> {}", target, c);
         }
     }
 
