@@ -553,12 +553,21 @@ impl Ctx<'_> {
             }
         }
     }
-    /// Resolves a secret: it must be a reference, never written in the policy.
+    /// Resolves a secret: it must be a reference, never written in the policy, and a
+    /// reference without a `default` (a default is a secret written in the policy, and
+    /// one that works wherever the variable is forgotten).
     fn secret(&mut self, v: &Value, place: &str) -> Option<String> {
         if v.is_literal() {
             self.err(
                 place,
                 "a secret cannot be written in the policy; use `{ env = \"NAME\" }` or `{ file = \"PATH\" }`",
+            );
+            return None;
+        }
+        if let Value::Env { name, default: Some(_), .. } = v {
+            self.err(
+                place,
+                format!("a secret cannot have a `default` (it would be written in the policy); set `{name}` instead"),
             );
             return None;
         }
@@ -582,6 +591,16 @@ impl Ctx<'_> {
                 Vec::new()
             }
         }
+    }
+    /// Resolves a list whose emptiness would switch a check off (`audience`,
+    /// `algorithms`): a reference that is set but holds no item (`AUD=","`) is an error,
+    /// not an absent list.
+    fn checked_list(&mut self, v: &crate::value::ValueList, place: &str) -> Vec<String> {
+        if let Some(r) = v.set_but_empty(self.resolver) {
+            self.err(place, format!("{} is set but holds no item", r.describe()));
+            return Vec::new();
+        }
+        self.list(v, place)
     }
 }
 
@@ -802,6 +821,7 @@ fn compile_authenticators(
                         identity: roles.identity(who, &role_ids, &s.scopes, DirectScopes::Patterns, scopes, None),
                         hosts,
                         origins,
+                        same_site: s.same_site,
                     })
                 })
             }
@@ -936,7 +956,7 @@ fn compile_jwt(
 ) -> Option<JwtAuthenticator> {
     let errors_before = cx.errors.len();
     let mut algorithms = Vec::new();
-    for a in cx.list(&s.algorithms, &format!("{place}.algorithms")) {
+    for a in cx.checked_list(&s.algorithms, &format!("{place}.algorithms")) {
         match jwt::parse_algorithm(a.trim()) {
             Ok(alg) => {
                 if !algorithms.contains(&alg) {
@@ -1067,8 +1087,8 @@ fn compile_jwt(
         }
     }
     let issuer = s.issuer.as_ref().and_then(|v| cx.req(v, &format!("{place}.issuer")));
-    let audience = cx.list(&s.audience, &format!("{place}.audience"));
-    let authorized_parties = cx.list(&s.authorized_parties, &format!("{place}.authorized_parties"));
+    let audience = cx.checked_list(&s.audience, &format!("{place}.audience"));
+    let authorized_parties = cx.checked_list(&s.authorized_parties, &format!("{place}.authorized_parties"));
     let leeway = s.leeway.as_ref().and_then(|v| cx.int(v, &format!("{place}.leeway"))).unwrap_or(0);
     if !(0..=86_400).contains(&leeway) {
         cx.err(format!("{place}.leeway"), "leeway must be between 0 and 86400 seconds");

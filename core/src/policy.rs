@@ -202,6 +202,10 @@ pub struct LocalSpec {
     /// any request that carries an `Origin` header is refused.
     #[serde(default, skip_serializing_if = "ValueList::is_empty")]
     pub origins: ValueList,
+    /// Accept `Sec-Fetch-Site: same-site` without an allowed `Origin` (a page on another
+    /// port of this machine). Default `false`; `cross-site` is always refused.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub same_site: bool,
 }
 
 /// A key or token the policy knows: by its SHA-256, or by a reference to its

@@ -126,21 +126,18 @@ impl RoleTable {
                 set.union_with(s);
             }
         }
-        // Scopes straight from the key or token: declared ones join the set; others
-        // (an IdP's `openid`, say) are kept by name for the host.
-        let mut undeclared: Vec<String> = Vec::new();
+        // Scopes straight from the key or token: only declared ones count. An IdP's
+        // `openid` or a typo in a token never reaches `principal.scopes`, so a scope
+        // check in the host's code cannot be met by a name the policy never declared
+        // (a JWT's own claims still carry what it said).
         for s in direct_scopes {
             let granted = match direct {
                 DirectScopes::Patterns => table.grant(s),
                 DirectScopes::Exact => table.exact(s),
             };
-            if granted.is_empty() && !undeclared.contains(s) {
-                undeclared.push(s.clone());
-            }
             set.union_with(&granted);
         }
-        let mut scope_names: Vec<String> = table.names(&set).map(str::to_owned).collect();
-        scope_names.extend(undeclared);
+        let scope_names: Vec<String> = table.names(&set).map(str::to_owned).collect();
         Identity {
             principal: Arc::new(Principal {
                 id: who.id.to_owned(),

@@ -279,6 +279,20 @@ impl ValueList {
         }
         Ok(out)
     }
+    /// The first reference of the list that is set (an environment variable with text,
+    /// or a file) yet resolves to no item: `{ env = "AUD", split = "," }` with `AUD=","`.
+    /// Where an empty list switches a check off, that is an error, not an absent list.
+    pub fn set_but_empty(&self, resolver: &dyn Resolver) -> Option<&Value> {
+        self.0.iter().find(|v| {
+            let set = match v {
+                Value::Literal(_) => true,
+                Value::Env { name, .. } => resolver.env(name).is_some_and(|t| !t.is_empty()),
+                Value::File { .. } => true,
+            };
+            set && v.resolve_items(resolver).is_ok_and(|items| items.iter().all(|i| i.trim().is_empty()))
+        })
+    }
+
     /// True when the list has no items written.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -516,6 +530,19 @@ mod tests {
         let l: ValueList = serde_json::from_str(r#"{"env":"ORIGINS","split":",","default":"https://a"}"#).unwrap();
         assert_eq!(l.resolve(&env(&[])).unwrap(), vec!["https://a"]);
         assert_eq!(l.resolve(&env(&[("ORIGINS", " https://b , ,https://c")])).unwrap(), vec!["https://b", "https://c"]);
+    }
+
+    #[test]
+    fn a_set_reference_with_no_item_is_told_apart_from_an_unset_one() {
+        let l: ValueList = serde_json::from_str(r#"{"env":"AUD","split":","}"#).unwrap();
+        assert!(l.set_but_empty(&env(&[])).is_none());
+        assert!(l.set_but_empty(&env(&[("AUD", "")])).is_none());
+        assert!(l.set_but_empty(&env(&[("AUD", "api")])).is_none());
+        for blank in [",", " , ,", " "] {
+            assert!(l.set_but_empty(&env(&[("AUD", blank)])).is_some(), "{blank:?}");
+        }
+        let l: ValueList = serde_json::from_str(r#"["a", ""]"#).unwrap();
+        assert!(l.set_but_empty(&env(&[])).is_some());
     }
 
     #[test]

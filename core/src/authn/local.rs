@@ -1,7 +1,9 @@
 //! The `local` authenticator: no credential, but the caller must be on this machine, the
 //! Host header must name this machine (a DNS-rebinding page sends its own host name),
 //! and a browser's Origin must be allowed (a page on another site must not drive the
-//! API: CSRF).
+//! API: CSRF). A browser's `Sec-Fetch-Site` says where a request without an `Origin`
+//! comes from (a cross-site `<img>` or navigation GET carries none): `cross-site` is
+//! refused, and `same-site` unless the policy allows it.
 
 // Address parsing only: `core::net` has no sockets.
 use core::net::{IpAddr, SocketAddr};
@@ -17,6 +19,8 @@ pub(crate) struct Local {
     /// Lower-cased host names, without port.
     pub hosts: Vec<String>,
     pub origins: OriginList,
+    /// Accept `Sec-Fetch-Site: same-site` without an allowed Origin.
+    pub same_site: bool,
 }
 
 /// True for 127.0.0.0/8, ::1 and IPv4-mapped loopback.
@@ -32,12 +36,21 @@ pub fn is_loopback(peer: &str) -> bool {
     }
 }
 
-/// The host of a Host header, lower-cased, without its port.
+/// The host of a Host header, lower-cased, without its port. An IPv6 literal may be
+/// followed only by `:port` (`[::1]evil.example` names no host).
 fn host_name(value: &str) -> String {
     let v = value.trim();
     let host = if v.starts_with('[') {
         match v.find(']') {
-            Some(end) => v.get(..=end).unwrap_or(v),
+            Some(end) => {
+                let rest = v.get(end + 1..).unwrap_or_default();
+                let port_only = rest.is_empty()
+                    || rest.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+                if !port_only {
+                    return String::new();
+                }
+                v.get(..=end).unwrap_or(v)
+            }
             None => v,
         }
     } else {
@@ -61,9 +74,21 @@ impl Local {
         if !self.hosts.contains(&name) {
             return Err(Denial::new(Reason::NotLocal, "Host header does not name this machine"));
         }
-        if let Some(origin) = single_header(req, "Origin", max_bytes)? {
+        let origin = single_header(req, "Origin", max_bytes)?;
+        if let Some(origin) = origin {
             if !self.origins.allows(origin) {
                 return Err(Denial::new(Reason::OriginNotAllowed, "origin not allowed"));
+            }
+        }
+        // An allowed Origin is the policy's own word; without one, the browser's account.
+        if origin.is_none() {
+            match single_header(req, "Sec-Fetch-Site", max_bytes)? {
+                None | Some("same-origin" | "none") => {}
+                Some("same-site") if self.same_site => {}
+                Some("same-site") => {
+                    return Err(Denial::new(Reason::OriginNotAllowed, "same-site request from another origin"));
+                }
+                Some(_) => return Err(Denial::new(Reason::OriginNotAllowed, "cross-site request")),
             }
         }
         Ok(self.identity.clone())
@@ -91,5 +116,8 @@ mod tests {
         assert_eq!(host_name("[::1]:8000"), "[::1]");
         assert_eq!(host_name("localhost."), "localhost");
         assert_eq!(host_name("evil.example:8000"), "evil.example");
+        for odd in ["[::1]evil.example", "[::1]:", "[::1]:80x", "[::1].evil", "[::1]@evil"] {
+            assert_eq!(host_name(odd), "", "{odd}");
+        }
     }
 }
