@@ -70,3 +70,36 @@ fn deeply_nested_request_json_is_an_error_not_an_overflow() {
         }
     }
 }
+
+#[test]
+fn a_token_with_deeply_nested_header_or_claims_is_refused_not_an_overflow() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let policy = r#"
+        [[authenticators]]
+        type = "jwt"
+        id = "t"
+        algorithms = ["HS256"]
+        secret = { env = "K" }
+        [[routes]]
+        path = "/**"
+    "#;
+    let resolver = MapResolver::from_env([("K", "k".repeat(32))]);
+    let engine = std::sync::Arc::new(Engine::from_toml(policy, &resolver).unwrap());
+    for depth in [100, 127, 128, 129, 2_000] {
+        let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let header = b64.encode(format!(r#"{{"alg":"HS256","x":{nested}}}"#));
+        let claims = b64.encode(format!(r#"{{"sub":"u","exp":1,"x":{nested}}}"#));
+        let plain_header = b64.encode(r#"{"alg":"HS256"}"#);
+        for token in [format!("{header}.{claims}.c2ln"), format!("{plain_header}.{claims}.c2ln")] {
+            let engine = std::sync::Arc::clone(&engine);
+            let allow = on_small_stack(move || {
+                let value = format!("Bearer {token}");
+                let headers: Vec<(&[u8], &[u8])> = vec![(b"authorization", value.as_bytes())];
+                let req = admit::Request { method: "GET", path: "/", headers: &headers, peer: None, now: 0 };
+                engine.decide(&req).allow
+            });
+            assert!(!allow, "depth {depth}");
+        }
+    }
+}
