@@ -194,15 +194,16 @@ impl Engine {
         })
     }
 
-    /// Replaces the key set of a `jwt` authenticator with a JWKS (JSON text).
+    /// Replaces the key set of a `jwt` authenticator with a JWKS (JSON text). Keys with
+    /// bad material are skipped; a set with no key that fits one of the authenticator's
+    /// algorithms is refused, and the working set is kept. Returns the number of keys
+    /// taken. The error never quotes the set.
     pub fn set_jwks(&self, authenticator: &str, jwks: &str) -> Result<usize, EngineError> {
         let jwt = self.jwt(authenticator)?;
-        let (keys, _skipped) = jwt::parse_jwks(jwks).map_err(EngineError::Invalid)?;
-        if keys.is_empty() {
-            return Err(EngineError::Invalid("the key set has no usable signing key".into()));
-        }
-        let n = keys.len();
-        jwt.set_keys(keys);
+        let read = jwt::parse_jwks(jwks, &jwt.algorithms).map_err(EngineError::Invalid)?;
+        read.check_usable(&jwt.algorithms).map_err(EngineError::Invalid)?;
+        let n = read.keys.len();
+        jwt.set_keys(read.keys);
         Ok(n)
     }
 
@@ -1012,6 +1013,7 @@ fn compile_jwt(
                     kid: None,
                     family: KeyFamily::Hmac,
                     alg: None,
+                    size: bytes.len(),
                     key: jsonwebtoken::DecodingKey::from_secret(&bytes),
                 });
             }
@@ -1038,33 +1040,41 @@ fn compile_jwt(
         let jp = format!("{place}.jwks");
         match cx.opt(js, &jp) {
             Some(text) => {
-                let text = if text.trim_start().starts_with('{') {
+                // Text that could be a key set is one (a `{ file = ... }` reference's text
+                // always is); only a short single line is a path. Neither the text nor a
+                // path read from a reference is ever quoted back: either may be a secret.
+                let text = if matches!(js, Value::File { .. }) || jwt::jwks_text_is_json(&text) {
                     Some(text)
                 } else {
-                    match cx.resolver.file(text.trim()) {
+                    let path = text.trim();
+                    match cx.resolver.file(path) {
                         Ok(t) => Some(t),
                         Err(e) => {
-                            cx.err(
-                                &jp,
-                                format!("{} names file `{}`, which cannot be read: {e}", js.describe(), text.trim()),
-                            );
+                            let why = e.replace(path, "…");
+                            let named = if js.is_literal() { format!("file `{path}`") } else { "a file".to_owned() };
+                            cx.err(&jp, format!("{} names {named} that cannot be read: {why}", js.describe()));
                             None
                         }
                     }
                 };
                 if let Some(text) = text {
-                    match jwt::parse_jwks(&text) {
-                        Ok((found, _)) if js.is_literal() && found.iter().any(|k| k.family == KeyFamily::Hmac) => {
+                    match jwt::parse_jwks(&text, &algorithms) {
+                        Ok(read) if js.is_literal() && read.has_oct => {
                             cx.err(&jp, "a key set with HMAC (`oct`) keys holds secrets; reference it with `{ env = ... }` or `{ file = ... }`");
                         }
-                        Ok((found, skipped)) => {
-                            if skipped > 0 {
-                                cx.warn(&jp, format!("{skipped} key(s) of the set are of a kind admit does not verify with and were skipped"));
+                        Ok(read) => {
+                            if read.unsupported > 0 {
+                                cx.warn(&jp, format!("{} key(s) of the set are of a kind admit does not verify with and were skipped", read.unsupported));
                             }
-                            if found.is_empty() {
-                                cx.err(&jp, "the key set has no usable signing key");
+                            for why in &read.refused {
+                                cx.warn(&jp, format!("{why}: skipped"));
                             }
-                            keys.extend(found);
+                            if let Err(e) = read.check_usable(&algorithms) {
+                                if !algorithms.is_empty() {
+                                    cx.err(&jp, e);
+                                }
+                            }
+                            keys.extend(read.keys);
                         }
                         Err(e) => cx.err(&jp, e),
                     }
@@ -1133,8 +1143,13 @@ fn compile_jwt(
         roles_claims: s.roles_claims.iter().map(split_path).collect(),
         role_map,
         default_role: s.default_role.as_deref().and_then(|r| roles.id(r)),
+        // With a `role_map`, the token's roles are mapped and its own scope claims are
+        // not read unless the policy names them: an identity provider's `scope` is not
+        // this API's scopes.
         scopes_claims: s.scopes_claims.as_ref().map_or_else(
-            || vec![vec!["scope".to_owned()], vec!["scp".to_owned()]],
+            || {
+                if s.role_map.is_empty() { vec![vec!["scope".to_owned()], vec!["scp".to_owned()]] } else { Vec::new() }
+            },
             |l| l.iter().map(split_path).collect(),
         ),
         signing,

@@ -17,16 +17,31 @@ use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
-use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
+use super::material;
 use super::{Denial, Identity, Outcome};
 use crate::error::EngineError;
 use crate::reason::Reason;
 use crate::roles::{DirectScopes, RoleTable, Who};
 use crate::scopes::ScopeTable;
+use crate::tree::Tree;
+
+/// The most signature checks one token may cost. A token that names its key (`kid`)
+/// costs one; a token without `kid` is checked against every key that fits its
+/// algorithm (and, when the set names its keys, only against the keys without a `kid`),
+/// and is refused unchecked when more than this many fit: 40 RSA keys would otherwise
+/// make each forged token cost 40 RSA verifications.
+pub(crate) const MAX_SIGNATURE_CHECKS: usize = 4;
+
+/// The deepest nesting of a JWS header, a claims set or a key set. Real tokens nest
+/// three or four levels (`realm_access.roles`); the parser recurses once per level, and
+/// so does dropping what it built.
+pub(crate) const MAX_JSON_DEPTH: usize = 16;
+
+/// The most keys a key set may hold.
+pub(crate) const MAX_JWKS_KEYS: usize = 1000;
 
 /// The key families, finer than jsonwebtoken's: an EC key is good for one curve only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,13 +66,17 @@ impl KeyFamily {
     }
 }
 
-/// A verification key.
+/// A verification key, its material checked at load (`material`).
 #[derive(Clone)]
 pub(crate) struct JwtKey {
     pub kid: Option<String>,
     pub family: KeyFamily,
     /// The JWK's own `alg`, if it names one.
     pub alg: Option<Algorithm>,
+    /// HMAC: the key's length in bytes. RSA: the modulus's length in bytes, which is the
+    /// length of every signature the key makes. Other families: 0 (their signatures have
+    /// a fixed length).
+    pub size: usize,
     pub key: DecodingKey,
 }
 
@@ -72,18 +91,52 @@ impl std::fmt::Debug for JwtKey {
     }
 }
 
+impl JwtKey {
+    /// True when the key may verify a token of `alg`: the algorithm is of the key's
+    /// family, is the JWK's own `alg` when it names one, and, for an HMAC key, the key
+    /// is at least as long as RFC 7518 section 3.2 asks for that algorithm.
+    pub fn fits(&self, alg: Algorithm) -> bool {
+        self.family.accepts(alg)
+            && self.alg.is_none_or(|a| a == alg)
+            && (self.family != KeyFamily::Hmac || self.size >= min_hmac_key_len(alg))
+    }
+
+    /// True when the key fits one of `algorithms`.
+    pub fn fits_any(&self, algorithms: &[Algorithm]) -> bool {
+        algorithms.iter().any(|a| self.fits(*a))
+    }
+
+    /// The length in bytes of a signature by this key with `alg` (a fitting one).
+    pub fn signature_len(&self, alg: Algorithm) -> usize {
+        match self.family {
+            KeyFamily::Hmac => min_hmac_key_len(alg),
+            KeyFamily::Rsa => self.size,
+            KeyFamily::P256 | KeyFamily::Ed25519 => 64,
+            KeyFamily::P384 => 96,
+        }
+    }
+}
+
 /// The keys an authenticator verifies with.
 #[derive(Debug, Default)]
 pub(crate) struct KeySet {
     pub keys: Vec<JwtKey>,
 }
 
-/// Parses an algorithm name; `none` and unknown names are errors.
+/// Parses an algorithm name; `none` and unknown names are errors. The name is quoted
+/// back only when it has the shape of an algorithm name: a value put in the wrong place
+/// (a secret in `JWT_ALGORITHM`) is not.
 pub fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
     if name.eq_ignore_ascii_case("none") {
         return Err("algorithm `none` is never accepted".into());
     }
-    Algorithm::from_str(name).map_err(|_| format!("`{name}` is not a supported algorithm"))
+    Algorithm::from_str(name).map_err(|_| {
+        if name.len() <= 8 && name.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            format!("`{name}` is not a supported algorithm")
+        } else {
+            "the value is not a supported algorithm name (not shown)".to_owned()
+        }
+    })
 }
 
 /// The shortest HMAC key for an algorithm (RFC 7518 section 3.2: at least the hash size).
@@ -95,55 +148,198 @@ pub fn min_hmac_key_len(alg: Algorithm) -> usize {
     }
 }
 
-/// Parses a JWKS. Keys of unsupported types, curves or uses are skipped and counted.
-pub fn parse_jwks(text: &str) -> Result<(Vec<JwtKey>, usize), String> {
-    let doc: Json = serde_json::from_str(text).map_err(|e| format!("key set is not JSON: {e}"))?;
-    let keys = doc.get("keys").and_then(Json::as_array).ok_or("key set has no `keys` array")?;
-    let mut out = Vec::new();
-    let mut skipped = 0;
-    for k in keys {
-        match jwk_to_key(k) {
-            Some(key) => out.push(key),
-            None => skipped += 1,
-        }
-    }
-    Ok((out, skipped))
+/// Why text was refused by [`strict_json`]: what kind of fault, and where. Never the text.
+#[derive(Debug, Clone, Copy)]
+struct JsonFault {
+    what: &'static str,
+    at: Option<(usize, usize)>,
 }
 
-fn jwk_to_key(value: &Json) -> Option<JwtKey> {
-    let jwk: Jwk = serde_json::from_value(value.clone()).ok()?;
-    if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
-        return None;
+impl std::fmt::Display for JsonFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.what)?;
+        if let Some((line, column)) = self.at {
+            write!(f, " (line {line}, column {column})")?;
+        }
+        Ok(())
     }
-    let family = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => KeyFamily::Rsa,
-        AlgorithmParameters::OctetKey(_) => KeyFamily::Hmac,
-        AlgorithmParameters::EllipticCurve(p) => match p.curve {
-            EllipticCurve::P256 => KeyFamily::P256,
-            EllipticCurve::P384 => KeyFamily::P384,
-            _ => return None,
-        },
-        AlgorithmParameters::OctetKeyPair(p) => match p.curve {
-            EllipticCurve::Ed25519 => KeyFamily::Ed25519,
-            _ => return None,
-        },
-        _ => return None,
+}
+
+/// Reads JSON strictly: a member name twice in one object is refused (serde_json keeps
+/// the last one silently, another reader may keep the first), and so is nesting deeper
+/// than [`MAX_JSON_DEPTH`].
+fn strict_json(bytes: &[u8]) -> Result<Json, JsonFault> {
+    if !crate::depth::json_within(bytes, MAX_JSON_DEPTH) {
+        return Err(JsonFault { what: "nests too deep", at: None });
+    }
+    serde_json::from_slice::<Tree>(bytes).map(|Tree(v)| v).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Eof => "is not JSON: it ends early",
+            serde_json::error::Category::Data => "has a member name twice",
+            _ => "is not JSON",
+        };
+        JsonFault { what, at: Some((e.line(), e.column())) }
+    })
+}
+
+/// The longest text taken as the path of a key set file rather than as the set itself.
+const MAX_JWKS_PATH: usize = 1024;
+
+/// True when a `jwks` value's text is the key set itself, false when it is the path of
+/// a file holding it. A rule that cannot take a key set for a path, whatever surrounds
+/// it: text with a byte-order mark, a `{`, `[` or `"`, a line break or another control
+/// character, or longer than a path, is JSON; so is text that is empty. Only a short
+/// single line is a path.
+pub(crate) fn jwks_text_is_json(text: &str) -> bool {
+    let t = text.trim_matches([' ', '\t']);
+    t.is_empty()
+        || t.len() > MAX_JWKS_PATH
+        || t.chars().any(|c| matches!(c, '{' | '[' | '"' | '\u{feff}') || c.is_control())
+}
+
+/// What reading a JWKS found.
+#[derive(Debug, Default)]
+pub(crate) struct JwksRead {
+    /// The keys whose material checks out, in the set's order.
+    pub keys: Vec<JwtKey>,
+    /// Keys of a type, curve, use or algorithm admit does not verify with.
+    pub unsupported: usize,
+    /// Keys refused for their material: why, by position in the set (never key bytes).
+    pub refused: Vec<String>,
+    /// True when the set holds an `oct` (HMAC) member, usable or not: a secret.
+    pub has_oct: bool,
+}
+
+impl JwksRead {
+    /// The error when no key fits one of `algorithms`.
+    pub fn check_usable(&self, algorithms: &[Algorithm]) -> Result<(), String> {
+        if self.keys.iter().any(|k| k.fits_any(algorithms)) {
+            return Ok(());
+        }
+        let names: Vec<String> = algorithms.iter().map(|a| format!("{a:?}")).collect();
+        let mut msg = format!("no key of the set fits an allowed algorithm ({})", names.join(", "));
+        let skipped = self.unsupported + self.refused.len();
+        msg.push_str(&format!(
+            ": of {} key(s), {} are for other algorithms and {skipped} were skipped",
+            self.keys.len() + skipped,
+            self.keys.len()
+        ));
+        if let Some(first) = self.refused.first() {
+            msg.push_str(&format!(" ({first})"));
+        }
+        Err(msg)
+    }
+}
+
+/// Why a JWK was not taken.
+enum Skip {
+    Unsupported,
+    Refused(String),
+}
+
+/// Parses a JWKS for an authenticator that allows `algorithms`. Keys of unsupported
+/// types, curves or uses are skipped and counted; keys with bad material (see
+/// `material`), or HMAC keys too short for every allowed algorithm they may serve, are
+/// skipped with the reason. A leading byte-order mark is ignored.
+pub fn parse_jwks(text: &str, algorithms: &[Algorithm]) -> Result<JwksRead, String> {
+    let text = text.trim_start_matches('\u{feff}');
+    let doc = strict_json(text.as_bytes()).map_err(|e| format!("key set {e}"))?;
+    let keys = doc.get("keys").and_then(Json::as_array).ok_or("key set is not a JSON object with a `keys` array")?;
+    if keys.len() > MAX_JWKS_KEYS {
+        return Err(format!("key set has {} keys; at most {MAX_JWKS_KEYS} are read", keys.len()));
+    }
+    let mut out = JwksRead::default();
+    for (i, k) in keys.iter().enumerate() {
+        if k.get("kty").and_then(Json::as_str) == Some("oct") {
+            out.has_oct = true;
+        }
+        match jwk_to_key(k, algorithms) {
+            Ok(key) => out.keys.push(key),
+            Err(Skip::Unsupported) => out.unsupported += 1,
+            Err(Skip::Refused(why)) => out.refused.push(format!("key {i}: {why}")),
+        }
+    }
+    Ok(out)
+}
+
+/// A base64url member of a JWK.
+fn jwk_bytes(obj: &Map<String, Json>, name: &str) -> Result<Vec<u8>, Skip> {
+    match obj.get(name) {
+        Some(Json::String(s)) => {
+            URL_SAFE_NO_PAD.decode(s).map_err(|_| Skip::Refused(format!("`{name}` is not base64url (without padding)")))
+        }
+        Some(_) => Err(Skip::Refused(format!("`{name}` is not a string"))),
+        None => Err(Skip::Refused(format!("`{name}` is missing"))),
+    }
+}
+
+fn jwk_to_key(value: &Json, algorithms: &[Algorithm]) -> Result<JwtKey, Skip> {
+    let obj = value.as_object().ok_or_else(|| Skip::Refused("not a JSON object".into()))?;
+    let text = |name: &str| match obj.get(name) {
+        None => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(Skip::Refused(format!("`{name}` is not a string"))),
     };
-    let alg = match jwk.common.key_algorithm {
-        Some(a) => Some(Algorithm::from_str(&a.to_string()).ok()?),
+    if text("use")?.is_some_and(|u| u != "sig") {
+        return Err(Skip::Unsupported);
+    }
+    let alg = match text("alg")? {
+        Some(a) => Some(Algorithm::from_str(a).map_err(|_| Skip::Unsupported)?),
         None => None,
     };
+    let kid = text("kid")?.map(str::to_owned);
+    let (family, size, key) = match (text("kty")?, text("crv")?) {
+        (Some("RSA"), _) => {
+            let (n, e) = (jwk_bytes(obj, "n")?, jwk_bytes(obj, "e")?);
+            let rsa = material::rsa(&n, &e).map_err(Skip::Refused)?;
+            (KeyFamily::Rsa, rsa.modulus_len(), DecodingKey::from_rsa_raw_components(rsa.n, rsa.e))
+        }
+        (Some("EC"), Some(crv @ ("P-256" | "P-384"))) => {
+            let family = if crv == "P-256" { KeyFamily::P256 } else { KeyFamily::P384 };
+            let (x, y) = (jwk_bytes(obj, "x")?, jwk_bytes(obj, "y")?);
+            let point = material::ec_coordinates(family, &x, &y).map_err(Skip::Refused)?;
+            (family, 0, DecodingKey::from_ec_der(&point))
+        }
+        (Some("OKP"), Some("Ed25519")) => {
+            let x = jwk_bytes(obj, "x")?;
+            material::ed25519(&x).map_err(Skip::Refused)?;
+            (KeyFamily::Ed25519, 0, DecodingKey::from_ed_der(&x))
+        }
+        (Some("oct"), _) => {
+            let k = jwk_bytes(obj, "k")?;
+            if k.is_empty() {
+                return Err(Skip::Refused("HMAC key of 0 bytes".into()));
+            }
+            (KeyFamily::Hmac, k.len(), DecodingKey::from_secret(&k))
+        }
+        (Some(_), _) => return Err(Skip::Unsupported),
+        (None, _) => return Err(Skip::Refused("`kty` is missing".into())),
+    };
     if alg.is_some_and(|a| !family.accepts(a)) {
-        return None;
+        return Err(Skip::Unsupported);
     }
-    let key = DecodingKey::from_jwk(&jwk).ok()?;
-    Some(JwtKey { kid: jwk.common.key_id.clone(), family, alg, key })
+    let key = JwtKey { kid, family, alg, size, key };
+    if family == KeyFamily::Hmac {
+        // RFC 7518 section 3.2, for each allowed algorithm the key may serve.
+        let serves: Vec<Algorithm> =
+            algorithms.iter().copied().filter(|a| family.accepts(*a) && alg.is_none_or(|k| k == *a)).collect();
+        if let Some(need) = serves.iter().map(|a| min_hmac_key_len(*a)).min() {
+            if size < need {
+                let names: Vec<String> = serves.iter().map(|a| format!("{a:?}")).collect();
+                return Err(Skip::Refused(format!(
+                    "HMAC key of {size} bytes; {} needs at least {need}",
+                    names.join(" or ")
+                )));
+            }
+        }
+    }
+    Ok(key)
 }
 
 /// Parses a PEM public key of any supported family.
 pub fn parse_public_pem(pem: &str) -> Result<JwtKey, String> {
-    let (family, key) = super::pem::public_key(pem)?;
-    Ok(JwtKey { kid: None, family, alg: None, key })
+    let (family, size, key) = super::pem::public_key(pem)?;
+    Ok(JwtKey { kid: None, family, alg: None, size, key })
 }
 
 /// A key for issuing tokens.
@@ -204,15 +400,34 @@ pub(crate) struct JwtAuthenticator {
     pub lifetime: i64,
 }
 
-#[derive(Deserialize)]
-struct RawHeader {
+/// The JWS header members admit reads. Every other member is ignored, but the header
+/// as a whole must still be one JSON object with unique member names.
+#[derive(Debug)]
+struct JwsHeader {
     alg: String,
-    #[serde(default)]
     kid: Option<String>,
-    #[serde(default)]
     typ: Option<String>,
-    #[serde(default)]
-    crit: Option<Json>,
+    crit: bool,
+}
+
+/// Reads the JWS header: base64url, then a JSON object (never an array, which a struct
+/// deserializer would read by position), no member twice; `alg` a string, `kid` and
+/// `typ` strings when present (`null` is not a string).
+fn read_header(b64: &str) -> Result<JwsHeader, Denial> {
+    let bytes = URL_SAFE_NO_PAD.decode(b64).map_err(|_| Denial::invalid("token header is not base64url"))?;
+    let not_jws = || Denial::invalid("token header is not a JWS header");
+    let Ok(Json::Object(mut obj)) = strict_json(&bytes) else {
+        return Err(not_jws());
+    };
+    let mut text = |name: &str| match obj.remove(name) {
+        None => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s)),
+        Some(_) => Err(not_jws()),
+    };
+    let alg = text("alg")?.ok_or_else(not_jws)?;
+    let kid = text("kid")?;
+    let typ = text("typ")?;
+    Ok(JwsHeader { alg, kid, typ, crit: obj.contains_key("crit") })
 }
 
 /// True when the value has the shape of a compact JWS: three base64url parts.
@@ -225,11 +440,13 @@ pub fn is_jwt_shaped(token: &str) -> bool {
     !h.is_empty() && !p.is_empty() && b64(h) && b64(p) && b64(s)
 }
 
-/// The payload of a JWT-shaped token as a JSON object, not yet verified.
+/// The payload of a JWT-shaped token as a JSON object, not yet verified: one object,
+/// no member name twice at any level (RFC 7519 section 4 lets a parser refuse them; a
+/// reader downstream might keep the first where serde_json keeps the last).
 fn decode_claims(token: &str) -> Result<Json, Denial> {
     let payload = token.split('.').nth(1).ok_or_else(|| Denial::invalid("not a JWT"))?;
     let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| Denial::invalid("token payload is not base64url"))?;
-    let claims: Json = serde_json::from_slice(&bytes).map_err(|_| Denial::invalid("token payload is not JSON"))?;
+    let claims = strict_json(&bytes).map_err(|e| Denial::invalid(format!("token payload {}", e.what)))?;
     if !claims.is_object() {
         return Err(Denial::invalid("token payload is not a JSON object"));
     }
@@ -272,6 +489,52 @@ fn numeric_date(claims: &Json, name: &str) -> Result<Option<i64>, Denial> {
     }
 }
 
+/// The keys a token's signature is checked against, at most [`MAX_SIGNATURE_CHECKS`]:
+/// - the token names a key (`kid`) and the set names its keys: the first key with that
+///   `kid`; none is `unknown_key` (a hint to refresh the set), one that does not fit the
+///   algorithm is refused;
+/// - the token has no `kid` and the set names some of its keys: only the keys without a
+///   `kid` that fit (a `secret` or `public_key` beside a JWKS, say); none is refused as
+///   `invalid_credentials`: refreshing the set would not help a token that names no key;
+/// - otherwise (no key has a `kid`): every key that fits.
+///
+/// More candidates than [`MAX_SIGNATURE_CHECKS`] refuse the token unchecked.
+pub(crate) fn select_keys<'k>(
+    keys: &'k [JwtKey],
+    kid: Option<&str>,
+    alg: Algorithm,
+) -> Result<Vec<&'k JwtKey>, Denial> {
+    let any_kid = keys.iter().any(|k| k.kid.is_some());
+    let candidates: Vec<&JwtKey> = match (kid, any_kid) {
+        (Some(kid), true) => {
+            let Some(key) = keys.iter().find(|k| k.kid.as_deref() == Some(kid)) else {
+                return Err(Denial::new(Reason::UnknownKey, "token names a key the key set lacks"));
+            };
+            if !key.fits(alg) {
+                return Err(Denial::invalid("token algorithm does not fit its key"));
+            }
+            vec![key]
+        }
+        (None, true) => {
+            let unnamed: Vec<&JwtKey> = keys.iter().filter(|k| k.kid.is_none() && k.fits(alg)).collect();
+            if unnamed.is_empty() {
+                return Err(Denial::invalid("token has no `kid`, and the key set names its keys"));
+            }
+            unnamed
+        }
+        (_, false) => keys.iter().filter(|k| k.fits(alg)).collect(),
+    };
+    if candidates.is_empty() {
+        return Err(Denial::invalid("no key for the token's algorithm"));
+    }
+    if candidates.len() > MAX_SIGNATURE_CHECKS {
+        return Err(Denial::invalid(format!(
+            "more than {MAX_SIGNATURE_CHECKS} keys could verify the token: keys and tokens must name their key (`kid`)"
+        )));
+    }
+    Ok(candidates)
+}
+
 impl JwtAuthenticator {
     /// Checks a Bearer value. Values that are not JWT-shaped are `NotMine`.
     pub fn authenticate(&self, token: &str, now: i64, roles: &RoleTable, scopes: &ScopeTable) -> Outcome {
@@ -300,15 +563,12 @@ impl JwtAuthenticator {
     fn verify(&self, token: &str, claims: Result<Json, Denial>, now: i64) -> Result<Json, Denial> {
         let (message, signature) = token.rsplit_once('.').ok_or_else(|| Denial::invalid("not a JWT"))?;
         let (header_b64, _) = message.split_once('.').ok_or_else(|| Denial::invalid("not a JWT"))?;
-        let header_bytes =
-            URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| Denial::invalid("token header is not base64url"))?;
-        let header: RawHeader =
-            serde_json::from_slice(&header_bytes).map_err(|_| Denial::invalid("token header is not a JWS header"))?;
+        let header = read_header(header_b64)?;
         let alg = parse_algorithm(&header.alg).map_err(|_| Denial::invalid("token algorithm not accepted"))?;
         if !self.algorithms.contains(&alg) {
             return Err(Denial::invalid("token algorithm not accepted"));
         }
-        if header.crit.is_some() {
+        if header.crit {
             return Err(Denial::invalid("token has critical header extensions"));
         }
         if !self.types.is_empty() {
@@ -325,26 +585,15 @@ impl JwtAuthenticator {
             // A key set not fetched yet: `unknown_key` tells the host to fetch it.
             return Err(Denial::new(Reason::UnknownKey, "no key set has been loaded yet"));
         }
-        let any_kid = keyset.keys.iter().any(|k| k.kid.is_some());
-        let fits = |k: &&JwtKey| k.family.accepts(alg) && k.alg.is_none_or(|a| a == alg);
-        let candidates: Vec<&JwtKey> = match (&header.kid, any_kid) {
-            (Some(kid), true) => {
-                let Some(key) = keyset.keys.iter().find(|k| k.kid.as_deref() == Some(kid.as_str())) else {
-                    return Err(Denial::new(Reason::UnknownKey, "token names a key the key set lacks"));
-                };
-                if !fits(&key) {
-                    return Err(Denial::invalid("token algorithm does not fit its key"));
-                }
-                vec![key]
-            }
-            _ => keyset.keys.iter().filter(fits).collect(),
-        };
-        if candidates.is_empty() {
-            return Err(Denial::invalid("no key for the token's algorithm"));
-        }
-        let verified = candidates
-            .iter()
-            .any(|k| matches!(jsonwebtoken::crypto::verify(signature, message.as_bytes(), &k.key, alg), Ok(true)));
+        let candidates = select_keys(&keyset.keys, header.kid.as_deref(), alg)?;
+        // The signature's length is checked here, for every backend, before a key sees
+        // it: an RSA signature is as long as the modulus, ECDSA (JWS form, R||S) 64 or 96
+        // bytes, Ed25519 64, HMAC the hash's size.
+        let sig = URL_SAFE_NO_PAD.decode(signature).map_err(|_| Denial::invalid("bad token signature"))?;
+        let verified = candidates.iter().any(|k| {
+            sig.len() == k.signature_len(alg)
+                && matches!(jsonwebtoken::crypto::verify(signature, message.as_bytes(), &k.key, alg), Ok(true))
+        });
         if !verified {
             return Err(Denial::invalid("bad token signature"));
         }
@@ -578,18 +827,112 @@ mod tests {
 
     #[test]
     fn jwks_skips_unusable_keys() {
-        let text = r#"{"keys":[
-            {"kty":"oct","k":"c2VjcmV0","kid":"h"},
-            {"kty":"EC","crv":"P-521","x":"AA","y":"AA","kid":"x"},
-            {"kty":"oct","k":"c2VjcmV0","use":"enc"},
-            {"kty":"oct","k":"c2VjcmV0","alg":"RS256"},
-            {"kty":"weird"}
-        ]}"#;
-        let (keys, skipped) = parse_jwks(text).unwrap();
-        assert_eq!(keys.len(), 1);
-        assert_eq!(skipped, 4);
-        assert!(parse_jwks("[]").is_err());
-        assert!(parse_jwks("nope").is_err());
+        // "c2VjcmV0" is the 6-byte "secret": too short for HS256, so refused, not kept.
+        let long = URL_SAFE_NO_PAD.encode([7u8; 32]);
+        let text = format!(
+            r#"{{"keys":[
+            {{"kty":"oct","k":"{long}","kid":"h"}},
+            {{"kty":"EC","crv":"P-521","x":"AA","y":"AA","kid":"x"}},
+            {{"kty":"oct","k":"{long}","use":"enc"}},
+            {{"kty":"oct","k":"{long}","alg":"RS256"}},
+            {{"kty":"weird"}},
+            {{"kty":"oct","k":"c2VjcmV0"}},
+            {{"kty":"oct","k":""}},
+            {{"kty":"oct","k":"{long}","kid":7}},
+            "not an object"
+        ]}}"#
+        );
+        let read = parse_jwks(&text, &[Algorithm::HS256]).unwrap();
+        assert_eq!(read.keys.len(), 1);
+        assert_eq!(read.unsupported, 4);
+        assert_eq!(read.refused.len(), 4, "{:?}", read.refused);
+        assert!(read.refused.iter().any(|r| r.starts_with("key 5: HMAC key of 6 bytes; HS256 needs at least 32")));
+        assert!(read.has_oct);
+        assert!(read.check_usable(&[Algorithm::HS256]).is_ok());
+        assert!(read.check_usable(&[Algorithm::HS384]).is_err(), "32 bytes are too few for HS384");
+        assert!(read.check_usable(&[Algorithm::RS256]).unwrap_err().contains("no key of the set fits"));
+        for bad in ["[]", "nope", "", "{}", r#"{"keys":{}}"#, r#"{"keys":[],"keys":[]}"#] {
+            assert!(parse_jwks(bad, &[Algorithm::HS256]).is_err(), "{bad}");
+        }
+        assert!(parse_jwks("\u{feff}{\"keys\":[]}", &[]).is_ok());
+        let many = format!(r#"{{"keys":[{}{{}}]}}"#, "{},".repeat(MAX_JWKS_KEYS));
+        assert!(parse_jwks(&many, &[]).unwrap_err().contains("at most"));
+    }
+
+    fn key(kid: Option<&str>, family: KeyFamily) -> JwtKey {
+        let size = if family == KeyFamily::Rsa { 256 } else { 64 };
+        JwtKey { kid: kid.map(str::to_owned), family, alg: None, size, key: DecodingKey::from_secret(b"unused") }
+    }
+
+    /// Every shape of key set up to 40 keys, with and without kids, mixed families: the
+    /// candidates never exceed the bound, always fit the algorithm, a named token gets
+    /// its key alone, and a token without `kid` never meets a named key.
+    #[test]
+    fn candidate_keys_are_bounded_for_every_key_set() {
+        let families = [KeyFamily::Rsa, KeyFamily::Hmac, KeyFamily::P256];
+        for n in 0..=40usize {
+            for named_every in [0usize, 1, 2, 3, 7] {
+                let keys: Vec<JwtKey> = (0..n)
+                    .map(|i| {
+                        let kid = (named_every > 0 && i % named_every == 0).then(|| format!("k{i}"));
+                        key(kid.as_deref(), families[i % families.len()])
+                    })
+                    .collect();
+                for alg in [Algorithm::RS256, Algorithm::PS512, Algorithm::HS256, Algorithm::ES256, Algorithm::EdDSA] {
+                    for kid in [None, Some("k0"), Some("k3"), Some("absent")] {
+                        let Ok(c) = select_keys(&keys, kid, alg) else { continue };
+                        assert!(!c.is_empty() && c.len() <= MAX_SIGNATURE_CHECKS, "{n} keys: {} candidates", c.len());
+                        assert!(c.iter().all(|k| k.fits(alg)));
+                        let any_kid = keys.iter().any(|k| k.kid.is_some());
+                        match (kid, any_kid) {
+                            (Some(kid), true) => {
+                                assert_eq!(c.len(), 1);
+                                assert_eq!(c.first().and_then(|k| k.kid.as_deref()), Some(kid));
+                            }
+                            (None, true) => assert!(c.iter().all(|k| k.kid.is_none())),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        // 40 unnamed RSA keys: a token without `kid` costs no signature check at all.
+        let rsa: Vec<JwtKey> = (0..40).map(|_| key(None, KeyFamily::Rsa)).collect();
+        let d = select_keys(&rsa, None, Algorithm::RS256).unwrap_err();
+        assert_eq!(d.reason, Reason::InvalidCredentials);
+        assert_eq!(select_keys(&rsa[..4], None, Algorithm::RS256).map(|c| c.len()), Ok(4));
+        // Named keys only: a token without `kid` is refused, naming one gets that key.
+        let named: Vec<JwtKey> = (0..40).map(|i| key(Some(&format!("k{i}")), KeyFamily::Rsa)).collect();
+        assert!(select_keys(&named, None, Algorithm::RS256).unwrap_err().detail.contains("no `kid`"));
+        assert_eq!(select_keys(&named, Some("k39"), Algorithm::RS256).map(|c| c.len()), Ok(1));
+        assert_eq!(select_keys(&named, Some("k40"), Algorithm::RS256).unwrap_err().reason, Reason::UnknownKey);
+    }
+
+    #[test]
+    fn short_hmac_keys_fit_only_the_algorithms_they_are_long_enough_for() {
+        for len in 0..=80usize {
+            let k = JwtKey { size: len, ..key(None, KeyFamily::Hmac) };
+            assert_eq!(k.fits(Algorithm::HS256), len >= 32, "{len}");
+            assert_eq!(k.fits(Algorithm::HS384), len >= 48, "{len}");
+            assert_eq!(k.fits(Algorithm::HS512), len >= 64, "{len}");
+        }
+    }
+
+    #[test]
+    fn headers_are_objects_with_string_members() {
+        let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
+        let h = read_header(&b64(r#"{"alg":"RS256","kid":"a","typ":"JWT","x":[1]}"#)).unwrap();
+        assert_eq!(
+            (h.alg.as_str(), h.kid.as_deref(), h.typ.as_deref(), h.crit),
+            ("RS256", Some("a"), Some("JWT"), false)
+        );
+        for bad in
+            [r#"["RS256"]"#, r#"{"alg":1}"#, r#"{"alg":"RS256","kid":null}"#, r#"{"alg":"a","alg":"a"}"#, "{", ""]
+        {
+            assert!(read_header(&b64(bad)).is_err(), "{bad}");
+        }
+        assert!(read_header(&b64(r#"{"alg":"RS256","crit":null}"#)).unwrap().crit);
+        assert!(read_header("!!").is_err());
     }
 
     #[test]

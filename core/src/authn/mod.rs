@@ -8,6 +8,7 @@
 pub(crate) mod jwt;
 pub(crate) mod keys;
 pub(crate) mod local;
+mod material;
 mod pem;
 
 use std::borrow::Cow;
@@ -79,17 +80,25 @@ pub(crate) fn single_header<'a>(req: &Request<'a>, name: &str, max_bytes: usize)
 }
 
 /// The token of an `Authorization: Bearer` header (RFC 6750 section 2.1). `Ok(None)`
-/// when there is no Authorization header or it carries another scheme.
+/// when there is no Authorization header or it carries another scheme. The scheme and
+/// the token are separated by spaces only (RFC 9110 section 11.4: `1*SP`); a tab there is
+/// malformed, not a separator another reader might not see.
 pub(crate) fn bearer_token<'a>(req: &Request<'a>, max_bytes: usize) -> Result<Option<&'a str>, Denial> {
     let Some(value) = single_header(req, "Authorization", max_bytes)? else {
         return Ok(None);
     };
-    let (scheme, rest) = match value.split_once([' ', '\t']) {
-        Some((s, r)) => (s, r.trim_start_matches([' ', '\t'])),
-        None => (value, ""),
+    let (scheme, separator, rest) = match value.find([' ', '\t']).and_then(|i| value.split_at_checked(i)) {
+        Some((scheme, after)) => {
+            let rest = after.trim_start_matches([' ', '\t']);
+            (scheme, after.get(..after.len() - rest.len()).unwrap_or_default(), rest)
+        }
+        None => (value, "", ""),
     };
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Ok(None);
+    }
+    if separator.contains('\t') {
+        return Err(Denial::malformed("Bearer and its token must be separated by spaces, not a tab"));
     }
     if rest.is_empty() {
         return Err(Denial::malformed("Bearer with no token"));
@@ -135,6 +144,10 @@ mod tests {
             (&[(b"Authorization", b"Bearer a"), (b"authorization", b"Bearer a")], "more than one"),
             (&[(b"Authorization", b"Bearer \xff\xfe")], "UTF-8"),
             (&[(b"Authorization", b"Bearer a\x01b")], "control"),
+            (&[(b"Authorization", b"Bearer\ta")], "not a tab"),
+            (&[(b"Authorization", b"bearer \ta")], "not a tab"),
+            (&[(b"Authorization", b"BEARER\t a")], "not a tab"),
+            (&[(b"Authorization", b"Bearer a\tb")], "syntax"),
         ] {
             let d = bearer_token(&req(h), 100).unwrap_err();
             assert_eq!(d.reason, Reason::MalformedRequest);

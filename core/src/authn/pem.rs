@@ -6,7 +6,9 @@
 //! key as PKCS#1, an EC public key as its SEC1 point, an Ed25519 public key as its 32
 //! bytes; an RSA private key as PKCS#1, EC and Ed25519 private keys as the PKCS#8 document.
 //! RSA keys are checked as PKCS#1 structures here, so that a malformed one fails at load
-//! rather than at the first token.
+//! rather than at the first token, and every public key's material as a JWK's is
+//! (`material`: RSA sizes and exponent, EC points on their curve, Ed25519 points of large
+//! order), so that no PEM key reaches the crypto backend in a form it could panic on.
 
 use der::Document;
 use jsonwebtoken::{DecodingKey, EncodingKey};
@@ -15,6 +17,7 @@ use pkcs8::PrivateKeyInfo;
 use spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
 
 use super::jwt::KeyFamily;
+use super::material;
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
@@ -27,13 +30,18 @@ fn decode(pem: &str) -> Result<(&str, Document), String> {
     Document::from_pem(pem.trim()).map_err(|_| "not a PEM key".to_owned())
 }
 
-fn rsa_public(der: &[u8]) -> Result<(KeyFamily, DecodingKey), String> {
-    RsaPublicKey::try_from(der).map_err(|_| "malformed RSA public key (PKCS#1)".to_owned())?;
-    Ok((KeyFamily::Rsa, DecodingKey::from_rsa_der(der)))
+/// A public key: its family, its size (`JwtKey::size`) and the key.
+pub(crate) type PublicKey = (KeyFamily, usize, DecodingKey);
+
+fn rsa_public(der: &[u8]) -> Result<PublicKey, String> {
+    let key = RsaPublicKey::try_from(der).map_err(|_| "malformed RSA public key (PKCS#1)".to_owned())?;
+    let checked = material::rsa(key.modulus.as_bytes(), key.public_exponent.as_bytes())?;
+    Ok((KeyFamily::Rsa, checked.modulus_len(), DecodingKey::from_rsa_der(der)))
 }
 
 fn rsa_private(der: &[u8]) -> Result<(KeyFamily, EncodingKey), String> {
-    RsaPrivateKey::try_from(der).map_err(|_| "malformed RSA private key (PKCS#1)".to_owned())?;
+    let key = RsaPrivateKey::try_from(der).map_err(|_| "malformed RSA private key (PKCS#1)".to_owned())?;
+    material::rsa(key.modulus.as_bytes(), key.public_exponent.as_bytes())?;
     Ok((KeyFamily::Rsa, EncodingKey::from_rsa_der(der)))
 }
 
@@ -60,7 +68,7 @@ fn refuse(label: &str) -> String {
 }
 
 /// A PEM public key (`PUBLIC KEY` or `RSA PUBLIC KEY`) and its family.
-pub(crate) fn public_key(pem: &str) -> Result<(KeyFamily, DecodingKey), String> {
+pub(crate) fn public_key(pem: &str) -> Result<PublicKey, String> {
     let (label, doc) = decode(pem)?;
     match label {
         "RSA PUBLIC KEY" => rsa_public(doc.as_bytes()),
@@ -73,17 +81,12 @@ pub(crate) fn public_key(pem: &str) -> Result<(KeyFamily, DecodingKey), String> 
                 rsa_public(bits)
             } else if oid == EC_PUBLIC_KEY {
                 let family = ec_curve(info.algorithm.parameters_oid().ok())?;
-                // An uncompressed SEC1 point: 0x04, then x and y.
-                let expected = if family == KeyFamily::P256 { 65 } else { 97 };
-                if bits.len() != expected || bits.first() != Some(&4) {
-                    return Err("EC public key is not an uncompressed point".into());
-                }
-                Ok((family, DecodingKey::from_ec_der(bits)))
+                // An uncompressed SEC1 point (0x04, then x and y) on the curve.
+                material::ec_point(family, bits)?;
+                Ok((family, 0, DecodingKey::from_ec_der(bits)))
             } else if oid == ED25519 {
-                if bits.len() != 32 {
-                    return Err("Ed25519 public key is not 32 bytes".into());
-                }
-                Ok((KeyFamily::Ed25519, DecodingKey::from_ed_der(bits)))
+                material::ed25519(bits)?;
+                Ok((KeyFamily::Ed25519, 0, DecodingKey::from_ed_der(bits)))
             } else {
                 Err("public key of an unsupported type (RSA, EC P-256/P-384 or Ed25519)".into())
             }
@@ -157,14 +160,14 @@ mod tests {
             ("ec384-public.pem", KeyFamily::P384),
             ("ed25519-public.pem", KeyFamily::Ed25519),
         ] {
-            assert_eq!(public_key(fixture(name)).map(|(f, _)| f), Ok(family), "{name}");
+            assert_eq!(public_key(fixture(name)).map(|(f, _, _)| f), Ok(family), "{name}");
         }
     }
 
     #[test]
     fn both_rsa_public_encodings_give_the_same_key() {
-        let spki = public_key(fixture("rsa-public.pem")).unwrap().1;
-        let pkcs1 = public_key(fixture("rsa-public-pkcs1.pem")).unwrap().1;
+        let spki = public_key(fixture("rsa-public.pem")).unwrap().2;
+        let pkcs1 = public_key(fixture("rsa-public-pkcs1.pem")).unwrap().2;
         assert_eq!(spki.try_get_as_bytes().unwrap(), pkcs1.try_get_as_bytes().unwrap());
     }
 
@@ -186,7 +189,7 @@ mod tests {
 
     #[test]
     fn what_each_wrong_input_gets() {
-        let err = |r: Result<(KeyFamily, DecodingKey), String>| r.err().unwrap_or_default();
+        let err = |r: Result<PublicKey, String>| r.err().unwrap_or_default();
         assert!(err(public_key(fixture("secp256k1-public.pem"))).contains("unsupported curve"));
         assert!(err(public_key(fixture("rsa-private.pem"))).contains("private key"));
         assert!(err(public_key("")).contains("not a PEM key"));
