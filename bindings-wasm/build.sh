@@ -6,7 +6,8 @@
 #   - builds the crate in release, runs wasm-bindgen (--target web: one glue file that
 #     js/node.js, js/web.js and js/workerd.js each initialise their own way),
 #   - shrinks the .wasm with wasm-opt -Oz and prints its raw and gzipped sizes
-#     (ADMIT_WASM_OPT=speed: the core at opt-level 3, larger and faster).
+#     (ADMIT_WASM_OPT=speed: the core at opt-level 3, larger and faster); wasm-bindgen
+#     and wasm-opt are skipped when pkg/ was made from the same .wasm (pkg/.stamp).
 # Run it as `npm --prefix bindings-wasm run build` or `bindings-wasm/build.sh`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -51,22 +52,31 @@ esac
 step "cargo build --release --target wasm32-unknown-unknown ${profile[*]}"
 nice -n 10 cargo build --release --target wasm32-unknown-unknown --locked "${profile[@]}"
 
-step "wasm-bindgen $wb_version --target web"
 raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/admit_wasm.wasm"
-rm -rf pkg.tmp
-wasm-bindgen --target web --out-dir pkg.tmp --out-name admit_wasm "$raw"
+# wasm-bindgen and wasm-opt take most of the time: skipped when pkg/ was made from this
+# very .wasm with the same tools and options.
+stamp="$(sha256sum "$raw" | cut -d' ' -f1) wasm-bindgen $wb_version $(node_modules/.bin/wasm-opt --version) ${ADMIT_WASM_OPT:-size}"
+if [ -f pkg/.stamp ] && [ -f pkg/admit_wasm_bg.wasm ] && [ "$(cat pkg/.stamp)" = "$stamp" ]; then
+  step "pkg/ is up to date (made from this .wasm): wasm-bindgen and wasm-opt skipped"
+  made="made before from the same .wasm"
+else
+  step "wasm-bindgen $wb_version --target web"
+  rm -rf pkg.tmp
+  wasm-bindgen --target web --out-dir pkg.tmp --out-name admit_wasm "$raw"
 
-step "wasm-opt -Oz (binaryen from npm)"
-before="$(wc -c <pkg.tmp/admit_wasm_bg.wasm)"
-node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  pkg.tmp/admit_wasm_bg.wasm -o pkg.tmp/admit_wasm_bg.opt.wasm
-mv pkg.tmp/admit_wasm_bg.opt.wasm pkg.tmp/admit_wasm_bg.wasm
-rm -rf pkg && mv pkg.tmp pkg
+  step "wasm-opt -Oz (binaryen from npm)"
+  made="$(wc -c <pkg.tmp/admit_wasm_bg.wasm) before wasm-opt"
+  node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    pkg.tmp/admit_wasm_bg.wasm -o pkg.tmp/admit_wasm_bg.opt.wasm
+  mv pkg.tmp/admit_wasm_bg.opt.wasm pkg.tmp/admit_wasm_bg.wasm
+  printf '%s\n' "$stamp" >pkg.tmp/.stamp
+  rm -rf pkg && mv pkg.tmp pkg
+fi
 
 size="$(wc -c <pkg/admit_wasm_bg.wasm)"
 gz="$(gzip -9c pkg/admit_wasm_bg.wasm | wc -c)"
-echo "pkg/admit_wasm_bg.wasm: $size bytes raw ($before before wasm-opt), $gz bytes gzipped (-9)"
+echo "pkg/admit_wasm_bg.wasm: $size bytes raw ($made), $gz bytes gzipped (-9)"
 # The target is under 250 KB gzipped; ADMIT_WASM_MAX_GZ (bytes) makes it fatal.
 if [ "$gz" -ge 256000 ]; then echo "warning: the gzipped .wasm is over 250 KB" >&2; fi
 if [ -n "${ADMIT_WASM_MAX_GZ:-}" ] && [ "$gz" -gt "$ADMIT_WASM_MAX_GZ" ]; then

@@ -110,20 +110,18 @@ function checkKeys(name, obj, allowed) {
   }
 }
 
-/** The path and query of a URL string, as sent on the request line. */
-function target(url) {
-  const start = url.indexOf("//");
-  const slash = url.indexOf("/", start < 0 ? 0 : start + 2);
-  if (slash < 0) return "/";
-  const hash = url.indexOf("#", slash);
-  return hash < 0 ? url.slice(slash) : url.slice(slash, hash);
-}
-
-function hostOf(url) {
+/** The URL of a Fetch `Request` as a worker's router reads it: parsed by the WHATWG URL
+ * parser, which has resolved `.` and `..` segments (`%2e` too), turned `\` into `/`
+ * and dropped the fragment, and keeps `%2F`, `//` and a trailing `/` as they are. The
+ * raw request target is not available to a worker, and `request.url` is not it either:
+ * workerd builds it from the Host header and the target unparsed, so its text can
+ * differ from the pathname a router matches (a Host of `h\api` puts `/api` in front of
+ * the pathname). `null` when the URL does not parse. */
+function parsedUrl(url) {
   try {
-    return new URL(url).host;
+    return new URL(url);
   } catch {
-    return "";
+    return null;
   }
 }
 
@@ -169,21 +167,23 @@ export class Engine {
   }
 
   /** Decides about a Fetch API `Request`. The client's address is not part of a
-   * `Request`: pass it as `peer` (e.g. the `CF-Connecting-IP` header on Cloudflare). */
+   * `Request`: pass it as `peer` (e.g. the `CF-Connecting-IP` header on Cloudflare).
+   * The path decided on is `new URL(request.url).pathname` (with the query), undecoded:
+   * exactly what a router that matches that pathname sees. A URL that does not parse
+   * is `malformed_request`. */
   decideRequest(request, options = {}) {
     if (request === null || typeof request !== "object" || typeof request.url !== "string" || typeof request.method !== "string") {
       throw argError(`decideRequest takes a Fetch API Request, not ${typeName(request)}`);
     }
     if (options === null || typeof options !== "object") throw argError(`options must be an object, not ${typeName(options)}`);
     checkKeys("options", options, new Set(["peer", "now"]));
-    const fields = flatHeaders(request.headers, [request.method, target(request.url)]);
+    const url = parsedUrl(request.url);
+    if (url === null) return this.malformed("the request URL does not parse");
+    const fields = flatHeaders(request.headers, [request.method, url.pathname + url.search]);
     let hasHost = false;
     for (let i = 2; i < fields.length; i += 2) if (fields[i].toLowerCase() === "host") hasHost = true;
-    if (!hasHost) {
-      // Fetch hides Host from `headers`; the URL holds it.
-      const host = hostOf(request.url);
-      if (host) fields.push("host", host);
-    }
+    // Fetch hides Host from `headers`; the URL holds it.
+    if (!hasHost && url.host) fields.push("host", url.host);
     const peer = options.peer === undefined || options.peer === null ? undefined : str("peer", options.peer);
     return JSON.parse(decideFields(this.#raw, fields, peer, seconds(options.now)));
   }

@@ -158,6 +158,35 @@ test("decideRequest takes a Fetch Request", () => {
   badArg(() => mr.decideRequest(undefined), /Fetch API Request/);
 });
 
+test("decideRequest decides on the URL's parsed pathname, which is what a worker routes on", () => {
+  const sm = new Engine(policy("skillmeat.toml"), {
+    env: { SKILLMEAT_AUTH_ENABLED: "true", SKILLMEAT_API_KEY_ENABLED: "true", SKILLMEAT_API_KEY: "sk-test" },
+  });
+  // workerd builds request.url from the Host header and the raw target: a Host of
+  // `h\api\v1\admin\users` and a target of `/health` give this URL, whose pathname (what
+  // the worker's router matches) is /api/v1/admin/users/health. The text after the first
+  // `/` is /health (open): deciding on it would let the admin handler run unauthenticated.
+  const url = "http://h\\api\\v1\\admin\\users/health";
+  assert.equal(new URL(url).pathname, "/api/v1/admin/users/health");
+  const d = sm.decideRequest({ url, method: "GET", headers: {} }, { now: NOW });
+  assert.equal(d.allow, false, JSON.stringify(d));
+  assert.equal(d.reason, "missing_credentials");
+  // Dot segments, `%2e` and `\` arrive resolved, as the router sees them.
+  const dots = sm.decideRequest({ url: "http://h/api/v1/admin/..\\artifacts/x/./%2e%2e/7", method: "GET", headers: { "X-API-Key": "sk-test" } }, { now: NOW });
+  assert.equal(dots.allow, true, JSON.stringify(dots));
+  assert.equal(dots.rule, "artifacts-read");
+  // What the parser keeps, the core refuses: an encoded slash, a trailing slash, `//`.
+  for (const u of ["http://h/api/v1/artifacts/a%2Fb", "http://h/api/v1/artifacts/a/", "http://h/api/v1//artifacts"]) {
+    const r = sm.decideRequest({ url: u, method: "GET", headers: { "X-API-Key": "sk-test" } }, { now: NOW });
+    assert.equal(r.reason, "malformed_request", u);
+    assert.equal(r.status, 400, u);
+  }
+  // A URL that does not parse (workerd passes a Host of `a b` through) is a 400, not a throw.
+  const bad = sm.decideRequest({ url: "http://a b/health", method: "GET", headers: {} }, { now: NOW });
+  assert.equal(bad.reason, "malformed_request");
+  assert.equal(bad.status, 400);
+});
+
 test("setJwks and issueToken", () => {
   const skill = new Engine(policy("skillmeat.toml"), {
     env: {
