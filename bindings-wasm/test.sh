@@ -2,8 +2,10 @@
 # The WASM binding's tests, from a fresh machine: builds the package (build.sh installs
 # what it needs: the wasm32 target, wasm-bindgen-cli at the Cargo.lock version, npm dev
 # dependencies) and runs, with `node --test`: the Node tests (shared vectors, API and bad
-# input), the example worker in workerd (examples/worker) and the ESM build in headless
-# Chromium (Debian's chromium, installed with apt-get when absent); tsc on the types. Idempotent; the last line is "wasm: N passed, M failed".
+# input), the example worker in workerd (examples/worker: its tests and the differential
+# routing test) and the ESM build in headless Chromium (Debian's chromium, installed with
+# apt-get when absent); tsc on the types. Idempotent; the last line is "wasm: N passed,
+# M failed".
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -21,7 +23,7 @@ run_node() {
   step "$name"
   local log="test/.out/$name.log"
   node --test --test-reporter=tap "$@" >"$log" 2>&1 || true
-  grep -E '^not ok|^# (tests|pass|fail)' "$log" | tail -n 20 || true
+  grep -E '^not ok|^# (tests|pass|fail)|^ *# outcomes ' "$log" | tail -n 20 || true
   local p f
   p="$(awk '/^# pass /{print $3}' "$log" | tail -n 1)"
   f="$(awk '/^# fail /{print $3}' "$log" | tail -n 1)"
@@ -46,10 +48,12 @@ run_node node test/vectors.test.mjs test/api.test.mjs
 step "TypeScript: tsc --strict on test/types-check.ts (the hand-written and generated types)"
 if node_modules/.bin/tsc -p test/tsconfig.json; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: tsc"; fi
 
-# examples/worker: workerd from npm, real HTTP on 127.0.0.1.
+# examples/worker: workerd from npm, real HTTP on 127.0.0.1: the example's tests, and the
+# differential test of the path admit decides on against the path the worker routes on
+# (raw targets over sockets; prints the count of each outcome).
 [ -x ../examples/worker/node_modules/.bin/workerd ] ||
   npm --prefix ../examples/worker install --no-audit --no-fund --loglevel=error
-run_node workerd ../examples/worker/worker.test.mjs
+run_node workerd ../examples/worker/worker.test.mjs ../examples/worker/differential.test.mjs
 
 # Headless Chromium (Debian's package) driven by playwright-core.
 if ! command -v chromium >/dev/null; then

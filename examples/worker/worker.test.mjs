@@ -1,105 +1,22 @@
 // The example worker in a real Workers runtime: workerd (from npm) serves worker.js with
-// the admit-wasm package, once with the Model Registry policy (CORS) and once with
-// SkillMeat's, on 127.0.0.1; the tests make real HTTP requests, preflights included.
+// the admit-wasm package (workerd.mjs), with the Model Registry policy (CORS), SkillMeat's
+// and FetchML's, on 127.0.0.1; the tests make real HTTP requests, preflights included.
 // Needs bindings-wasm/pkg (bindings-wasm/build.sh) and `npm install` here.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { fileURLToPath } from "node:url";
-import { join } from "node:path";
+import { FM_KEYS, MR_TOKEN, SM_KEY, startWorkerd } from "./workerd.mjs";
 
-const here = fileURLToPath(new URL(".", import.meta.url));
-const root = join(here, "../..");
-const pkg = join(root, "bindings-wasm");
-const out = join(here, ".out");
-const MR_TOKEN = "test-only-model-registry-token";
-const SM_KEY = "sk-test-only-skillmeat-key";
-let child;
+let workerd;
 let mr;
 let sm;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const capnpText = (s) => JSON.stringify(s); // a JSON string is a valid Cap'n Proto text literal
-
-function workerConfig(name, policyFile, env) {
-  return `const ${name} :Workerd.Worker = (
-  modules = [
-    (name = "worker.js", esModule = embed "worker.js"),
-    (name = "admit-wasm", esModule = embed "admit-wasm.js"),
-    (name = "node_modules/admit-wasm/js/workerd.js", esModule = embed "node_modules/admit-wasm/js/workerd.js"),
-    (name = "node_modules/admit-wasm/js/engine.js", esModule = embed "node_modules/admit-wasm/js/engine.js"),
-    (name = "node_modules/admit-wasm/pkg/admit_wasm.js", esModule = embed "node_modules/admit-wasm/pkg/admit_wasm.js"),
-    (name = "node_modules/admit-wasm/pkg/admit_wasm_bg.wasm", wasm = embed "node_modules/admit-wasm/pkg/admit_wasm_bg.wasm"),
-  ],
-  bindings = [
-    (name = "POLICY", text = embed "${policyFile}"),
-    (name = "POLICY_ENV", text = ${capnpText(JSON.stringify(env))}),
-  ],
-  compatibilityDate = "2024-09-23",
-);
-`;
-}
+let fm;
 
 before(async () => {
-  rmSync(out, { recursive: true, force: true });
-  const mod = join(out, "node_modules/admit-wasm");
-  mkdirSync(mod, { recursive: true });
-  cpSync(join(pkg, "js"), join(mod, "js"), { recursive: true });
-  cpSync(join(pkg, "pkg"), join(mod, "pkg"), { recursive: true });
-  cpSync(join(here, "worker.js"), join(out, "worker.js"));
-  cpSync(join(root, "examples/policies/model-registry.toml"), join(out, "model-registry.toml"));
-  cpSync(join(root, "examples/policies/skillmeat.toml"), join(out, "skillmeat.toml"));
-  // The bare specifier "admit-wasm" names this module, which re-exports the package's
-  // workerd entry (what a bundler's "workerd" export condition picks).
-  writeFileSync(join(out, "admit-wasm.js"), 'export * from "./node_modules/admit-wasm/js/workerd.js";\n');
-  const [p1, p2] = [await freePort(), await freePort()];
-  mr = `http://127.0.0.1:${p1}`;
-  sm = `http://127.0.0.1:${p2}`;
-  writeFileSync(
-    join(out, "config.capnp"),
-    `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [ (name = "mr", worker = .mrWorker), (name = "sm", worker = .smWorker) ],
-  sockets = [
-    (name = "mr", address = "127.0.0.1:${p1}", http = (), service = "mr"),
-    (name = "sm", address = "127.0.0.1:${p2}", http = (), service = "sm"),
-  ],
-);
-${workerConfig("mrWorker", "model-registry.toml", { AUTH_TOKEN: MR_TOKEN, ALLOWED_ORIGINS: "https://app.example.com" })}
-${workerConfig("smWorker", "skillmeat.toml", { SKILLMEAT_AUTH_ENABLED: "true", SKILLMEAT_API_KEY_ENABLED: "true", SKILLMEAT_API_KEY: SM_KEY })}
-`,
-  );
-  const bin = join(here, "node_modules/.bin/workerd");
-  child = spawn(bin, ["serve", join(out, "config.capnp")], { stdio: ["ignore", "inherit", "inherit"] });
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    try {
-      await fetch(`${mr}/api/health`);
-      await fetch(`${sm}/health`);
-      break;
-    } catch (e) {
-      if (child.exitCode !== null) throw new Error(`workerd exited with ${child.exitCode}`);
-      if (Date.now() > deadline) throw new Error(`workerd did not answer: ${e}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  workerd = await startWorkerd("worker");
+  ({ mr, sm, fm } = workerd);
 });
 
-after(() => {
-  if (child && child.exitCode === null) child.kill("SIGTERM");
-});
+after(() => workerd?.stop());
 
 test("model registry: no token is 401 Authentication required", async () => {
   const r = await fetch(`${mr}/api/models`);
@@ -177,4 +94,43 @@ test("skillmeat: a wrong API key is 401 Invalid or expired token", async () => {
   const r = await fetch(`${sm}/api/v1/artifacts`, { headers: { "X-API-Key": "sk-wrong" } });
   assert.equal(r.status, 401);
   assert.match(await r.text(), /Invalid or expired token/);
+});
+
+test("fetchml: bob reads his own job, and the handler's owner is the one admit checked", async () => {
+  const r = await fetch(`${fm}/api/v1/jobs/bob/7`, { headers: { "X-API-Key": FM_KEYS.bob } });
+  assert.equal(r.status, 200);
+  const body = await r.json();
+  assert.equal(body.handler, "read-job");
+  assert.equal(body.rule, "read-job");
+  assert.deepEqual(body.params, { owner: "bob", job: "7" });
+  assert.deepEqual(body.constraints, { owner: "bob" });
+  // Percent-encoded, the owner is still bob to both admit and the router.
+  const enc = await (await fetch(`${fm}/api/v1/jobs/%62ob/7`, { headers: { "X-API-Key": FM_KEYS.bob } })).json();
+  assert.deepEqual([enc.params.owner, enc.constraints.owner], ["bob", "bob"]);
+});
+
+test("fetchml: bob may not read alice's job; alice (admin) reads any, unconstrained", async () => {
+  const r = await fetch(`${fm}/api/v1/jobs/alice/3`, { headers: { "X-API-Key": FM_KEYS.bob } });
+  assert.equal(r.status, 403);
+  const a = await fetch(`${fm}/api/v1/jobs/bob/7`, { headers: { "X-API-Key": FM_KEYS.alice } });
+  assert.equal(a.status, 200);
+  const body = await a.json();
+  assert.equal(body.handler, "read-job");
+  assert.deepEqual(body.constraints, {});
+});
+
+test("fetchml: what the URL parser keeps and routers read differently is 400", async () => {
+  for (const path of ["/api/v1/jobs/bob%2F7", "/api/v1/jobs/bob/7/", "/api/v1/jobs//bob/7", "/api/v1/jobs/bob/7%00"]) {
+    const r = await fetch(`${fm}${path}`, { headers: { "X-API-Key": FM_KEYS.bob } });
+    assert.equal(r.status, 400, path);
+    assert.equal((await r.json()).error, "malformed_request", path);
+  }
+});
+
+test("the router is exact: an allowed path with no handler is 404, another method 405", async () => {
+  const r = await fetch(`${mr}/api/models/m1/extra`, { headers: { Authorization: `Bearer ${MR_TOKEN}` } });
+  assert.equal(r.status, 404);
+  assert.equal((await r.json()).handler, null);
+  const m = await fetch(`${mr}/api/health`, { method: "DELETE", headers: { Authorization: `Bearer ${MR_TOKEN}` } });
+  assert.equal(m.status, 405);
 });
