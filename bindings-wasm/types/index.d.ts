@@ -91,6 +91,8 @@ export interface AdmitError extends Error {
 export declare class Engine {
   constructor(policyText: string, options?: EngineOptions);
   decide(request: AdmitRequest): Decision;
+  /** Decides on `new URL(request.url).pathname` (and its query), undecoded: the path a
+   * worker's router matches. A URL that does not parse is `malformed_request`. */
   decideRequest(request: Request, options?: { peer?: string | null; now?: number | Date | null }): Decision;
   malformed(detail?: string): Decision;
   setJwks(authenticatorId: string, jwks: string | object): number;
