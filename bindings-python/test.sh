@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the admit wheel, installs it into bindings-python/.venv with FastAPI, uvicorn,
-# httpx, pytest and PyJWT, and runs the Python tests. Idempotent; fast when done.
+# Builds the admit wheel, installs it into bindings-python/.venv with FastAPI, uvicorn
+# (and httptools, its second HTTP parser), httpx, pytest, PyJWT and mypy, and runs the
+# Python tests. Idempotent; fast when done.
 #   bindings-python/test.sh                 build, install, run every test
 #   bindings-python/test.sh --setup-only    build and install, run nothing
 #   bindings-python/test.sh -k vectors      extra arguments go to pytest
@@ -16,6 +17,7 @@ reqs=(
   "maturin==1.16.0"
   "fastapi==0.163.2"
   "uvicorn==0.54.0"
+  "httptools==0.9.0"
   "httpx==0.28.1"
   "pytest==9.2.0"
   "pyjwt[crypto]==2.15.1"

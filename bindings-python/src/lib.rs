@@ -598,11 +598,16 @@ impl Engine {
         compile(py, &text, Format::Json, env, self::base_dir(base_dir), None)
     }
 
-    /// Decides about one request. `headers`: a list of (name, value) pairs, a dict or a
-    /// Starlette `Headers`; names and values str or bytes. `now`: unix seconds, default
-    /// the clock. Never raises for what a client sent: unreadable input is a
-    /// `malformed_request` decision. Raises `TypeError` for arguments of the wrong type.
-    #[pyo3(signature = (method, path, headers = None, peer = None, now = None))]
+    /// Decides about one request. `path`: the request target as the client sent it
+    /// (percent-encoded, may carry a query); with `decoded=True`, a path a router already
+    /// percent-decoded (Starlette's route path), re-encoded with `target_from_decoded` so
+    /// the engine sees the router's segments and nothing is decoded twice. `headers`: a
+    /// list of (name, value) pairs, a dict or a Starlette `Headers`; names and values str
+    /// or bytes. `now`: unix seconds, default the clock. Never raises for what a client
+    /// sent: unreadable input is a `malformed_request` decision. Raises `TypeError` for
+    /// arguments of the wrong type.
+    #[pyo3(signature = (method, path, headers = None, peer = None, now = None, *, decoded = false))]
+    #[expect(clippy::too_many_arguments, reason = "positional and keyword arguments of a Python method")]
     fn decide(
         &self,
         py: Python<'_>,
@@ -611,6 +616,7 @@ impl Engine {
         headers: Option<&Bound<'_, PyAny>>,
         peer: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
+        decoded: bool,
     ) -> PyResult<Decision> {
         let method = text_arg("method", method)?;
         let path = text_arg("path", path)?;
@@ -642,10 +648,17 @@ impl Engine {
         if let Some(detail) = unreadable {
             return Ok(Decision { inner: self.inner.malformed(&detail) });
         }
+        let encoded;
+        let path: &str = if decoded {
+            encoded = admit::target_from_decoded(&path);
+            &encoded
+        } else {
+            &path
+        };
         let pairs: Vec<(&[u8], &[u8])> = owned.iter().map(|(n, v)| (&**n, &**v)).collect();
         let engine = &self.inner;
         let inner = py.detach(|| {
-            engine.decide(&admit::Request { method: &method, path: &path, headers: &pairs, peer: peer.as_deref(), now })
+            engine.decide(&admit::Request { method: &method, path, headers: &pairs, peer: peer.as_deref(), now })
         });
         Ok(Decision { inner })
     }
@@ -771,6 +784,15 @@ fn hash_key(key: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(admit::hash_key(&key))
 }
 
+/// A percent-decoded path (what a router such as Starlette matches on) as a request
+/// target for the engine: `%`, `?`, `#` and every byte outside RFC 3986 `pchar` are
+/// percent-encoded, `/` stays a separator. `decide(..., decoded=True)` applies it.
+#[pyfunction]
+fn target_from_decoded(path: &Bound<'_, PyAny>) -> PyResult<String> {
+    let path = text_arg("path", path)?.to_cow()?;
+    Ok(admit::target_from_decoded(&path).into_owned())
+}
+
 /// The native module.
 #[pymodule]
 fn _admit(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -781,6 +803,7 @@ fn _admit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PolicyError", py.get_type::<PolicyError>())?;
     m.add("EngineError", py.get_type::<EngineError>())?;
     m.add_function(wrap_pyfunction!(hash_key, m)?)?;
+    m.add_function(wrap_pyfunction!(target_from_decoded, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -25,6 +25,7 @@ from ._admit import (
     Principal,
     __version__,
     hash_key,
+    target_from_decoded,
 )
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "__version__",
     "generate_key",
     "hash_key",
+    "target_from_decoded",
 ]
 
 #: Every reason a decision can give, in the contract's order.

@@ -18,7 +18,9 @@
   and body; a body-less denial gets FastAPI's ``{"detail": message}``. CORS preflights
   are answered by the policy. An allowed request reaches the app with the decision's
   headers added to the response, and ``request.state.principal`` and
-  ``request.state.decision`` set.
+  ``request.state.decision`` set. It decides on the path Starlette routes on
+  (:func:`route_path`: ``scope["path"]`` less ``root_path``, already percent-decoded),
+  re-encoded for the engine, so the rule admit matches is the route Starlette runs.
 - :func:`get_principal` / :data:`CurrentPrincipal`, :func:`optional_principal`,
   :func:`get_decision` are dependencies; :class:`require` checks scopes declared in
   code (``Depends(require("a:b"))`` or FastAPI's ``Security(require(), scopes=[...])``).
@@ -58,6 +60,7 @@ __all__ = [
     "get_principal",
     "optional_principal",
     "require",
+    "route_path",
     "security_schemes",
 ]
 
@@ -81,7 +84,8 @@ class Admit:
     ``fastapi_bodies``: give a denial without a body (the policy set none) FastAPI's
     ``{"detail": message}`` JSON body. ``jwks``: fetchers refreshed when stale and when
     a decision says ``unknown_key`` (then the request is decided again).
-    ``open_paths``: exact paths served without a decision (say ``/docs`` and
+    ``open_paths``: exact route paths (as :func:`route_path` gives them: decoded,
+    without ``root_path``) served without a decision (say ``/docs`` and
     ``/openapi.json`` when the policy does not list them); prefer public routes in the
     policy, where an operator sees them.
     """
@@ -132,29 +136,21 @@ class Admit:
     # -- deciding ---------------------------------------------------------------------
 
     def decide_scope(self, scope: Scope, engine: Optional[Engine] = None) -> Decision:
-        """The decision for an ASGI ``http`` or ``websocket`` scope."""
+        """The decision for an ASGI ``http`` or ``websocket`` scope, made on the path
+        Starlette routes on (:func:`route_path`), re-encoded for the engine
+        (``decide(..., decoded=True)``). The query string plays no part."""
         engine = engine or self._engine
-        raw = scope.get("raw_path")
-        if isinstance(raw, (bytes, bytearray)):
-            try:
-                path = bytes(raw).decode("utf-8")
-            except UnicodeDecodeError:
-                return engine.malformed("the request path is not valid UTF-8")
-            # raw_path has no query string in uvicorn; some servers include it.
-        else:
-            path = scope.get("path") or "/"
-        qs = scope.get("query_string")
-        if qs and "?" not in path:
-            try:
-                path = path + "?" + qs.decode("utf-8")
-            except UnicodeDecodeError:
-                return engine.malformed("the query string is not valid UTF-8")
+        path = route_path(scope)
+        if path is None:
+            return engine.malformed("the request has no path")
         client = scope.get("client")
         peer = client[0] if client else None
         if peer is not None and not isinstance(peer, str):
             peer = None
         method = scope.get("method") or "GET"
-        return engine.decide(method, path, scope.get("headers") or (), peer)
+        # Starlette's route path is "" for a request to the root_path itself (no route
+        # pattern of a policy can be ""); it is decided as "/".
+        return engine.decide(method, path or "/", scope.get("headers") or (), peer, decoded=True)
 
     async def _decide(self, scope: Scope) -> Decision:
         engine = self._engine
@@ -208,16 +204,23 @@ class AdmitMiddleware:
             raise TypeError("give AdmitMiddleware an engine or a guard, not both")
         self.app = app
         self.guard = guard
+        self._fastapi = _wrapped_fastapi(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if self.guard.open_paths and scope.get("path") in self.guard.open_paths:
+        # FastAPI(root_path=...) copies its root_path into the scope when it is called;
+        # a middleware wrapped around the app from outside runs before that.
+        view = scope
+        if self._fastapi is not None and self._fastapi.root_path:
+            view = dict(scope)
+            view["root_path"] = self._fastapi.root_path
+        if self.guard.open_paths and route_path(view) in self.guard.open_paths:
             await self.app(scope, receive, send)
             return
-        decision = await self.guard._decide(scope)
+        decision = await self.guard._decide(view)
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
@@ -256,6 +259,63 @@ class AdmitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+# -- the route path -------------------------------------------------------------------
+
+
+def _route_path_copy(scope: Scope) -> str:
+    # Starlette's get_route_path (starlette/_utils.py, Starlette 0.35 and later), for
+    # plain ASGI apps without Starlette; tests/test_routing_differential.py holds the two
+    # to the same answers.
+    path: str = scope["path"]
+    root_path = scope.get("root_path", "")
+    if not root_path or not isinstance(root_path, str):
+        return path
+    if not path.startswith(root_path):
+        return path
+    if path == root_path:
+        return ""
+    if path[len(root_path)] == "/":
+        return path[len(root_path) :]
+    return path
+
+
+try:  # The installed Starlette's own function, so the guard follows its version.
+    from starlette._utils import get_route_path as _get_route_path
+except ImportError:  # pragma: no cover - Starlette absent, or older than 0.35
+    _get_route_path = _route_path_copy
+
+
+def route_path(scope: Scope) -> Optional[str]:
+    """The path Starlette's router matches for an ASGI scope, which is the path the
+    guard decides on: ``scope["path"]`` (percent-decoded by the server, as the ASGI spec
+    says; ``raw_path`` is never read) less the ``root_path`` prefix, exactly as
+    Starlette's ``get_route_path`` computes it. A ``path`` that does not start with
+    ``root_path`` followed by ``/`` is routed whole. ``None`` when the scope has no
+    ``path`` string."""
+    path = scope.get("path")
+    if not isinstance(path, str):
+        return None
+    if not isinstance(scope.get("root_path", ""), str):
+        return path
+    return _get_route_path(scope)
+
+
+def _wrapped_fastapi(app: Any) -> Any:
+    """The FastAPI app that ``app`` is or wraps (through ``.app`` attributes of
+    middleware), or None."""
+    try:
+        from fastapi import FastAPI
+    except ImportError:  # pragma: no cover - FastAPI is optional
+        return None
+    for _ in range(32):
+        if isinstance(app, FastAPI):
+            return app
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
 # -- OpenAPI --------------------------------------------------------------------------
 
 
@@ -292,7 +352,9 @@ def _patch_openapi(app: Any, guard: Admit) -> None:
                 for method, op in item.items():
                     if method not in _HTTP_METHODS or not isinstance(op, dict):
                         continue
-                    d = engine.decide(method.upper(), concrete, [("host", "localhost")], "127.0.0.1")
+                    d = engine.decide(
+                        method.upper(), concrete, [("host", "localhost")], "127.0.0.1", decoded=True
+                    )
                     if d.reason == "missing_credentials":
                         op.setdefault("security", requirement)
         app.openapi_schema = schema
