@@ -57,6 +57,18 @@ def main():
         put("jwt", token.encode())
     for policy in sorted((ROOT / "examples/policies").glob("*.toml")):
         put("policy", policy.read_bytes())
+    # Key sets: the fixtures, and every key set a vector's environment holds.
+    for path in sorted((ROOT / "tests/fixtures").glob("jwks*.json")):
+        put("jwks", path.read_bytes())
+    for path in sorted((ROOT / "tests/vectors").glob("*.json")):
+        for value in walk(json.loads(path.read_text())).get("env", {}).values():
+            if isinstance(value, str) and '"keys"' in value:
+                put("jwks", value.encode())
+    # The structured target reads choices from its input: a few byte patterns, each
+    # followed by a token (the rest of the input is the Bearer value).
+    for i, token in enumerate(sorted(TOKENS.values())[:8]):
+        for pattern in (b"\0" * 16, b"\xff" * 16, bytes(range(i, i + 32))):
+            put("keys", pattern + token.encode())
     print("seeded", {t.name: len(list(t.iterdir())) for t in sorted(CORPUS.iterdir())})
 
 

@@ -56,3 +56,85 @@ pub fn carries_known_credential(headers: &[(&[u8], &[u8])]) -> bool {
                 })
     })
 }
+
+/// One fixture token (signed by PyJWT with the test keys) per algorithm family and key:
+/// RS256, PS256, ES256, ES384 and EdDSA against the fixture JWKS, HS256 with the RAG
+/// secret, and a token without `kid`.
+pub fn fixture_tokens() -> Vec<String> {
+    let tokens: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(TOKENS).unwrap_or_else(|e| panic!("tokens fixture: {e}"));
+    [
+        "clerk_org_admin",
+        "clerk_ps256",
+        "clerk_es256",
+        "clerk_es384",
+        "clerk_eddsa",
+        "rag_valid",
+        "clerk_no_kid_attacker",
+    ]
+    .iter()
+    .filter_map(|name| tokens.get(*name).cloned())
+    .collect()
+}
+
+/// A GET of `/x` with `Authorization: Bearer <token>`.
+pub fn bearer(engine: &Engine, token: &str) -> Decision {
+    let value = format!("Bearer {token}");
+    decide(engine, "GET", "/x", &[(b"Authorization", value.as_bytes())], None)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    // base64url without padding, written out so the fuzz crate needs no base64 dependency.
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(char::from(A[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// Forgeries of a token, none of which any key may verify: its signature replaced by
+/// zeros of the same length; the Ed25519 neutral-element forgery (R = identity, S = 0,
+/// which verifies against a small-order key) under an EdDSA header with the token's
+/// `kid`; and `data` as the signature.
+pub fn forgeries(token: &str, data: &[u8]) -> Vec<String> {
+    let mut parts = token.splitn(3, '.');
+    let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else { return Vec::new() };
+    let mut identity = [0u8; 64];
+    identity[0] = 1;
+    let ed_header = match token_kid(h) {
+        Some(k) => b64(format!(r#"{{"alg":"EdDSA","kid":{}}}"#, serde_json::Value::from(k)).as_bytes()),
+        None => b64(br#"{"alg":"EdDSA"}"#),
+    };
+    let data: Vec<u8> = data.iter().copied().take(1024).collect();
+    [
+        format!("{h}.{p}.{}", b64(&vec![0u8; s.len() * 3 / 4])),
+        format!("{ed_header}.{p}.{}", b64(&identity)),
+        format!("{h}.{p}.{}", b64(&data)),
+    ]
+    .into_iter()
+    .filter(|f| f != token)
+    .collect()
+}
+
+/// The `kid` of a token's header, when it is readable.
+fn token_kid(header_b64: &str) -> Option<String> {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut bytes = Vec::new();
+    for c in header_b64.bytes() {
+        let v = A.iter().position(|a| *a == c)? as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            bytes.push((bits >> n) as u8);
+        }
+    }
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("kid")?.as_str().map(str::to_owned)
+}
