@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The C binding's tests, from a fresh machine: installs what it needs (idempotent, quick
-# when done), builds libadmit, checks the committed header against cbindgen, compiles the
-# C tests with -Wall -Wextra -Werror and runs them plainly, under valgrind and under
-# AddressSanitizer, then builds the example service and tests it with curl.
+# when done), builds libadmit, checks the committed header against cbindgen and the
+# library's SONAME, compiles the C tests with -Wall -Wextra -Werror and runs them plainly,
+# under valgrind and under AddressSanitizer, measures the stack each entry point needs,
+# then builds the example service and tests it with curl and with raw request targets
+# (examples/c/test.sh).
 #
 #   bindings-c/test.sh            everything; the last line is "c: N passed, M failed"
 #   bindings-c/test.sh --regen    rewrite include/admit.h with the pinned cbindgen
@@ -16,7 +18,7 @@ step() { printf '\n==> c: %s\n' "$*"; }
 
 # --- what the tests need --------------------------------------------------------------
 need_pkgs=()
-for p in gcc pkg-config valgrind curl libjansson-dev libmicrohttpd-dev; do
+for p in gcc binutils pkg-config valgrind curl python3 libjansson-dev libmicrohttpd-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -58,7 +60,20 @@ lib="$root/target/release"
 
 step "cargo build -p admit-c --release"
 cargo build -p admit-c --release --locked
-make -s -C "$here" pc
+make -s -C "$here" pc soname
+
+step "libadmit.so's SONAME is libadmit.so.0; make install puts the links beside it"
+soname="$(readelf -d "$lib/libadmit.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')"
+rm -rf "$out/install"
+make -s -C "$here" install DESTDIR="$out/install" PREFIX=/usr >/dev/null
+inst="$out/install/usr/lib"
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)"
+if [ "$soname" = "libadmit.so.0" ] && [ "$(readlink "$inst/libadmit.so.0")" = "libadmit.so.$version" ] &&
+   [ "$(readlink "$inst/libadmit.so")" = "libadmit.so.0" ] && [ -f "$inst/libadmit.so.$version" ]; then
+  pass 1; echo "ok ($soname)"
+else
+  fail "SONAME '$soname', or the installed links:"; ls -l "$inst"
+fi
 
 step "include/admit.h is what cbindgen $CBINDGEN_VERSION generates"
 gen_header "$out/admit.h"
@@ -70,8 +85,12 @@ libs_json=($(pkg-config --libs jansson) -lpthread)
 step "C tests (shared library)"
 $CC "${cflags[@]}" -O1 "$here/tests/test_admit.c" -o "$out/test_admit" \
   $(PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config --libs admit) -Wl,-rpath,"$lib" "${libs_json[@]}"
+if readelf -d "$out/test_admit" | grep -q 'NEEDED.*\[libadmit\.so\.0\]'; then pass 1; else fail "test_admit does not need libadmit.so.0"; fi
 "$out/test_admit" "$root" 500 | tee "$out/plain.log" || true
 count "$out/plain.log" "the C tests"
+
+step "the stack each entry point needs (bindings-c/README.md, \"Stack\")"
+if "$out/test_admit" "$root" --stack | tee "$out/stack.log"; then pass 1; else fail "an entry point needs more than 128 KB of stack"; fi
 
 step "C tests under valgrind"
 if valgrind --leak-check=full --errors-for-leak-kinds=definite,possible --error-exitcode=99 -q \
@@ -99,7 +118,7 @@ $CC "${cflags[@]}" "$out/readme_example.c" -o "$out/readme_example" \
   $(PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config --cflags --libs admit) -Wl,-rpath,"$lib"
 if [ "$("$out/readme_example")" = "allow ci" ]; then pass 1; echo "ok ($lines lines)"; else fail "the README's example"; fi
 
-step "examples/c: the FetchML service, tested with curl"
+step "examples/c: the FetchML service, tested with curl and with raw request targets"
 PKG_CONFIG_PATH="$lib/pkgconfig" make -s -C "$root/examples/c" CC="$CC" OUT="$out/fetchml_server"
 "$root/examples/c/test.sh" "$out/fetchml_server" | tee "$out/example.log" || true
 line="$(tail -n 1 "$out/example.log")"

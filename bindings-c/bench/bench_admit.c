@@ -36,7 +36,7 @@ int main(int argc, char **argv) {
                       {"User-Agent", 10, "curl/8.0", 8},
                       {"Accept", 6, "*/*", 3},
                       {"X-API-Key", 9, "demo-researcher-key", 19}};
-    admit_request req = {"GET", 3, "/api/v1/jobs", 12, h, 4, "127.0.0.1", 9, 1790000000};
+    admit_request req = {"GET", 3, "/api/v1/jobs", 12, h, 4, "127.0.0.1", 9, 1790000000, 0};
     const char json[] = "{\"method\":\"GET\",\"path\":\"/api/v1/jobs\",\"headers\":[[\"Host\",\"127.0.0.1:8080\"],"
                         "[\"User-Agent\",\"curl/8.0\"],[\"Accept\",\"*/*\"],[\"X-API-Key\",\"demo-researcher-key\"]],"
                         "\"peer\":\"127.0.0.1\",\"now\":1790000000}";

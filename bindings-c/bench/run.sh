@@ -13,6 +13,7 @@ out="$root/target/c-bench"
 mkdir -p "$out"
 
 cargo build -p admit-c --release --locked --example native_decide >&2
+make -s -C "$root/bindings-c" soname >&2   # the -ladmit program looks for libadmit.so.0
 ${CC:-gcc} -std=c11 -O2 -Wall -Wextra -Werror -I"$root/bindings-c/include" "$here/bench_admit.c" \
   -o "$out/bench_shared" -L"$root/target/release" -ladmit -Wl,-rpath,"$root/target/release"
 ${CC:-gcc} -std=c11 -O2 -Wall -Wextra -Werror -I"$root/bindings-c/include" "$here/bench_admit.c" \

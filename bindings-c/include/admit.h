@@ -24,8 +24,51 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#define ADMIT_H_VERSION "0.1.0"
+/* The header's version as text ("0.1.0"), from ADMIT_VERSION_MAJOR/MINOR/PATCH below;
+ * admit_version() returns the library's. */
+#define ADMIT_VERSION_TEXT_(x) #x
+#define ADMIT_VERSION_TEXT(x) ADMIT_VERSION_TEXT_(x)
+#define ADMIT_H_VERSION ADMIT_VERSION_TEXT(ADMIT_VERSION_MAJOR) "." ADMIT_VERSION_TEXT(ADMIT_VERSION_MINOR) "." ADMIT_VERSION_TEXT(ADMIT_VERSION_PATCH)
 
+
+/**
+ * The header's major version.
+ */
+#define ADMIT_VERSION_MAJOR 0
+
+/**
+ * The header's minor version.
+ */
+#define ADMIT_VERSION_MINOR 1
+
+/**
+ * The header's patch version.
+ */
+#define ADMIT_VERSION_PATCH 0
+
+/**
+ * The header's version as one number, `MAJOR * 1000000 + MINOR * 1000 + PATCH`, to
+ * compare with `admit_version_number()` (the library's) when the program starts.
+ */
+#define ADMIT_VERSION_NUMBER (((ADMIT_VERSION_MAJOR * 1000000) + (ADMIT_VERSION_MINOR * 1000)) + ADMIT_VERSION_PATCH)
+
+/**
+ * `admit_request.flags`: `path` is already percent-decoded, as the router matched it
+ * (libmicrohttpd's `url` with its default unescaping, a framework's decoded path). admit
+ * then encodes every byte that would otherwise be read as syntax or as an escape (`%`,
+ * `?`, `#`, anything outside RFC 3986 `pchar`; `/` stays a separator) before deciding,
+ * so the rule and the parameters it binds are those of the segments the router saw and
+ * nothing is decoded twice (see `admit_target_from_decoded`). Without this flag `path`
+ * is the raw request target, as it came on the request line.
+ */
+#define ADMIT_REQUEST_PATH_DECODED 1
+
+/**
+ * `admit_request.flags`: take a `now` of 0 or less as a time (1970 or before). Without
+ * this flag such a `now` is refused as `malformed_request`: a zeroed request would
+ * otherwise decide as if in 1970, when no key has expired yet.
+ */
+#define ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW 2
 
 /**
  * What a function that can fail returns. `ADMIT_RESULT_OK` is 0.
@@ -64,6 +107,75 @@ typedef enum admit_result {
    */
   ADMIT_RESULT_PANIC = 7,
 } admit_result;
+
+/**
+ * A decision's reason as a number, for a `switch` (`admit_decision_reason_code`); each
+ * is the code `admit_decision_reason` spells (`ADMIT_REASON_UNKNOWN_KEY` is
+ * `unknown_key`). The values are stable: a new reason gets a new number.
+ */
+typedef enum admit_reason {
+  /**
+   * `ok`: a principal was authenticated and holds what the route requires.
+   */
+  ADMIT_REASON_OK = 0,
+  /**
+   * `public`: the route is public.
+   */
+  ADMIT_REASON_PUBLIC = 1,
+  /**
+   * `preflight`: a CORS preflight, answered by admit.
+   */
+  ADMIT_REASON_PREFLIGHT = 2,
+  /**
+   * `missing_credentials`: no credential where one is required.
+   */
+  ADMIT_REASON_MISSING_CREDENTIALS = 3,
+  /**
+   * `invalid_credentials`: a credential was presented and is wrong.
+   */
+  ADMIT_REASON_INVALID_CREDENTIALS = 4,
+  /**
+   * `expired`: the credential has expired.
+   */
+  ADMIT_REASON_EXPIRED = 5,
+  /**
+   * `not_yet_valid`: the token's `nbf` lies in the future.
+   */
+  ADMIT_REASON_NOT_YET_VALID = 6,
+  /**
+   * `revoked`: the key or token was revoked.
+   */
+  ADMIT_REASON_REVOKED = 7,
+  /**
+   * `unknown_key`: a JWT names a `kid` the key set lacks: fetch the JWKS again and
+   * call `admit_engine_set_jwks`.
+   */
+  ADMIT_REASON_UNKNOWN_KEY = 8,
+  /**
+   * `insufficient_scope`: the principal lacks a scope the route requires.
+   */
+  ADMIT_REASON_INSUFFICIENT_SCOPE = 9,
+  /**
+   * `origin_not_allowed`: the request's `Origin` is not allowed.
+   */
+  ADMIT_REASON_ORIGIN_NOT_ALLOWED = 10,
+  /**
+   * `not_local`: the caller is not on this machine.
+   */
+  ADMIT_REASON_NOT_LOCAL = 11,
+  /**
+   * `route_denied`: the route is never served.
+   */
+  ADMIT_REASON_ROUTE_DENIED = 12,
+  /**
+   * `no_route`: no rule matches the request.
+   */
+  ADMIT_REASON_NO_ROUTE = 13,
+  /**
+   * `malformed_request`: the request cannot be read (also a NULL decision's code).
+   */
+  ADMIT_REASON_MALFORMED_REQUEST = 14,
+} admit_reason;
 
 /**
  * A policy's text format, for `admit_engine_config.format`.
@@ -164,6 +276,9 @@ typedef struct admit_engine_config {
 /**
  * One HTTP request, borrowed for the length of an `admit_decide` call: admit copies
  * nothing it does not need and keeps no pointer after the call returns.
+ *
+ * `flags` is last, so `admit_request r = {0}` and positional initialisers of the other
+ * fields leave it 0. A zero `now` is refused (see `now`).
  */
 typedef struct admit_request {
   /**
@@ -175,7 +290,12 @@ typedef struct admit_request {
    */
   size_t method_len;
   /**
-   * The request target: a path, optionally with a query string, UTF-8.
+   * The path your router routes on, UTF-8. By default the raw request target as it
+   * came on the request line (a path, optionally with a query string, which admit
+   * ignores): pass it when the router matches undecoded bytes. When the router
+   * matches a percent-decoded path (libmicrohttpd's `url`), pass that path and set
+   * `ADMIT_REQUEST_PATH_DECODED` in `flags`: never a decoded path without the flag,
+   * which would decode it a second time.
    */
   const char *path;
   /**
@@ -191,7 +311,9 @@ typedef struct admit_request {
    */
   size_t headers_len;
   /**
-   * The client's IP address, or NULL when unknown.
+   * The client's IP address (UTF-8 text), or NULL when unknown: a NULL `peer` is an
+   * unknown peer whatever `peer_len` says (not a malformed request), and counts as
+   * not local.
    */
   const char *peer;
   /**
@@ -199,9 +321,16 @@ typedef struct admit_request {
    */
   size_t peer_len;
   /**
-   * The current time, unix seconds (`admit_now()` reads the clock).
+   * The current time, unix seconds: `admit_now()` reads the clock. 0 or less is
+   * refused as `malformed_request` (a forgotten `now` would turn expiry off) unless
+   * `flags` has `ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW`.
    */
   int64_t now;
+  /**
+   * `ADMIT_REQUEST_*` bits, or 0: `ADMIT_REQUEST_PATH_DECODED`,
+   * `ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW`. An unknown bit is `malformed_request`.
+   */
+  uint32_t flags;
 } admit_request;
 
 /**
@@ -226,14 +355,24 @@ extern "C" {
 
 /**
  * The current time in unix seconds, from the system clock: what `admit_request.now`
- * usually holds. 0 if the clock is before 1970.
+ * usually holds. 0 if the clock is before 1970, which `admit_decide` then refuses.
  */
 int64_t admit_now(void);
 
 /**
- * The library's version, a static NUL-terminated string (never freed).
+ * The library's version, a static NUL-terminated string (never freed); the header it
+ * was built with has the same text in `ADMIT_H_VERSION`.
  */
 const char *admit_version(void);
+
+/**
+ * The library's version as `ADMIT_VERSION_NUMBER` spells a version
+ * (`MAJOR * 1000000 + MINOR * 1000 + PATCH`). A program checks at start that the
+ * library it runs with is the one its header describes, e.g.
+ * `admit_version_number() / 1000 == ADMIT_VERSION_NUMBER / 1000` (same major and
+ * minor: before 1.0 a minor version may change the interface).
+ */
+uint32_t admit_version_number(void);
 
 /**
  * Compiles a policy into an engine.
@@ -281,8 +420,10 @@ enum admit_result admit_engine_set_jwks(const struct admit_engine *engine, const
  * Decides about one request. Returns a new decision the caller owns and frees with
  * `admit_decision_free`; never NULL (unless memory runs out, which aborts anyway).
  *
- * A request admit cannot read (a NULL or non-UTF-8 method, path or peer, a NULL
- * header) is answered as the policy answers `malformed_request`. A NULL `engine`, and
+ * A request admit cannot read (a NULL or non-UTF-8 method or path, a peer that is not
+ * UTF-8, a NULL header, a `now` of 0 or less without
+ * `ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW`, an unknown flag) is answered as the policy
+ * answers `malformed_request`; a NULL `peer` is an unknown peer. A NULL `engine`, and
  * a panic inside admit, give the fallback decision: a deny, status 500, reason
  * `malformed_request`, no headers and no body. No fallback is ever an allow.
  *
@@ -300,6 +441,11 @@ struct admit_decision *admit_decide(const struct admit_engine *engine, const str
  * decision as the contract's JSON: a new NUL-terminated string in `*decision_out`, freed
  * with `admit_string_free`, its length in `*decision_len_out` (when not NULL).
  *
+ * The JSON's `path` is the raw request target (the contract has no flags): a host whose
+ * router matches a decoded path passes `admit_target_from_decoded` of it. A `now` given
+ * in the JSON is taken as it is, 0 included (unlike `admit_request.now`): the contract
+ * carries the time as data, and leaving it out already means the clock.
+ *
  * Whenever `decision_out` is not NULL it receives a decision, also on failure, and on
  * failure it is a deny: `ADMIT_RESULT_INVALID_REQUEST` (unreadable JSON, answered as
  * the policy answers `malformed_request`), `ADMIT_RESULT_NULL_ARGUMENT` (NULL engine or
@@ -312,8 +458,27 @@ struct admit_decision *admit_decide(const struct admit_engine *engine, const str
 enum admit_result admit_decide_json(const struct admit_engine *engine, const char *request_json, size_t request_json_len, char **decision_out, size_t *decision_len_out);
 
 /**
+ * The request target admit decides on for a path a router has already percent-decoded
+ * (what `ADMIT_REQUEST_PATH_DECODED` does inside `admit_decide`), for a host that builds
+ * the contract's JSON itself: `%`, `?`, `#` and every byte outside RFC 3986 `pchar` are
+ * percent-encoded, `/` stays a separator, and the result has no query. A new
+ * NUL-terminated string for `admit_string_free` in `*target_out`, its length in
+ * `*target_len_out` (when not NULL).
+ *
+ * `decoded` may hold any bytes, NUL included (it becomes `%00`, which the engine
+ * refuses), but must be UTF-8: `ADMIT_RESULT_INVALID_UTF8` otherwise,
+ * `ADMIT_RESULT_NULL_ARGUMENT` for a NULL `decoded` with a length or a NULL
+ * `target_out`; `*target_out` is then NULL.
+ *
+ * # Safety
+ * `decoded` is NULL or valid for `decoded_len` bytes; the out-pointers are NULL or
+ * writable.
+ */
+enum admit_result admit_target_from_decoded(const char *decoded, size_t decoded_len, char **target_out, size_t *target_len_out);
+
+/**
  * Frees a string admit returned (`admit_decide_json`, `admit_decision_to_json`,
- * `admit_decision_claims_json`). NULL is a no-op.
+ * `admit_decision_claims_json`, `admit_target_from_decoded`). NULL is a no-op.
  *
  * # Safety
  * `s` is NULL or a string admit returned, not freed yet.
@@ -409,12 +574,23 @@ uint16_t admit_decision_status(const struct admit_decision *decision);
  * The reason code: `ok`, `public`, `preflight`, `missing_credentials`,
  * `invalid_credentials`, `expired`, `not_yet_valid`, `revoked`, `unknown_key`,
  * `insufficient_scope`, `origin_not_allowed`, `not_local`, `route_denied`, `no_route`,
- * `malformed_request`. A static NUL-terminated string; `{NULL, 0}` for NULL.
+ * `malformed_request`. A static NUL-terminated string; `{NULL, 0}` for NULL. As a
+ * number: `admit_decision_reason_code`.
  *
  * # Safety
  * `decision` is NULL or a live decision.
  */
 struct admit_str admit_decision_reason(const struct admit_decision *decision);
+
+/**
+ * The reason as an `admit_reason` value, to `switch` on instead of comparing
+ * `admit_decision_reason`'s text (e.g. `ADMIT_REASON_UNKNOWN_KEY`: refresh the key
+ * set). `ADMIT_REASON_MALFORMED_REQUEST` for NULL, the fallback decision's reason.
+ *
+ * # Safety
+ * `decision` is NULL or a live decision.
+ */
+enum admit_reason admit_decision_reason_code(const struct admit_decision *decision);
 
 /**
  * The human-readable message (the policy may override it per reason). `{NULL, 0}` for

@@ -75,7 +75,8 @@ pub unsafe extern "C" fn admit_decision_status(decision: *const admit_decision) 
 /// The reason code: `ok`, `public`, `preflight`, `missing_credentials`,
 /// `invalid_credentials`, `expired`, `not_yet_valid`, `revoked`, `unknown_key`,
 /// `insufficient_scope`, `origin_not_allowed`, `not_local`, `route_denied`, `no_route`,
-/// `malformed_request`. A static NUL-terminated string; `{NULL, 0}` for NULL.
+/// `malformed_request`. A static NUL-terminated string; `{NULL, 0}` for NULL. As a
+/// number: `admit_decision_reason_code`.
 ///
 /// # Safety
 /// `decision` is NULL or a live decision.
@@ -85,29 +86,85 @@ pub unsafe extern "C" fn admit_decision_reason(decision: *const admit_decision) 
     unsafe { read(decision, admit_str::NONE, |d| reason_str(d.reason)) }
 }
 
+/// A decision's reason as a number, for a `switch` (`admit_decision_reason_code`); each
+/// is the code `admit_decision_reason` spells (`ADMIT_REASON_UNKNOWN_KEY` is
+/// `unknown_key`). The values are stable: a new reason gets a new number.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum admit_reason {
+    /// `ok`: a principal was authenticated and holds what the route requires.
+    Ok = 0,
+    /// `public`: the route is public.
+    Public = 1,
+    /// `preflight`: a CORS preflight, answered by admit.
+    Preflight = 2,
+    /// `missing_credentials`: no credential where one is required.
+    MissingCredentials = 3,
+    /// `invalid_credentials`: a credential was presented and is wrong.
+    InvalidCredentials = 4,
+    /// `expired`: the credential has expired.
+    Expired = 5,
+    /// `not_yet_valid`: the token's `nbf` lies in the future.
+    NotYetValid = 6,
+    /// `revoked`: the key or token was revoked.
+    Revoked = 7,
+    /// `unknown_key`: a JWT names a `kid` the key set lacks: fetch the JWKS again and
+    /// call `admit_engine_set_jwks`.
+    UnknownKey = 8,
+    /// `insufficient_scope`: the principal lacks a scope the route requires.
+    InsufficientScope = 9,
+    /// `origin_not_allowed`: the request's `Origin` is not allowed.
+    OriginNotAllowed = 10,
+    /// `not_local`: the caller is not on this machine.
+    NotLocal = 11,
+    /// `route_denied`: the route is never served.
+    RouteDenied = 12,
+    /// `no_route`: no rule matches the request.
+    NoRoute = 13,
+    /// `malformed_request`: the request cannot be read (also a NULL decision's code).
+    MalformedRequest = 14,
+}
+
+/// The C code of a core reason and its text. Exhaustive, with no wildcard: a reason
+/// added to the core does not compile here until it has a C value.
+fn reason_of(r: admit_core::Reason) -> (admit_reason, &'static str) {
+    use admit_core::Reason as R;
+    use admit_reason as C;
+    match r {
+        R::Ok => (C::Ok, "ok\0"),
+        R::Public => (C::Public, "public\0"),
+        R::Preflight => (C::Preflight, "preflight\0"),
+        R::MissingCredentials => (C::MissingCredentials, "missing_credentials\0"),
+        R::InvalidCredentials => (C::InvalidCredentials, "invalid_credentials\0"),
+        R::Expired => (C::Expired, "expired\0"),
+        R::NotYetValid => (C::NotYetValid, "not_yet_valid\0"),
+        R::Revoked => (C::Revoked, "revoked\0"),
+        R::UnknownKey => (C::UnknownKey, "unknown_key\0"),
+        R::InsufficientScope => (C::InsufficientScope, "insufficient_scope\0"),
+        R::OriginNotAllowed => (C::OriginNotAllowed, "origin_not_allowed\0"),
+        R::NotLocal => (C::NotLocal, "not_local\0"),
+        R::RouteDenied => (C::RouteDenied, "route_denied\0"),
+        R::NoRoute => (C::NoRoute, "no_route\0"),
+        R::MalformedRequest => (C::MalformedRequest, "malformed_request\0"),
+    }
+}
+
 /// A reason's code as a NUL-terminated static string.
 fn reason_str(r: admit_core::Reason) -> admit_str {
-    use admit_core::Reason as R;
-    let s: &'static str = match r {
-        R::Ok => "ok\0",
-        R::Public => "public\0",
-        R::Preflight => "preflight\0",
-        R::MissingCredentials => "missing_credentials\0",
-        R::InvalidCredentials => "invalid_credentials\0",
-        R::Expired => "expired\0",
-        R::NotYetValid => "not_yet_valid\0",
-        R::Revoked => "revoked\0",
-        R::UnknownKey => "unknown_key\0",
-        R::InsufficientScope => "insufficient_scope\0",
-        R::OriginNotAllowed => "origin_not_allowed\0",
-        R::NotLocal => "not_local\0",
-        R::RouteDenied => "route_denied\0",
-        R::NoRoute => "no_route\0",
-        R::MalformedRequest => "malformed_request\0",
-        #[allow(unreachable_patterns, reason = "Reason may grow")]
-        _ => return admit_str::of(r.as_str()),
-    };
+    let s = reason_of(r).1;
     admit_str { ptr: s.as_ptr().cast(), len: s.len().saturating_sub(1) }
+}
+
+/// The reason as an `admit_reason` value, to `switch` on instead of comparing
+/// `admit_decision_reason`'s text (e.g. `ADMIT_REASON_UNKNOWN_KEY`: refresh the key
+/// set). `ADMIT_REASON_MALFORMED_REQUEST` for NULL, the fallback decision's reason.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_decision_reason_code(decision: *const admit_decision) -> admit_reason {
+    // SAFETY: the caller promises `decision` is NULL or live.
+    unsafe { read(decision, admit_reason::MalformedRequest, |d| reason_of(d.reason).0) }
 }
 
 /// The human-readable message (the policy may override it per reason). `{NULL, 0}` for
@@ -414,4 +471,18 @@ pub unsafe extern "C" fn admit_decision_free(decision: *mut admit_decision) {
             drop(unsafe { Box::from_raw(decision) });
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_has_its_c_code_and_text() {
+        for (i, r) in admit_core::Reason::ALL.into_iter().enumerate() {
+            let (code, text) = reason_of(r);
+            assert_eq!(code as usize, i, "{r:?}: the C values follow the contract's order");
+            assert_eq!(text.strip_suffix('\0'), Some(r.as_str()), "{r:?}");
+        }
+    }
 }

@@ -17,13 +17,16 @@
 #![allow(unsafe_code, reason = "an FFI boundary: every unsafe block says why it is sound")]
 #![allow(non_camel_case_types, reason = "the C names, as admit.h spells them")]
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ffi::{CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use admit_core::{Decision, Engine, EngineError, Format, LoadError, OwnedRequest, Reason, Request, Resolver};
+use admit_core::{
+    Decision, Engine, EngineError, Format, LoadError, OwnedRequest, Reason, Request, Resolver, target_from_decoded,
+};
 
 mod error;
 pub use error::*;
@@ -35,6 +38,51 @@ const _ENGINE_IS_SEND_AND_SYNC: fn() = || {
     assert_send_sync::<admit_engine>();
     assert_send_sync::<admit_decision>();
 };
+
+// The header's version. `ADMIT_H_VERSION`, the same as text ("0.1.0"), is spelt from
+// these three in cbindgen.toml's `after_includes`.
+/// The header's major version.
+pub const ADMIT_VERSION_MAJOR: u32 = 0;
+/// The header's minor version.
+pub const ADMIT_VERSION_MINOR: u32 = 1;
+/// The header's patch version.
+pub const ADMIT_VERSION_PATCH: u32 = 0;
+/// The header's version as one number, `MAJOR * 1000000 + MINOR * 1000 + PATCH`, to
+/// compare with `admit_version_number()` (the library's) when the program starts.
+pub const ADMIT_VERSION_NUMBER: u32 =
+    ADMIT_VERSION_MAJOR * 1_000_000 + ADMIT_VERSION_MINOR * 1_000 + ADMIT_VERSION_PATCH;
+
+/// A decimal number in a version string, at compile time.
+const fn decimal(s: &str) -> u32 {
+    let mut b = s.as_bytes();
+    let mut n = 0u32;
+    while let [d, rest @ ..] = b {
+        n = n * 10 + (*d - b'0') as u32;
+        b = rest;
+    }
+    n
+}
+
+// The header's version is the crate's: a version bump that forgets them fails here.
+const _: () = assert!(ADMIT_VERSION_MAJOR == decimal(env!("CARGO_PKG_VERSION_MAJOR")), "ADMIT_VERSION_MAJOR");
+const _: () = assert!(ADMIT_VERSION_MINOR == decimal(env!("CARGO_PKG_VERSION_MINOR")), "ADMIT_VERSION_MINOR");
+const _: () = assert!(ADMIT_VERSION_PATCH == decimal(env!("CARGO_PKG_VERSION_PATCH")), "ADMIT_VERSION_PATCH");
+
+/// `admit_request.flags`: `path` is already percent-decoded, as the router matched it
+/// (libmicrohttpd's `url` with its default unescaping, a framework's decoded path). admit
+/// then encodes every byte that would otherwise be read as syntax or as an escape (`%`,
+/// `?`, `#`, anything outside RFC 3986 `pchar`; `/` stays a separator) before deciding,
+/// so the rule and the parameters it binds are those of the segments the router saw and
+/// nothing is decoded twice (see `admit_target_from_decoded`). Without this flag `path`
+/// is the raw request target, as it came on the request line.
+pub const ADMIT_REQUEST_PATH_DECODED: u32 = 1;
+/// `admit_request.flags`: take a `now` of 0 or less as a time (1970 or before). Without
+/// this flag such a `now` is refused as `malformed_request`: a zeroed request would
+/// otherwise decide as if in 1970, when no key has expired yet.
+pub const ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW: u32 = 2;
+/// Every flag this library knows; a request with another bit set is `malformed_request`
+/// (a host built for a newer header than the library it runs with).
+const KNOWN_FLAGS: u32 = ADMIT_REQUEST_PATH_DECODED | ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW;
 
 /// What a function that can fail returns. `ADMIT_RESULT_OK` is 0.
 #[repr(C)]
@@ -110,6 +158,9 @@ pub struct admit_pair {
 
 /// One HTTP request, borrowed for the length of an `admit_decide` call: admit copies
 /// nothing it does not need and keeps no pointer after the call returns.
+///
+/// `flags` is last, so `admit_request r = {0}` and positional initialisers of the other
+/// fields leave it 0. A zero `now` is refused (see `now`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct admit_request {
@@ -117,7 +168,12 @@ pub struct admit_request {
     pub method: *const c_char,
     /// The method's length in bytes.
     pub method_len: usize,
-    /// The request target: a path, optionally with a query string, UTF-8.
+    /// The path your router routes on, UTF-8. By default the raw request target as it
+    /// came on the request line (a path, optionally with a query string, which admit
+    /// ignores): pass it when the router matches undecoded bytes. When the router
+    /// matches a percent-decoded path (libmicrohttpd's `url`), pass that path and set
+    /// `ADMIT_REQUEST_PATH_DECODED` in `flags`: never a decoded path without the flag,
+    /// which would decode it a second time.
     pub path: *const c_char,
     /// The path's length in bytes.
     pub path_len: usize,
@@ -125,12 +181,19 @@ pub struct admit_request {
     pub headers: *const admit_pair,
     /// The number of headers.
     pub headers_len: usize,
-    /// The client's IP address, or NULL when unknown.
+    /// The client's IP address (UTF-8 text), or NULL when unknown: a NULL `peer` is an
+    /// unknown peer whatever `peer_len` says (not a malformed request), and counts as
+    /// not local.
     pub peer: *const c_char,
     /// The peer's length in bytes.
     pub peer_len: usize,
-    /// The current time, unix seconds (`admit_now()` reads the clock).
+    /// The current time, unix seconds: `admit_now()` reads the clock. 0 or less is
+    /// refused as `malformed_request` (a forgotten `now` would turn expiry off) unless
+    /// `flags` has `ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW`.
     pub now: i64,
+    /// `ADMIT_REQUEST_*` bits, or 0: `ADMIT_REQUEST_PATH_DECODED`,
+    /// `ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW`. An unknown bit is `malformed_request`.
+    pub flags: u32,
 }
 
 /// How to build an engine. A zeroed config (or a NULL pointer) means: TOML, no
@@ -281,7 +344,7 @@ impl Resolver for HostResolver {
 }
 
 /// The current time in unix seconds, from the system clock: what `admit_request.now`
-/// usually holds. 0 if the clock is before 1970.
+/// usually holds. 0 if the clock is before 1970, which `admit_decide` then refuses.
 #[unsafe(no_mangle)]
 pub extern "C" fn admit_now() -> i64 {
     guard(|| 0, unix_now)
@@ -293,10 +356,21 @@ fn unix_now() -> i64 {
     now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// The library's version, a static NUL-terminated string (never freed).
+/// The library's version, a static NUL-terminated string (never freed); the header it
+/// was built with has the same text in `ADMIT_H_VERSION`.
 #[unsafe(no_mangle)]
 pub extern "C" fn admit_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The library's version as `ADMIT_VERSION_NUMBER` spells a version
+/// (`MAJOR * 1000000 + MINOR * 1000 + PATCH`). A program checks at start that the
+/// library it runs with is the one its header describes, e.g.
+/// `admit_version_number() / 1000 == ADMIT_VERSION_NUMBER / 1000` (same major and
+/// minor: before 1.0 a minor version may change the interface).
+#[unsafe(no_mangle)]
+pub extern "C" fn admit_version_number() -> u32 {
+    ADMIT_VERSION_NUMBER
 }
 
 /// Compiles a policy into an engine.
@@ -497,6 +571,15 @@ const INLINE_HEADERS: usize = 24;
 /// # Safety
 /// The request's pointers are NULL or valid for their lengths.
 unsafe fn decide_request(engine: &Engine, r: &admit_request) -> Decision {
+    if r.flags & !KNOWN_FLAGS != 0 {
+        return engine.malformed("admit_request.flags has a bit this library does not know");
+    }
+    if r.now <= 0 && r.flags & ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW == 0 {
+        return engine.malformed(
+            "admit_request.now is 0 or negative: set it to admit_now() \
+             (or set ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW to mean it)",
+        );
+    }
     // SAFETY: the caller's promise about the request's pointers, passed on.
     let method = match unsafe { text(r.method, r.method_len) } {
         Ok(m) => m,
@@ -547,14 +630,17 @@ unsafe fn decide_request(engine: &Engine, r: &admit_request) -> Decision {
         }
         &heap
     };
-    engine.decide(&Request { method, path, headers, peer, now: r.now })
+    let path = if r.flags & ADMIT_REQUEST_PATH_DECODED == 0 { Cow::Borrowed(path) } else { target_from_decoded(path) };
+    engine.decide(&Request { method, path: &path, headers, peer, now: r.now })
 }
 
 /// Decides about one request. Returns a new decision the caller owns and frees with
 /// `admit_decision_free`; never NULL (unless memory runs out, which aborts anyway).
 ///
-/// A request admit cannot read (a NULL or non-UTF-8 method, path or peer, a NULL
-/// header) is answered as the policy answers `malformed_request`. A NULL `engine`, and
+/// A request admit cannot read (a NULL or non-UTF-8 method or path, a peer that is not
+/// UTF-8, a NULL header, a `now` of 0 or less without
+/// `ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW`, an unknown flag) is answered as the policy
+/// answers `malformed_request`; a NULL `peer` is an unknown peer. A NULL `engine`, and
 /// a panic inside admit, give the fallback decision: a deny, status 500, reason
 /// `malformed_request`, no headers and no body. No fallback is ever an allow.
 ///
@@ -609,6 +695,11 @@ fn read_request_json(text: &[u8]) -> Result<OwnedRequest, String> {
 /// decision as the contract's JSON: a new NUL-terminated string in `*decision_out`, freed
 /// with `admit_string_free`, its length in `*decision_len_out` (when not NULL).
 ///
+/// The JSON's `path` is the raw request target (the contract has no flags): a host whose
+/// router matches a decoded path passes `admit_target_from_decoded` of it. A `now` given
+/// in the JSON is taken as it is, 0 included (unlike `admit_request.now`): the contract
+/// carries the time as data, and leaving it out already means the clock.
+///
 /// Whenever `decision_out` is not NULL it receives a decision, also on failure, and on
 /// failure it is a deny: `ADMIT_RESULT_INVALID_REQUEST` (unreadable JSON, answered as
 /// the policy answers `malformed_request`), `ADMIT_RESULT_NULL_ARGUMENT` (NULL engine or
@@ -657,8 +748,52 @@ pub unsafe extern "C" fn admit_decide_json(
     code
 }
 
+/// The request target admit decides on for a path a router has already percent-decoded
+/// (what `ADMIT_REQUEST_PATH_DECODED` does inside `admit_decide`), for a host that builds
+/// the contract's JSON itself: `%`, `?`, `#` and every byte outside RFC 3986 `pchar` are
+/// percent-encoded, `/` stays a separator, and the result has no query. A new
+/// NUL-terminated string for `admit_string_free` in `*target_out`, its length in
+/// `*target_len_out` (when not NULL).
+///
+/// `decoded` may hold any bytes, NUL included (it becomes `%00`, which the engine
+/// refuses), but must be UTF-8: `ADMIT_RESULT_INVALID_UTF8` otherwise,
+/// `ADMIT_RESULT_NULL_ARGUMENT` for a NULL `decoded` with a length or a NULL
+/// `target_out`; `*target_out` is then NULL.
+///
+/// # Safety
+/// `decoded` is NULL or valid for `decoded_len` bytes; the out-pointers are NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_target_from_decoded(
+    decoded: *const c_char,
+    decoded_len: usize,
+    target_out: *mut *mut c_char,
+    target_len_out: *mut usize,
+) -> admit_result {
+    // SAFETY: the caller promises the out-pointers are NULL or writable.
+    unsafe { put(target_out, std::ptr::null_mut()) };
+    // SAFETY: as above.
+    unsafe { put(target_len_out, 0) };
+    guard(
+        || admit_result::Panic,
+        || {
+            if target_out.is_null() {
+                return admit_result::NullArgument;
+            }
+            // SAFETY: the caller promises `decoded` is valid for its length.
+            let path = match unsafe { text(decoded, decoded_len) } {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            // SAFETY: the caller promises the out-pointers are NULL or writable.
+            unsafe { give_string(target_from_decoded(path).into_owned(), target_out, target_len_out) };
+            admit_result::Ok
+        },
+    )
+}
+
 /// Frees a string admit returned (`admit_decide_json`, `admit_decision_to_json`,
-/// `admit_decision_claims_json`). NULL is a no-op.
+/// `admit_decision_claims_json`, `admit_target_from_decoded`). NULL is a no-op.
 ///
 /// # Safety
 /// `s` is NULL or a string admit returned, not freed yet.

@@ -1,21 +1,31 @@
 /*
  * The C binding's tests: every shared vector in tests/vectors/ through admit_decide (the
  * request struct and the accessors) and through admit_decide_json; NULL and malformed
- * arguments; one engine shared by several threads while its key set is replaced.
+ * arguments; the request flags (a decoded path, a `now` of 0), a NULL peer, reason
+ * codes, the version; one engine shared by several threads while its key set is
+ * replaced. Everything runs on threads with a 128 KB stack (musl's default), and deeply
+ * nested JSON and TOML are fed to admit_decide_json and admit_engine_new there, each in
+ * a child process so that an overflow is reported, not fatal to the run.
  *
  * Usage: test_admit REPO_ROOT [THREAD_ITERATIONS]
+ *        test_admit REPO_ROOT --stack    measure the stack each entry point needs
  * Prints one line per failure and ends with "N passed, M failed"; exits 1 on a failure.
  * Mirrors cli/tests/vectors.rs (placeholders, expectations).
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_STACK */
 #include <dirent.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "admit.h"
 
@@ -177,6 +187,35 @@ static int expand_value(json_t *v) {
 }
 
 static json_t *jstr(admit_str s) { return s.ptr ? json_stringn(s.ptr, s.len) : json_null(); }
+
+/* The text of each admit_reason value: admit_decision_reason_code and
+ * admit_decision_reason must agree on every decision. */
+static const char *const reason_names[] = {
+    [ADMIT_REASON_OK] = "ok",
+    [ADMIT_REASON_PUBLIC] = "public",
+    [ADMIT_REASON_PREFLIGHT] = "preflight",
+    [ADMIT_REASON_MISSING_CREDENTIALS] = "missing_credentials",
+    [ADMIT_REASON_INVALID_CREDENTIALS] = "invalid_credentials",
+    [ADMIT_REASON_EXPIRED] = "expired",
+    [ADMIT_REASON_NOT_YET_VALID] = "not_yet_valid",
+    [ADMIT_REASON_REVOKED] = "revoked",
+    [ADMIT_REASON_UNKNOWN_KEY] = "unknown_key",
+    [ADMIT_REASON_INSUFFICIENT_SCOPE] = "insufficient_scope",
+    [ADMIT_REASON_ORIGIN_NOT_ALLOWED] = "origin_not_allowed",
+    [ADMIT_REASON_NOT_LOCAL] = "not_local",
+    [ADMIT_REASON_ROUTE_DENIED] = "route_denied",
+    [ADMIT_REASON_NO_ROUTE] = "no_route",
+    [ADMIT_REASON_MALFORMED_REQUEST] = "malformed_request",
+};
+enum { REASONS = sizeof reason_names / sizeof reason_names[0] };
+_Static_assert(REASONS == ADMIT_REASON_MALFORMED_REQUEST + 1, "a reason_names entry per admit_reason");
+
+static int reason_code_agrees(const admit_decision *d) {
+    admit_reason code = admit_decision_reason_code(d);
+    admit_str text = admit_decision_reason(d);
+    return (unsigned)code < REASONS && reason_names[code] && text.ptr && text.len == strlen(reason_names[code]) &&
+           memcmp(text.ptr, reason_names[code], text.len) == 0;
+}
 
 /* ---- the decision, read through the accessors ---------------------------------------- */
 
@@ -477,6 +516,7 @@ static void run_vector(const char *dir, const char *file) {
         json_t *got = decision_via_accessors(d);
         snprintf(label, sizeof label, "%s / %s [admit_decide]", file, name);
         ok(check(label, expect, got) == 0, "%s", label);
+        ok(reason_code_agrees(d), "%s: admit_decision_reason_code is the reason's text", label);
 
         /* the accessors and admit_decision_to_json agree */
         char *dj = NULL;
@@ -557,7 +597,8 @@ static int streq(admit_str s, const char *want) {
 /* Decides GET/POST `path` with X-API-Key `key` (NULL: none). */
 static admit_decision *fetch(const admit_engine *e, const char *method, const char *path, const char *key) {
     admit_pair h = pair_of("X-API-Key", key ? key : "");
-    admit_request req = {method, strlen(method), path, strlen(path), key ? &h : NULL, key ? 1 : 0, "10.0.0.1", 8, 1790000000};
+    admit_request req = {method, strlen(method), path,       strlen(path), key ? &h : NULL,
+                         key ? 1 : 0, "10.0.0.1",   8,    1790000000, 0};
     return admit_decide(e, &req);
 }
 
@@ -636,7 +677,7 @@ static void test_null_and_malformed(void) {
            streq(admit_decision_reason(d), "malformed_request"),
        "decide: NULL request is malformed (the policy's 400)");
     admit_decision_free(d);
-    admit_request req = {NULL, 3, "/api/v1/status", 14, NULL, 0, NULL, 0, 1790000000};
+    admit_request req = {NULL, 3, "/api/v1/status", 14, NULL, 0, NULL, 0, 1790000000, 0};
     d = admit_decide(e, &req);
     ok(!admit_decision_allow(d) && streq(admit_decision_reason(d), "malformed_request"), "decide: NULL method");
     admit_decision_free(d);
@@ -671,7 +712,7 @@ static void test_null_and_malformed(void) {
     /* lengths are honoured: no NUL terminator is read */
     const char buffer[] = "GETX/api/v1/statusXXXX X-API-Keydemo-analyst-keyZZZ";
     admit_pair hl = {buffer + 23, 9, buffer + 32, 16};
-    admit_request lreq = {buffer, 3, buffer + 4, 14, &hl, 1, NULL, 0, 1790000000};
+    admit_request lreq = {buffer, 3, buffer + 4, 14, &hl, 1, NULL, 0, 1790000000, 0};
     d = admit_decide(e, &lreq);
     ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "carol"),
        "decide: strings are read by length, not to a NUL");
@@ -681,7 +722,7 @@ static void test_null_and_malformed(void) {
     admit_pair many[40];
     for (int i = 0; i < 40; i++) many[i] = pair_of("X-Other", "x");
     many[39] = pair_of("X-API-Key", "demo-admin-key");
-    admit_request mreq = {"GET", 3, "/api/v1/jobs", 12, many, 40, NULL, 0, 1790000000};
+    admit_request mreq = {"GET", 3, "/api/v1/jobs", 12, many, 40, NULL, 0, 1790000000, 0};
     d = admit_decide(e, &mreq);
     ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "alice"), "decide: 40 headers");
     admit_decision_free(d);
@@ -691,7 +732,7 @@ static void test_null_and_malformed(void) {
     char *huge = malloc(big);
     memset(huge, 'a', big);
     admit_pair hh = {"X-API-Key", 9, huge, big};
-    admit_request hreq = {"GET", 3, "/api/v1/jobs", 12, &hh, 1, NULL, 0, 1790000000};
+    admit_request hreq = {"GET", 3, "/api/v1/jobs", 12, &hh, 1, NULL, 0, 1790000000, 0};
     d = admit_decide(e, &hreq);
     ok(!admit_decision_allow(d) && admit_decision_status(d) >= 400, "decide: a 200 KB header is denied");
     admit_decision_free(d);
@@ -816,7 +857,7 @@ static char *bearer(const char *token_name) {
 
 static admit_decision *clerk_decide(const admit_engine *e, const char *auth) {
     admit_pair h = pair_of("Authorization", auth);
-    admit_request req = {"POST", 4, "/api/v1/artifacts", 17, &h, 1, NULL, 0, 1790000000};
+    admit_request req = {"POST", 4, "/api/v1/artifacts", 17, &h, 1, NULL, 0, 1790000000, 0};
     return admit_decide(e, &req);
 }
 
@@ -829,8 +870,9 @@ static void test_set_jwks(void) {
     err = NULL;
     char *auth = bearer("clerk_rotated_kid");
     admit_decision *d = clerk_decide(e, auth);
-    ok(!admit_decision_allow(d) && streq(admit_decision_reason(d), "unknown_key"),
-       "before rotation, the new kid is unknown_key");
+    ok(!admit_decision_allow(d) && streq(admit_decision_reason(d), "unknown_key") &&
+           admit_decision_reason_code(d) == ADMIT_REASON_UNKNOWN_KEY,
+       "before rotation, the new kid is unknown_key (ADMIT_REASON_UNKNOWN_KEY)");
     admit_decision_free(d);
     char *p = path_join(root, "tests/fixtures/jwks-rotated.json");
     size_t len = 0;
@@ -921,31 +963,620 @@ static void test_threads(int iterations) {
     free(p);
     pthread_t t[N + 1];
     worker_t w[N + 1];
+    pthread_attr_t small; /* musl's default stack */
+    pthread_attr_init(&small);
+    pthread_attr_setstacksize(&small, 128 * 1024);
     for (int i = 0; i <= N; i++) {
         worker_t x = {f, clerk, jwks, len, iterations, i, 0};
         w[i] = x;
-        pthread_create(&t[i], NULL, i == N ? rotate_worker : decide_worker, &w[i]);
+        pthread_create(&t[i], &small, i == N ? rotate_worker : decide_worker, &w[i]);
     }
+    pthread_attr_destroy(&small);
     int errors = 0;
     for (int i = 0; i <= N; i++) {
         pthread_join(t[i], NULL);
         errors += w[i].errors;
     }
-    ok(errors == 0, "%d threads x %d iterations on one engine, one rotating its key set: %d wrong", N, iterations,
-       errors);
+    ok(errors == 0, "%d threads (128 KB stacks) x %d iterations on one engine, one rotating its key set: %d wrong", N,
+       iterations, errors);
     free(jwks);
     json_decref(env);
     admit_engine_free(clerk);
     admit_engine_free(f);
 }
 
+/* ---- the request's flags: a `now` of 0, a decoded path ------------------------------ */
+
+static int has_text(admit_str s, const char *needle) {
+    if (!s.ptr) return 0;
+    char *t = strndup(s.ptr, s.len);
+    int found = t && strstr(t, needle) != NULL;
+    free(t);
+    return found;
+}
+
+static void test_now(void) {
+    admit_engine *e = fetchml();
+    admit_pair erin = pair_of("X-API-Key", "demo-expired-key");
+    /* what a host gets when it forgets `now`: erin's key expired on 2025-01-01 */
+    admit_request r = {0};
+    r.method = "GET", r.method_len = 3, r.path = "/api/v1/status", r.path_len = 14;
+    r.headers = &erin, r.headers_len = 1;
+    admit_decision *d = admit_decide(e, &r);
+    ok(!admit_decision_allow(d) && admit_decision_status(d) == 400 &&
+           admit_decision_reason_code(d) == ADMIT_REASON_MALFORMED_REQUEST &&
+           has_text(admit_decision_message(d), "now is 0 or negative") && !admit_decision_principal_id(d).ptr,
+       "now: a zeroed now is malformed_request (400), not a decision in 1970");
+    admit_decision_free(d);
+    r.now = -1;
+    d = admit_decide(e, &r);
+    ok(!admit_decision_allow(d) && admit_decision_status(d) == 400 &&
+           admit_decision_reason_code(d) == ADMIT_REASON_MALFORMED_REQUEST,
+       "now: a negative now is malformed_request");
+    admit_decision_free(d);
+    r.now = 0;
+    r.flags = ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW;
+    d = admit_decide(e, &r);
+    ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "erin"),
+       "now: ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW takes 0 as 1970, when erin's key had not expired");
+    admit_decision_free(d);
+    r.flags = 0;
+    r.now = admit_now();
+    d = admit_decide(e, &r);
+    ok(!admit_decision_allow(d) && admit_decision_status(d) == 401 &&
+           admit_decision_reason_code(d) == ADMIT_REASON_EXPIRED,
+       "now: with admit_now() erin's key is expired (401)");
+    admit_decision_free(d);
+    r.flags = 1u << 31;
+    d = admit_decide(e, &r);
+    ok(!admit_decision_allow(d) && admit_decision_status(d) == 400 &&
+           has_text(admit_decision_message(d), "flags"),
+       "flags: an unknown bit is malformed_request");
+    admit_decision_free(d);
+    /* the JSON contract keeps its `now`: given, it is taken as it is (documented) */
+    const char j[] = "{\"method\":\"GET\",\"path\":\"/api/v1/status\",\"headers\":[[\"X-API-Key\",\"demo-expired-key\"]],"
+                     "\"now\":0}";
+    char *out = NULL;
+    ok(admit_decide_json(e, j, sizeof j - 1, &out, NULL) == ADMIT_RESULT_OK && out && strstr(out, "\"allow\":true"),
+       "decide_json: an explicit now of 0 is taken as given (the JSON contract's time)");
+    admit_string_free(out);
+    admit_engine_free(e);
+}
+
+typedef struct {
+    const char *path; /* as a router saw it, percent-decoded */
+    size_t len;       /* 0: strlen */
+    const char *key;
+    uint32_t flags;
+    int status;        /* the decision's status (200 when allowed) */
+    const char *rule;  /* when allowed */
+    const char *owner; /* the owner constraint when allowed, NULL for none */
+} path_case;
+
+static admit_decision *decide_path(const admit_engine *e, const path_case *c) {
+    admit_pair h = pair_of("X-API-Key", c->key);
+    admit_request r = {"GET", 3, c->path, c->len ? c->len : strlen(c->path), &h, 1, "10.0.0.1", 8, 1790000000, c->flags};
+    return admit_decide(e, &r);
+}
+
+static void test_decoded_path(void) {
+    admit_engine *e = fetchml();
+    const uint32_t D = ADMIT_REQUEST_PATH_DECODED;
+    static const char bob[] = "demo-researcher-key", alice[] = "demo-admin-key";
+    const path_case cases[] = {
+        {"/api/v1/jobs/bob/7", 0, bob, D, 200, "read-job", "bob"},
+        {"/api/v1/jobs/bob/7", 0, bob, 0, 200, "read-job", "bob"},
+        /* a decoded `?` is part of the segment the router matched, not a query */
+        {"/api/v1/status?x", 0, bob, 0, 200, "status", NULL},
+        {"/api/v1/status?x", 0, bob, D, 403, NULL, NULL},
+        /* the router saw the owner `%62ob`, not bob: decoding it again would be bob */
+        {"/api/v1/jobs/%62ob/7", 0, bob, D, 403, NULL, NULL},
+        {"/api/v1/jobs/%62ob/7", 0, alice, D, 200, "read-job", NULL},
+        {"/api/v1/jobs/%62ob/7", 0, bob, 0, 200, "read-job", "bob"}, /* what the flag prevents */
+        {"/api/v1/jobs/bob/7%2F..", 0, bob, D, 200, "read-job", "bob"}, /* job `7%2F..`, one segment */
+        {"/api/v1/jobs/bob/7#x", 0, bob, D, 200, "read-job", "bob"},
+        {"/api/v1/jobs/b\xc3\xa9/7", 0, alice, D, 200, "read-job", NULL},
+        {"/api/v1/jobs/b\xc3\xa9/7", 0, bob, D, 403, NULL, NULL},
+        /* refused, as the raw forms are */
+        {"/api/v1/jobs/bob\\7", 0, bob, D, 400, NULL, NULL},
+        {"/api/v1/status\0/x", 17, bob, D, 400, NULL, NULL},
+        {"/api/v1/jobs/alice/1/../../bob/7", 0, bob, D, 400, NULL, NULL},
+        {"/api/v1/jobs/./bob/7", 0, bob, D, 400, NULL, NULL},
+        {"/api/v1/jobs//bob/7", 0, bob, D, 400, NULL, NULL},
+        {"/api/v1/jobs/bob/7/", 0, bob, D, 400, NULL, NULL},
+        {"/api/v1/jobs/\xc0\xaf/7", 0, alice, D, 400, NULL, NULL}, /* not UTF-8 */
+        {"/api/v1/jobs/a\x01/7", 0, alice, D, 400, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const path_case *c = &cases[i];
+        admit_decision *d = decide_path(e, c);
+        admit_str owner = admit_decision_constraint_get(d, "owner", 5);
+        int good = admit_decision_status(d) == c->status && admit_decision_allow(d) == (c->status == 200);
+        if (good && c->status == 200)
+            good = streq(admit_decision_rule(d), c->rule) && (c->owner ? streq(owner, c->owner) : !owner.ptr);
+        if (good && c->status == 400) good = admit_decision_reason_code(d) == ADMIT_REASON_MALFORMED_REQUEST;
+        admit_str rule = admit_decision_rule(d);
+        ok(good, "decoded path #%zu (%s, flags %u): want %d %s owner %s, got %u %.*s owner %.*s", i, c->path,
+           c->flags, c->status, c->rule ? c->rule : "-", c->owner ? c->owner : "-", admit_decision_status(d),
+           (int)rule.len, rule.ptr ? rule.ptr : "", (int)owner.len, owner.ptr ? owner.ptr : "");
+
+        /* the same decision through the JSON contract, with admit_target_from_decoded */
+        if (!(c->flags & D)) {
+            admit_decision_free(d);
+            continue;
+        }
+        char *target = NULL;
+        size_t target_len = 0;
+        admit_result tr = admit_target_from_decoded(c->path, c->len ? c->len : strlen(c->path), &target, &target_len);
+        if (tr == ADMIT_RESULT_OK) {
+            json_t *req = json_pack("{s:s, s:s%, s:[[s,s]], s:s, s:I}", "method", "GET", "path", target, target_len,
+                                    "headers", "X-API-Key", c->key, "peer", "10.0.0.1", "now", (json_int_t)1790000000);
+            char *rj = json_dumps(req, JSON_COMPACT), *out = NULL, *dj = NULL;
+            admit_decide_json(e, rj, strlen(rj), &out, NULL);
+            admit_decision_to_json(d, &dj, NULL);
+            json_t *a = out ? json_loads(out, 0, NULL) : NULL, *b = dj ? json_loads(dj, 0, NULL) : NULL;
+            ok(a && b && json_equal(a, b), "decoded path #%zu: the flag and admit_target_from_decoded agree", i);
+            json_decref(a);
+            json_decref(b);
+            admit_string_free(out);
+            admit_string_free(dj);
+            free(rj);
+            json_decref(req);
+        } else {
+            ok(c->status == 400 && tr == ADMIT_RESULT_INVALID_UTF8,
+               "decoded path #%zu: admit_target_from_decoded refuses only text that is not UTF-8", i);
+        }
+        admit_string_free(target);
+        admit_decision_free(d);
+    }
+
+    char *t = (char *)1;
+    size_t n = 99;
+    const char in[] = "/a?b#c%d \xc3\xa9/\\;x";
+    ok(admit_target_from_decoded(in, sizeof in - 1, &t, &n) == ADMIT_RESULT_OK && t &&
+           !strcmp(t, "/a%3Fb%23c%25d%20%C3%A9/%5C;x") && n == strlen(t),
+       "target_from_decoded: %%, ?, #, space, non-ASCII and \\ are encoded; / and ; stay");
+    admit_string_free(t);
+    ok(admit_target_from_decoded("/x\0y", 4, &t, &n) == ADMIT_RESULT_OK && t && !strcmp(t, "/x%00y") && n == 6,
+       "target_from_decoded: a NUL is read by length and encoded");
+    admit_string_free(t);
+    ok(admit_target_from_decoded("/api/v1/jobs", 12, &t, NULL) == ADMIT_RESULT_OK && t && !strcmp(t, "/api/v1/jobs"),
+       "target_from_decoded: a plain path is unchanged");
+    admit_string_free(t);
+    t = (char *)1;
+    ok(admit_target_from_decoded(NULL, 3, &t, &n) == ADMIT_RESULT_NULL_ARGUMENT && !t && n == 0,
+       "target_from_decoded: NULL with a length");
+    t = (char *)1;
+    ok(admit_target_from_decoded("\xff", 1, &t, &n) == ADMIT_RESULT_INVALID_UTF8 && !t,
+       "target_from_decoded: not UTF-8");
+    ok(admit_target_from_decoded("/", 1, NULL, &n) == ADMIT_RESULT_NULL_ARGUMENT && n == 0,
+       "target_from_decoded: NULL target_out");
+    admit_engine_free(e);
+}
+
+/* ---- a NULL peer --------------------------------------------------------------------- */
+
+static void test_peer(void) {
+    admit_engine *e = fetchml();
+    admit_pair h = pair_of("X-API-Key", "demo-admin-key");
+    admit_request r = {"GET", 3, "/api/v1/jobs", 12, &h, 1, NULL, 9, 1790000000, 0};
+    admit_decision *d = admit_decide(e, &r);
+    ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "alice"),
+       "peer: NULL (with a stray length) is an unknown peer, not a malformed request");
+    admit_decision_free(d);
+    admit_engine_free(e);
+
+    json_t *env = json_pack("{ss}", "ARTIFACT_MINER_EMAIL", "dev@example.com");
+    admit_error *err = NULL;
+    ok(engine_for("examples/policies/artifact-miner.toml", env, &e, &err) == ADMIT_RESULT_OK, "artifact-miner loads");
+    admit_error_free(err);
+    admit_pair host = pair_of("Host", "127.0.0.1:8000");
+    admit_request local = {"GET", 3, "/questions", 10, &host, 1, "127.0.0.1", 9, 1790000000, 0};
+    d = admit_decide(e, &local);
+    ok(admit_decision_allow(d), "peer: 127.0.0.1 is local");
+    admit_decision_free(d);
+    const char *peers[] = {NULL, NULL, ""};
+    const size_t lens[] = {0, 9, 0};
+    for (int i = 0; i < 3; i++) {
+        local.peer = peers[i];
+        local.peer_len = lens[i];
+        d = admit_decide(e, &local);
+        ok(!admit_decision_allow(d) && admit_decision_status(d) == 403 &&
+               admit_decision_reason_code(d) == ADMIT_REASON_NOT_LOCAL,
+           "peer: %s (length %zu) is not local: 403 not_local", peers[i] ? "\"\"" : "NULL", lens[i]);
+        admit_decision_free(d);
+    }
+    admit_engine_free(e);
+    json_decref(env);
+}
+
+/* ---- reason codes and versions ------------------------------------------------------- */
+
+static void test_codes_and_version(void) {
+    ok(admit_decision_reason_code(NULL) == ADMIT_REASON_MALFORMED_REQUEST, "reason_code: NULL is malformed_request");
+    admit_decision *d = admit_decide(NULL, NULL);
+    ok(admit_decision_reason_code(d) == ADMIT_REASON_MALFORMED_REQUEST && reason_code_agrees(d),
+       "reason_code: the fallback decision");
+    admit_decision_free(d);
+    ok(strcmp(admit_version(), ADMIT_H_VERSION) == 0, "admit_version matches the header's ADMIT_H_VERSION");
+    ok(admit_version_number() == ADMIT_VERSION_NUMBER, "admit_version_number matches ADMIT_VERSION_NUMBER");
+    char v[64];
+    snprintf(v, sizeof v, "%d.%d.%d", ADMIT_VERSION_MAJOR, ADMIT_VERSION_MINOR, ADMIT_VERSION_PATCH);
+    ok(strcmp(v, ADMIT_H_VERSION) == 0 &&
+           ADMIT_VERSION_NUMBER == ADMIT_VERSION_MAJOR * 1000000 + ADMIT_VERSION_MINOR * 1000 + ADMIT_VERSION_PATCH,
+       "ADMIT_VERSION_MAJOR/MINOR/PATCH spell ADMIT_H_VERSION (%s) and ADMIT_VERSION_NUMBER", v);
+}
+
+/* ---- stacks -------------------------------------------------------------------------- */
+
+enum { SMALL_STACK = 128 * 1024, DEPTH = 100000 };
+
+typedef struct {
+    int (*fn)(void *);
+    void *arg;
+} task_t;
+
+static void *run_task(void *p) {
+    task_t *t = p;
+    return (void *)(intptr_t)t->fn(t->arg);
+}
+
+/* Runs fn(arg) on a new thread with a stack of `size` bytes; its result, or -1. */
+static int on_stack(size_t size, int (*fn)(void *), void *arg) {
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    if (pthread_attr_setstacksize(&a, size) != 0) return -1;
+    task_t t = {fn, arg};
+    pthread_t th;
+    void *r = NULL;
+    int made = pthread_create(&th, &a, run_task, &t);
+    pthread_attr_destroy(&a);
+    if (made != 0) return -1;
+    pthread_join(th, &r);
+    return (int)(intptr_t)r;
+}
+
+/* Runs fn(arg) on a `size` stack in a child process: 1 when it returned true, 0 when it
+ * returned false or died (*signal_out: the signal, or 0). */
+static int in_child(size_t size, int (*fn)(void *), void *arg, int *signal_out) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) _exit(on_stack(size, fn, arg) == 1 ? 0 : 1);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) return 0;
+    if (signal_out) *signal_out = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* open^depth middle close^depth, between prefix and suffix. */
+static char *nested(const char *prefix, const char *open, const char *middle, const char *close, const char *suffix,
+                    size_t depth) {
+    buf_t b = {0};
+    buf_add(&b, prefix, strlen(prefix));
+    for (size_t i = 0; i < depth; i++) buf_add(&b, open, strlen(open));
+    buf_add(&b, middle, strlen(middle));
+    for (size_t i = 0; i < depth; i++) buf_add(&b, close, strlen(close));
+    buf_add(&b, suffix, strlen(suffix));
+    return b.s;
+}
+
+typedef struct {
+    const char *what;
+    char *text;
+    uint32_t format; /* a policy's; UINT32_MAX: a request for admit_decide_json */
+} deep_t;
+
+/* FetchML, for the deep requests: built once when measuring; in a test child (NULL
+ * here) each call builds and frees its own, so that nothing of admit's is alive when the
+ * child exits (valgrind checks the child's leaks too). */
+static admit_engine *deep_engine;
+
+static int deep_call(void *p) {
+    deep_t *x = p;
+    if (x->format == UINT32_MAX) {
+        admit_engine *e = deep_engine ? deep_engine : fetchml();
+        char *out = NULL;
+        admit_result r = admit_decide_json(e, x->text, strlen(x->text), &out, NULL);
+        int good = r == ADMIT_RESULT_INVALID_REQUEST && out && strstr(out, "\"allow\":false") &&
+                   strstr(out, "malformed_request");
+        admit_string_free(out);
+        if (e != deep_engine) admit_engine_free(e);
+        return good;
+    }
+    admit_engine_config config = {x->format, NULL, 0, NULL, 0};
+    admit_engine *e = NULL;
+    admit_error *err = NULL;
+    admit_result r = admit_engine_new(x->text, strlen(x->text), &config, &e, &err);
+    int good = r == ADMIT_RESULT_POLICY_ERROR && !e && admit_error_message(err).ptr;
+    admit_error_free(err);
+    admit_engine_free(e);
+    return good;
+}
+
+static deep_t *deep_inputs(size_t *n) {
+    static const uint32_t REQ = UINT32_MAX;
+    deep_t list[] = {
+        {"a request of 100000 [", nested("", "[", "", "", "", DEPTH), REQ},
+        {"a request of 100000 nested arrays", nested("", "[", "", "]", "", DEPTH), REQ},
+        {"a request whose headers nest 100000 objects",
+         nested("{\"method\":\"GET\",\"path\":\"/\",\"now\":1790000000,\"headers\":", "{\"a\":", "1", "}", "}", DEPTH),
+         REQ},
+        {"a TOML policy of 100000 nested arrays", nested("scopes = ", "[", "", "]", "\n", DEPTH), ADMIT_FORMAT_TOML},
+        {"a TOML policy of 100000 [ unclosed", nested("scopes = ", "[", "", "", "\n", DEPTH), ADMIT_FORMAT_TOML},
+        {"a TOML policy of 100000 nested inline tables", nested("realm = ", "{ a = ", "1", " }", "\n", DEPTH),
+         ADMIT_FORMAT_TOML},
+        {"a TOML policy with a 100000-part dotted key", nested("a", ".a", "", "", " = 1\n", DEPTH), ADMIT_FORMAT_TOML},
+        {"a TOML policy with a 100000-part table header", nested("[a", ".a", "", "", "]\n", DEPTH), ADMIT_FORMAT_TOML},
+        {"a JSON policy of 100000 nested arrays", nested("", "[", "", "]", "", DEPTH), ADMIT_FORMAT_JSON},
+        {"a JSON policy of 100000 nested objects", nested("{\"realm\":", "{\"a\":", "1", "}", "}", DEPTH),
+         ADMIT_FORMAT_JSON},
+    };
+    *n = sizeof list / sizeof list[0];
+    deep_t *out = malloc(sizeof list);
+    memcpy(out, list, sizeof list);
+    return out;
+}
+
+static void test_deep_nesting(void) {
+    size_t n = 0;
+    deep_t *list = deep_inputs(&n);
+    for (size_t i = 0; i < n; i++) {
+        int sig = 0;
+        int good = in_child(SMALL_STACK, deep_call, &list[i], &sig);
+        ok(good, "128 KB stack: %s is an error, not a crash%s%s", list[i].what, sig ? ": killed by " : "",
+           sig ? strsignal(sig) : "");
+        free(list[i].text);
+    }
+    free(list);
+}
+
+/* The ordinary tests, on a 128 KB stack: every vector's policy and decision (JWTs with
+ * RSA, EC, EdDSA and HMAC keys among them), the NULL and malformed arguments, flags,
+ * key rotation. */
+static int ordinary_tests(void *unused) {
+    (void)unused;
+    run_vectors();
+    test_null_and_malformed();
+    test_now();
+    test_decoded_path();
+    test_peer();
+    test_codes_and_version();
+    test_set_jwks();
+    return 1;
+}
+
+/* ---- measuring the stack (test_admit ROOT --stack) ----------------------------------- */
+
+/* Bytes of a painted stack `fn` wrote: run on a 4 MB stack filled with a pattern. */
+static size_t painted(int (*fn)(void *), void *arg) {
+    const size_t size = 4u << 20;
+    unsigned char *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (mem == MAP_FAILED) return 0;
+    memset(mem, 0xA5, size);
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstack(&a, mem, size);
+    task_t t = {fn, arg};
+    pthread_t th;
+    if (pthread_create(&th, &a, run_task, &t) == 0) pthread_join(th, NULL);
+    pthread_attr_destroy(&a);
+    size_t i = 0;
+    while (i < size && mem[i] == 0xA5) i++;
+    munmap(mem, size);
+    return size - i;
+}
+
+/* The smallest pthread stack size (4 KB steps) on which fn(arg) returns true. */
+static size_t smallest(int (*fn)(void *), void *arg) {
+    size_t lo = 16 * 1024, hi = 1024 * 1024; /* PTHREAD_STACK_MIN; 1 MB */
+    if (in_child(lo, fn, arg, NULL)) return lo;
+    if (!in_child(hi, fn, arg, NULL)) return 0;
+    while (hi - lo > 4096) {
+        size_t mid = (lo + hi) / 2 / 4096 * 4096;
+        if (in_child(mid, fn, arg, NULL))
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
+static int idle(void *unused) {
+    (void)unused;
+    return 1;
+}
+
+/* Every vector's policy, prepared on the main thread. */
+typedef struct {
+    char *text;
+    size_t len;
+    admit_engine_config config;
+    admit_pair *env;
+    char *path;
+} policy_t;
+
+typedef struct {
+    policy_t *policies;
+    size_t n_policies;
+    admit_engine **engines; /* one per case */
+    c_request *requests;
+    char **request_json;
+    size_t n_cases;
+    admit_engine *clerk;
+    char *jwks;
+    size_t jwks_len;
+} corpus_t;
+
+static void corpus_add_vector(corpus_t *c, const char *dir, const char *file) {
+    char *path = path_join(dir, file);
+    json_t *doc = json_load_file(path, JSON_ALLOW_NUL, NULL);
+    free(path);
+    if (!doc || !expand_value(doc) || json_object_get(doc, "expect_load_error")) {
+        json_decref(doc);
+        return;
+    }
+    policy_t p = {0};
+    p.path = path_join(root, json_string_value(json_object_get(doc, "policy")));
+    p.text = read_file(p.path, &p.len);
+    json_t *env = json_object_get(doc, "env");
+    size_t n = json_is_object(env) ? json_object_size(env) : 0, i = 0;
+    p.env = calloc(n + 1, sizeof(admit_pair));
+    const char *k;
+    json_t *v;
+    if (json_is_object(env)) json_object_foreach(env, k, v) {
+            admit_pair pr = {strdup(k), strlen(k), strndup(json_string_value(v), json_string_length(v)),
+                             json_string_length(v)};
+            p.env[i++] = pr;
+        }
+    char *slash = strrchr(p.path, '/');
+    size_t plen = strlen(p.path);
+    admit_engine_config config = {
+        (plen > 5 && !strcmp(p.path + plen - 5, ".json")) ? ADMIT_FORMAT_JSON : ADMIT_FORMAT_TOML, p.env, n, p.path,
+        slash ? (size_t)(slash - p.path) : 0};
+    p.config = config;
+    admit_engine *engine = NULL;
+    admit_error *err = NULL;
+    if (!p.text || admit_engine_new(p.text, p.len, &p.config, &engine, &err) != ADMIT_RESULT_OK) {
+        admit_error_free(err);
+        json_decref(doc);
+        return;
+    }
+    c->policies = realloc(c->policies, (c->n_policies + 1) * sizeof *c->policies);
+    c->policies[c->n_policies++] = p;
+    json_t *cs;
+    json_array_foreach(json_object_get(doc, "cases"), i, cs) {
+        json_t *req = json_deep_copy(json_object_get(cs, "request"));
+        c->engines = realloc(c->engines, (c->n_cases + 1) * sizeof *c->engines);
+        c->requests = realloc(c->requests, (c->n_cases + 1) * sizeof *c->requests);
+        c->request_json = realloc(c->request_json, (c->n_cases + 1) * sizeof *c->request_json);
+        c->engines[c->n_cases] = engine;
+        c->requests[c->n_cases] = request_of(req); /* points into req, which stays */
+        c->request_json[c->n_cases] = json_dumps(req, JSON_COMPACT);
+        c->n_cases++;
+    }
+    /* `doc` and the copied requests stay alive until the process exits */
+}
+
+static int all_engine_new(void *p) {
+    corpus_t *c = p;
+    for (size_t i = 0; i < c->n_policies; i++) {
+        admit_engine *e = NULL;
+        admit_error *err = NULL;
+        if (admit_engine_new(c->policies[i].text, c->policies[i].len, &c->policies[i].config, &e, &err) !=
+            ADMIT_RESULT_OK)
+            return 0;
+        admit_engine_free(e);
+    }
+    return 1;
+}
+
+static int all_decide(void *p) {
+    corpus_t *c = p;
+    for (size_t i = 0; i < c->n_cases; i++) {
+        admit_decision *d = admit_decide(c->engines[i], &c->requests[i].req);
+        char *j = NULL;
+        admit_decision_to_json(d, &j, NULL);
+        admit_string_free(j);
+        admit_decision_free(d);
+    }
+    return 1;
+}
+
+static int all_decide_json(void *p) {
+    corpus_t *c = p;
+    for (size_t i = 0; i < c->n_cases; i++) {
+        char *out = NULL;
+        admit_decide_json(c->engines[i], c->request_json[i], strlen(c->request_json[i]), &out, NULL);
+        admit_string_free(out);
+    }
+    return 1;
+}
+
+static int jwt_decide(void *p) {
+    corpus_t *c = p;
+    char *auth = bearer("clerk_rotated_kid");
+    admit_decision *d = clerk_decide(c->clerk, auth);
+    int good = admit_decision_allow(d);
+    admit_decision_free(d);
+    free(auth);
+    return good;
+}
+
+static int set_jwks(void *p) {
+    corpus_t *c = p;
+    return admit_engine_set_jwks(c->clerk, "clerk", 5, c->jwks, c->jwks_len, NULL, NULL) == ADMIT_RESULT_OK;
+}
+
+static int measure_stacks(void) {
+    corpus_t c = {0};
+    char *dir = path_join(root, "tests/vectors");
+    DIR *dp = opendir(dir);
+    struct dirent *e;
+    while (dp && (e = readdir(dp)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l > 5 && !strcmp(e->d_name + l - 5, ".json")) corpus_add_vector(&c, dir, e->d_name);
+    }
+    if (dp) closedir(dp);
+    free(dir);
+    json_t *env = clerk_env("tests/fixtures/jwks-rotated.json");
+    admit_error *err = NULL;
+    engine_for("examples/policies/skillmeat.toml", env, &c.clerk, &err);
+    admit_error_free(err);
+    char *jp = path_join(root, "tests/fixtures/jwks-rotated.json");
+    c.jwks = read_file(jp, &c.jwks_len);
+    free(jp);
+    deep_engine = fetchml();
+
+    struct {
+        const char *what;
+        int (*fn)(void *);
+        void *arg;
+    } probes[64] = {
+        {"a thread that does nothing (subtracted below)", idle, NULL},
+        {"admit_engine_new, every vector's policy", all_engine_new, &c},
+        {"admit_decide (+ to_json), every vector's request", all_decide, &c},
+        {"admit_decide_json, every vector's request", all_decide_json, &c},
+        {"admit_decide, a Clerk RS256 JWT", jwt_decide, &c},
+        {"admit_engine_set_jwks", set_jwks, &c},
+    };
+    size_t n = 6, nd = 0;
+    deep_t *deep = deep_inputs(&nd);
+    for (size_t i = 0; i < nd && n < 64; i++, n++) {
+        probes[n].what = deep[i].what;
+        probes[n].fn = deep_call;
+        probes[n].arg = &deep[i];
+    }
+    printf("%-60s %10s %12s\n", "entry point (release build)", "used", "min pthread");
+    size_t base = 0;
+    int worst_ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t used = painted(probes[i].fn, probes[i].arg);
+        size_t min = smallest(probes[i].fn, probes[i].arg);
+        if (i == 0) base = used;
+        size_t net = i == 0 ? used : (used > base ? used - base : 0);
+        printf("%-60s %7.1f KB %s%6zu KB%s\n", probes[i].what, (double)net / 1024, min == 16 * 1024 ? "<=" : "  ",
+               min / 1024, min == 0 ? " (fails even on 1 MB)" : "");
+        if (min == 0 || min > SMALL_STACK) worst_ok = 0;
+    }
+    for (size_t i = 0; i < nd; i++) free(deep[i].text);
+    free(deep);
+    admit_engine_free(deep_engine);
+    json_decref(env);
+    printf("used: bytes written on a painted stack beyond an idle thread; min pthread: the smallest\n"
+           "pthread_attr_setstacksize (4 KB steps from PTHREAD_STACK_MIN, 16 KB; guard page and TLS\n"
+           "included) on which it succeeds, found by bisection, each try in a child process\n");
+    printf("%s\n", worst_ok ? "every entry point fits in 128 KB" : "SOME ENTRY POINT NEEDS MORE THAN 128 KB");
+    return worst_ok ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s REPO_ROOT [THREAD_ITERATIONS]\n", argv[0]);
+        fprintf(stderr, "usage: %s REPO_ROOT [THREAD_ITERATIONS | --stack]\n", argv[0]);
         return 2;
     }
     root = argv[1];
-    int iterations = argc > 2 ? atoi(argv[2]) : 500;
+    int measure = argc > 2 && !strcmp(argv[2], "--stack");
+    int iterations = argc > 2 && !measure ? atoi(argv[2]) : 500;
     char *tp = path_join(root, "tests/fixtures/tokens.json");
     json_error_t jerr;
     tokens = json_load_file(tp, 0, &jerr);
@@ -954,9 +1585,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cannot read tokens.json: %s\n", jerr.text);
         return 2;
     }
-    run_vectors();
-    test_null_and_malformed();
-    test_set_jwks();
+    if (measure) {
+        int r = measure_stacks();
+        json_decref(tokens);
+        return r;
+    }
+    ok(on_stack(SMALL_STACK, ordinary_tests, NULL) == 1, "the ordinary tests ran on a 128 KB stack");
+    test_deep_nesting();
     test_threads(iterations);
     json_decref(tokens);
     printf("%d passed, %d failed\n", passed, failed);
