@@ -10,6 +10,20 @@
  * handler and add the decision's headers to the handler's response. The list of jobs is
  * filtered by the decision's `owner` constraint. One engine serves all of the daemon's
  * threads.
+ *
+ * Routing: libmicrohttpd hands the handler `url`, the path percent-decoded (its default
+ * unescaping) and without the query. The router matches that decoded path, and admit is
+ * given the same path with ADMIT_REQUEST_PATH_DECODED, so admit's rule and its `{owner}`
+ * are those of the segments the router matched and nothing is decoded twice. The router
+ * matches whole paths segment by segment as the policy's patterns do: a literal segment
+ * is equal, a parameter is exactly one non-empty segment, nothing may follow; the job
+ * handlers then read the job id strictly (digits only).
+ *
+ * FETCHML_DEBUG_HEADERS=1 (a debugging aid, used by examples/c/differential.py) adds to
+ * every response the handler that ran and its parameters beside admit's verdict:
+ * X-Handler (`none` when admit denied), X-Handler-Owner, X-Handler-Job, X-Admit-Allow,
+ * X-Admit-Rule (`-` for none), X-Admit-Owner (the owner constraint, when there is one)
+ * and X-Admit-Principal, each value percent-encoded outside printable ASCII.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -27,6 +41,7 @@ extern char **environ;
 
 static admit_engine *engine;
 static volatile sig_atomic_t stop;
+static int debug_headers; /* FETCHML_DEBUG_HEADERS=1 */
 
 static void on_signal(int sig) {
     (void)sig;
@@ -56,11 +71,120 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-/* The path as the client sent it (see no_unescape): admit canonicalises it itself. */
-static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) {
-    (void)cls;
-    (void)c;
-    return strlen(s);
+/* ---- routing ------------------------------------------------------------------------ */
+
+/* A segment of the decoded path: `len` bytes at `p`, no NUL. */
+typedef struct {
+    const char *p;
+    size_t len;
+} seg_t;
+
+/* The handlers, each named as the policy rule that must have allowed it. */
+typedef enum { NOT_FOUND, STATUS, LIST_JOBS, QUEUE_JOB, READ_JOB, CANCEL_JOB } handler_t;
+static const char *const handler_names[] = {"not-found", "status", "list-jobs", "queue-job", "read-job", "cancel-job"};
+
+typedef struct {
+    handler_t handler;
+    seg_t owner, job; /* READ_JOB, CANCEL_JOB */
+} route_t;
+
+static int seg_is(seg_t s, const char *lit) { return s.len == strlen(lit) && memcmp(s.p, lit, s.len) == 0; }
+
+/* Splits an absolute path into its segments; -1 unless every segment is non-empty (no
+ * `//`, no trailing `/`) or there are more than `max`. "/" has none. */
+static int split(const char *path, seg_t *segs, int max) {
+    if (path[0] != '/') return -1;
+    if (path[1] == '\0') return 0;
+    int n = 0;
+    const char *p = path;
+    while (*p == '/') {
+        const char *start = p + 1, *end = start;
+        while (*end && *end != '/') end++;
+        if (end == start || n == max) return -1;
+        segs[n].p = start;
+        segs[n].len = (size_t)(end - start);
+        n++;
+        p = end;
+    }
+    return n;
+}
+
+/* The route of a decoded path: the whole path matches, as the policy's patterns
+ * /api/v1/status, /api/v1/jobs and /api/v1/jobs/{owner}/{job} do (HEAD with GET). */
+static route_t route(const char *method, const char *url) {
+    route_t r = {NOT_FOUND, {NULL, 0}, {NULL, 0}};
+    seg_t s[6];
+    int n = split(url, s, 6);
+    int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (n < 3 || !seg_is(s[0], "api") || !seg_is(s[1], "v1")) return r;
+    if (n == 3 && seg_is(s[2], "status")) {
+        if (get) r.handler = STATUS;
+    } else if (n == 3 && seg_is(s[2], "jobs")) {
+        if (get) r.handler = LIST_JOBS;
+        else if (!strcmp(method, "POST")) r.handler = QUEUE_JOB;
+    } else if (n == 5 && seg_is(s[2], "jobs")) {
+        if (get) r.handler = READ_JOB;
+        else if (!strcmp(method, "DELETE")) r.handler = CANCEL_JOB;
+        r.owner = s[3];
+        r.job = s[4];
+    }
+    return r;
+}
+
+/* A job id: 1 to 9 decimal digits and nothing else; -1 otherwise. */
+static int job_id(seg_t s) {
+    if (s.len == 0 || s.len > 9) return -1;
+    int id = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.p[i] < '0' || s.p[i] > '9') return -1;
+        id = id * 10 + (s.p[i] - '0');
+    }
+    return id;
+}
+
+/* ---- responses ------------------------------------------------------------------------ */
+
+/* `len` bytes at `p` for a header value or a log line: printable ASCII as it is, `%`
+ * and every other byte as %XX (cut short when `cap` is reached). */
+static void escape(char *out, size_t cap, const char *p, size_t len) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 4 < cap; i++) {
+        unsigned char b = (unsigned char)p[i];
+        if (b > 0x20 && b < 0x7f && b != '%') {
+            out[o++] = (char)b;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[b >> 4];
+            out[o++] = hex[b & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
+static void debug_header(struct MHD_Response *r, const char *name, const char *p, size_t len) {
+    char v[4096];
+    escape(v, sizeof v, p, len);
+    MHD_add_response_header(r, name, v);
+}
+
+/* The debugging headers (FETCHML_DEBUG_HEADERS=1): what ran, and what admit decided. */
+static void add_debug_headers(struct MHD_Response *r, const admit_decision *d, const route_t *rt) {
+    int allow = admit_decision_allow(d);
+    const char *h = allow ? handler_names[rt->handler] : "none";
+    MHD_add_response_header(r, "X-Handler", h);
+    if (allow && (rt->handler == READ_JOB || rt->handler == CANCEL_JOB)) {
+        debug_header(r, "X-Handler-Owner", rt->owner.p, rt->owner.len);
+        debug_header(r, "X-Handler-Job", rt->job.p, rt->job.len);
+    }
+    MHD_add_response_header(r, "X-Admit-Allow", allow ? "true" : "false");
+    admit_str rule = admit_decision_rule(d), owner = admit_decision_constraint_get(d, "owner", 5),
+              who = admit_decision_principal_id(d);
+    if (rule.ptr) debug_header(r, "X-Admit-Rule", rule.ptr, rule.len);
+    else MHD_add_response_header(r, "X-Admit-Rule", "-");
+    if (owner.ptr) debug_header(r, "X-Admit-Owner", owner.ptr, owner.len);
+    if (who.ptr) debug_header(r, "X-Admit-Principal", who.ptr, who.len);
+    else MHD_add_response_header(r, "X-Admit-Principal", "-");
 }
 
 static void add_decision_headers(struct MHD_Response *r, const admit_decision *d) {
@@ -75,10 +199,11 @@ static void add_decision_headers(struct MHD_Response *r, const admit_decision *d
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body, size_t len,
-                            const admit_decision *d) {
+                            const admit_decision *d, const route_t *rt) {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     add_decision_headers(r, d);
+    if (debug_headers) add_debug_headers(r, d, rt);
     if (admit_decision_allow(d)) MHD_add_response_header(r, "Content-Type", "application/json");
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -86,15 +211,15 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
 }
 
 /* The handlers: only reached when admit allowed the request. */
-static enum MHD_Result handle(struct MHD_Connection *c, const char *method, const char *url, const admit_decision *d) {
+static enum MHD_Result handle(struct MHD_Connection *c, const route_t *rt, const admit_decision *d) {
     char out[2048];
     int n = 0;
-    char owner[64];
-    int id = 0;
     admit_str who = admit_decision_principal_id(d);
-    if (!strcmp(url, "/api/v1/status")) {
+    switch (rt->handler) {
+    case STATUS:
         n = snprintf(out, sizeof out, "{\"status\": \"ok\", \"user\": \"%.*s\"}", (int)who.len, who.ptr);
-    } else if (!strcmp(url, "/api/v1/jobs") && !strcmp(method, "GET")) {
+        return reply(c, MHD_HTTP_OK, out, (size_t)n, d, rt);
+    case LIST_JOBS: {
         /* admit says whose jobs this caller may see: all of them, or only `owner`'s. */
         admit_str only = admit_decision_constraint_get(d, "owner", 5);
         n = snprintf(out, sizeof out, "{\"jobs\": [");
@@ -106,26 +231,31 @@ static enum MHD_Result handle(struct MHD_Connection *c, const char *method, cons
             first = 0;
         }
         n += snprintf(out + n, sizeof out - (size_t)n, "]}");
-    } else if (!strcmp(url, "/api/v1/jobs") && !strcmp(method, "POST")) {
+        return reply(c, MHD_HTTP_OK, out, (size_t)n, d, rt);
+    }
+    case QUEUE_JOB:
         n = snprintf(out, sizeof out, "{\"queued\": true, \"owner\": \"%.*s\"}", (int)who.len, who.ptr);
-        return reply(c, MHD_HTTP_CREATED, out, (size_t)n, d);
-    } else if (sscanf(url, "/api/v1/jobs/%63[a-z]/%d", owner, &id) == 2) {
-        for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
-            if (strcmp(jobs[i].owner, owner) || jobs[i].id != id) continue;
-            if (!strcmp(method, "DELETE"))
+        return reply(c, MHD_HTTP_CREATED, out, (size_t)n, d, rt);
+    case READ_JOB:
+    case CANCEL_JOB: {
+        int id = job_id(rt->job);
+        for (size_t i = 0; id >= 0 && i < sizeof jobs / sizeof jobs[0]; i++) {
+            if (!seg_is(rt->owner, jobs[i].owner) || jobs[i].id != id) continue;
+            if (rt->handler == CANCEL_JOB)
                 n = snprintf(out, sizeof out, "{\"cancelled\": %d}", id);
             else
-                n = snprintf(out, sizeof out, "{\"owner\": \"%s\", \"id\": %d, \"name\": \"%s\"}", owner, id,
+                n = snprintf(out, sizeof out, "{\"owner\": \"%s\", \"id\": %d, \"name\": \"%s\"}", jobs[i].owner, id,
                              jobs[i].name);
-            return reply(c, MHD_HTTP_OK, out, (size_t)n, d);
+            return reply(c, MHD_HTTP_OK, out, (size_t)n, d, rt);
         }
         n = snprintf(out, sizeof out, "{\"error\": \"no such job\"}");
-        return reply(c, MHD_HTTP_NOT_FOUND, out, (size_t)n, d);
-    } else {
-        n = snprintf(out, sizeof out, "{\"error\": \"not found\"}");
-        return reply(c, MHD_HTTP_NOT_FOUND, out, (size_t)n, d);
+        return reply(c, MHD_HTTP_NOT_FOUND, out, (size_t)n, d, rt);
     }
-    return reply(c, MHD_HTTP_OK, out, (size_t)n, d);
+    case NOT_FOUND:
+    default:
+        n = snprintf(out, sizeof out, "{\"error\": \"not found\"}");
+        return reply(c, MHD_HTTP_NOT_FOUND, out, (size_t)n, d, rt);
+    }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -152,20 +282,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr, peer,
                   sizeof peer);
 
+    /* `url` is the decoded path the router matches: admit is told so. */
     admit_request req = {method, strlen(method), url, strlen(url), h.pairs, h.len, peer[0] ? peer : NULL,
-                         strlen(peer), admit_now()};
+                         strlen(peer), admit_now(), ADMIT_REQUEST_PATH_DECODED};
     admit_decision *d = admit_decide(engine, &req);
+    route_t rt = route(method, url);
     admit_str reason = admit_decision_reason(d), who = admit_decision_principal_id(d);
-    printf("%s %s -> %s %u %.*s %.*s\n", method, url, admit_decision_allow(d) ? "allow" : "deny",
+    char shown[512];
+    escape(shown, sizeof shown, url, strlen(url));
+    printf("%s %s -> %s %u %.*s %.*s\n", method, shown, admit_decision_allow(d) ? "allow" : "deny",
            admit_decision_status(d), (int)reason.len, reason.ptr, (int)who.len, who.ptr ? who.ptr : "-");
     fflush(stdout);
 
     enum MHD_Result ret;
     if (!admit_decision_allow(d)) {
         admit_str body = admit_decision_body(d);
-        ret = reply(c, admit_decision_status(d), body.ptr ? body.ptr : "", body.len, d);
+        ret = reply(c, admit_decision_status(d), body.ptr ? body.ptr : "", body.len, d, &rt);
     } else {
-        ret = handle(c, method, url, d);
+        ret = handle(c, &rt, d);
     }
     admit_decision_free(d);
     return ret;
@@ -193,6 +327,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s POLICY [PORT]\n", argv[0]);
         return 2;
     }
+    const char *dbg = getenv("FETCHML_DEBUG_HEADERS");
+    debug_headers = dbg && !strcmp(dbg, "1");
     FILE *f = fopen(argv[1], "rb");
     if (!f) {
         perror(argv[1]);
@@ -225,8 +361,7 @@ int main(int argc, char **argv) {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct MHD_Daemon *daemon = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
-        NULL, MHD_OPTION_END);
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4, MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr, "cannot listen on 127.0.0.1\n");
         admit_engine_free(engine);
