@@ -13,7 +13,7 @@
     reason = "test code stops loudly"
 )]
 
-use admit::{Decision, Engine, MapResolver, Reason, Request};
+use admit::{Decision, Engine, MapResolver, Reason, Request, TokenRequest};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
@@ -165,5 +165,11 @@ fn a_role_map_authenticator_takes_scopes_only_from_claims_it_names() {
         let named = format!("scopes_claims = [\"{claim}\"]");
         let explicit = Engine::from_toml(&ROLE_MAP.replace("SCOPES", &named), &env).unwrap();
         assert!(bearer(&explicit, &token).allow, "{claim}: named scopes_claims are read");
+        // Issuing follows reading: scopes go to the named claim, and nowhere without one.
+        let scopes = vec!["admin:users".to_owned()];
+        let req = TokenRequest { subject: "u", scopes: &scopes, now: NOW, ..Default::default() };
+        let err = implicit.issue_token("idp", &req).unwrap_err();
+        assert!(err.to_string().contains("reads no scope claim"), "{err}");
+        assert!(bearer(&explicit, &explicit.issue_token("idp", &req).unwrap()).allow, "{claim}");
     }
 }

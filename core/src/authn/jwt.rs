@@ -725,8 +725,14 @@ impl JwtAuthenticator {
             claims.insert("azp".into(), Json::from(azp.as_str()));
         }
         if !req.scopes.is_empty() {
-            let default_path = vec!["scope".to_owned()];
-            let path = self.scopes_claims.first().unwrap_or(&default_path);
+            // Scopes go where this authenticator reads them; one that reads none (a
+            // `role_map` without `scopes_claims`) would ignore them.
+            let path = self.scopes_claims.first().ok_or_else(|| {
+                EngineError::Unsupported(format!(
+                    "authenticator `{}` reads no scope claim (`scopes_claims`) to carry scopes",
+                    self.id
+                ))
+            })?;
             insert_path(&mut claims, path, Json::from(req.scopes.join(" ")));
         }
         if !req.roles.is_empty() {
