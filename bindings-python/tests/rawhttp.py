@@ -24,15 +24,19 @@ class Uvicorn:
     ``UVICORN_*`` variables unless ``env`` sets them. ``app`` may name another module
     (``module:attr``)."""
 
-    def __init__(self, app: str, backend: str, *args: str, env: Optional[Dict[str, str]] = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, app: str, backend: str, *args: str, env: Optional[Dict[str, str]] = None, host: str = "127.0.0.1"
+    ) -> None:
         self.host = host
         self.port = free_port()
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTING_APP_", "FORWARDED_ALLOW_IPS", "UVICORN_"))}
+        skip = ("ROUTING_APP_", "FORWARDED_ALLOW_IPS", "UVICORN_")
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
         environ.update(env or {})
         environ["PYTHONPATH"] = os.pathsep.join([str(TESTS), environ.get("PYTHONPATH", "")])
+        target = app if ":" in app else f"routing_app:{app}"
         cmd = [
-            sys.executable, "-m", "uvicorn", app if ":" in app else f"routing_app:{app}", "--host", host, "--port", str(self.port),
-            "--http", backend, "--lifespan", "off", "--log-level", "warning", "--no-access-log", *args,
+            sys.executable, "-m", "uvicorn", target, "--host", host, "--port", str(self.port), "--http", backend,
+            "--lifespan", "off", "--log-level", "warning", "--no-access-log", *args,
         ]  # fmt: skip
         # uvicorn logs each unreadable request: a file, not a pipe that could fill up.
         self.log = tempfile.TemporaryFile()

@@ -462,7 +462,7 @@ def test_stubs_satisfy_mypy(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text(
         "import admit\n"
-        "from admit.fastapi import Admit, CurrentPrincipal, require, get_principal\n"
+        "from admit.fastapi import Admit, CurrentPrincipal, require, get_principal, route_path\n"
         "from admit.jwks import JwksFetcher\n"
         "e = admit.Engine.from_file('p.toml', env={'A': 'b'})\n"
         "d: admit.Decision = e.decide('GET', '/', [('a', 'b')], peer=None, now=1)\n"
@@ -472,6 +472,9 @@ def test_stubs_satisfy_mypy(tmp_path: Path) -> None:
         "n: int = e.set_jwks('clerk', '{}')\n"
         "t: str = e.issue_token('rag', 'sub', roles=['a'], lifetime=60)\n"
         "g = Admit(e)\nr = require('a:b')\n"
+        "d2: admit.Decision = e.decide('GET', '/a b', None, None, decoded=True)\n"
+        "enc: str = admit.target_from_decoded('/a b')\n"
+        "rp: 'str | None' = route_path({'type': 'http', 'path': '/'})\n"
         "bad: int = d.reason\n"
     )
     out = subprocess.run(
@@ -483,4 +486,4 @@ def test_stubs_satisfy_mypy(tmp_path: Path) -> None:
     )
     lines = [line for line in out.stdout.splitlines() if "error" in line]
     # Exactly one error: the deliberate `bad: int = d.reason` (a str).
-    assert len(lines) == 1 and "sample.py:18" in lines[0], out.stdout + out.stderr
+    assert len(lines) == 1 and "sample.py:21" in lines[0], out.stdout + out.stderr
