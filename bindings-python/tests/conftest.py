@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import sys
@@ -20,6 +21,11 @@ POLICIES = ROOT / "examples" / "policies"
 EXAMPLES = ROOT / "examples" / "python"
 
 sys.path.insert(0, str(EXAMPLES))
+
+# tests/routing_app.py reads these at import to put back old behaviour in the uvicorn
+# subprocesses of the differential test; never in this process.
+for _name in ("ROUTING_APP_LEGACY", "ROUTING_APP_PATHS"):
+    os.environ.pop(_name, None)
 
 TOKENS: Dict[str, str] = json.loads((FIXTURES / "tokens.json").read_text())
 _PLACEHOLDER = re.compile(r"\$\{([a-z]+):([^}]*)\}")
