@@ -90,7 +90,7 @@ if readelf -d "$out/test_admit" | grep -q 'NEEDED.*\[libadmit\.so\.0\]'; then pa
 count "$out/plain.log" "the C tests"
 
 step "the stack each entry point needs (bindings-c/README.md, \"Stack\")"
-if "$out/test_admit" "$root" --stack | tee "$out/stack.log"; then pass 1; else fail "an entry point needs more than 128 KB of stack"; fi
+if "$out/test_admit" "$root" --stack | tee "$out/stack.log"; then pass 1; else fail "an entry point needs more than 64 KB of stack"; fi
 
 step "C tests under valgrind"
 if valgrind --leak-check=full --errors-for-leak-kinds=definite,possible --error-exitcode=99 -q \

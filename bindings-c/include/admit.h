@@ -447,8 +447,9 @@ struct admit_decision *admit_decide(const struct admit_engine *engine, const str
  * carries the time as data, and leaving it out already means the clock.
  *
  * Whenever `decision_out` is not NULL it receives a decision, also on failure, and on
- * failure it is a deny: `ADMIT_RESULT_INVALID_REQUEST` (unreadable JSON, answered as
- * the policy answers `malformed_request`), `ADMIT_RESULT_NULL_ARGUMENT` (NULL engine or
+ * failure it is a deny: `ADMIT_RESULT_INVALID_REQUEST` (unreadable JSON, or JSON nested
+ * deeper than the contract's 8 levels, refused before it is parsed; answered as the
+ * policy answers `malformed_request`), `ADMIT_RESULT_NULL_ARGUMENT` (NULL engine or
  * request: the fallback deny, status 500) or `ADMIT_RESULT_PANIC` (the fallback deny).
  *
  * # Safety

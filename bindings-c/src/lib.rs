@@ -673,21 +673,33 @@ pub unsafe extern "C" fn admit_decide(
 }
 
 /// Reads a request in the contract's JSON; a missing `now` is the clock.
+///
+/// The core reads it ([`OwnedRequest::from_json`]: nesting deeper than
+/// [`admit_core::MAX_REQUEST_DEPTH`] is refused before parsing, so hostile input cannot
+/// exhaust a small thread stack). Only a request that lacks nothing but `now`, which the
+/// core has therefore parsed, is read a second time. An error names where the JSON is
+/// wrong, not what it holds (the message goes back to the client and must not echo a
+/// header).
 fn read_request_json(text: &[u8]) -> Result<OwnedRequest, String> {
-    let where_ = |e: &serde_json::Error| format!("request JSON is invalid at line {}, column {}", e.line(), e.column());
-    match serde_json::from_slice::<OwnedRequest>(text) {
-        Ok(r) => Ok(r),
-        Err(first) => {
-            let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice::<serde_json::Value>(text) else {
-                return Err(where_(&first));
-            };
-            if map.contains_key("now") {
-                return Err(where_(&first));
-            }
+    let text =
+        std::str::from_utf8(text).map_err(|e| format!("request JSON is not UTF-8 (at byte {})", e.valid_up_to()))?;
+    let first = match OwnedRequest::from_json(text) {
+        Ok(r) => return Ok(r),
+        Err(e) => e,
+    };
+    if first.starts_with("missing field `now`") {
+        if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str::<serde_json::Value>(text) {
             map.insert("now".into(), unix_now().into());
-            serde_json::from_value(serde_json::Value::Object(map)).map_err(|_| where_(&first))
+            if let Ok(r) = serde_json::from_value(serde_json::Value::Object(map)) {
+                return Ok(r);
+            }
         }
     }
+    // serde_json's message ends with " at line L column C": keep the place, drop the rest
+    Err(match first.rsplit_once(" at line ").and_then(|(_, at)| at.split_once(" column ")) {
+        Some((line, column)) => format!("request JSON is invalid at line {line}, column {column}"),
+        None => first,
+    })
 }
 
 /// Decides about a request given as the contract's JSON (`method`, `path`, `headers` as
@@ -701,8 +713,9 @@ fn read_request_json(text: &[u8]) -> Result<OwnedRequest, String> {
 /// carries the time as data, and leaving it out already means the clock.
 ///
 /// Whenever `decision_out` is not NULL it receives a decision, also on failure, and on
-/// failure it is a deny: `ADMIT_RESULT_INVALID_REQUEST` (unreadable JSON, answered as
-/// the policy answers `malformed_request`), `ADMIT_RESULT_NULL_ARGUMENT` (NULL engine or
+/// failure it is a deny: `ADMIT_RESULT_INVALID_REQUEST` (unreadable JSON, or JSON nested
+/// deeper than the contract's 8 levels, refused before it is parsed; answered as the
+/// policy answers `malformed_request`), `ADMIT_RESULT_NULL_ARGUMENT` (NULL engine or
 /// request: the fallback deny, status 500) or `ADMIT_RESULT_PANIC` (the fallback deny).
 ///
 /// # Safety
@@ -829,5 +842,33 @@ mod tests {
         assert!(r.now > 1_700_000_000);
         assert!(read_request_json(br#"{"method":"GET","path":"/","now":"x"}"#).is_err());
         assert!(read_request_json(b"{").is_err());
+        assert!(read_request_json(br#"{"path":"/","now":1}"#).is_err(), "only `now` may be left out");
+    }
+
+    #[test]
+    fn errors_name_the_place_not_the_content() {
+        let e = read_request_json(br#"{"method":"GET","path":"/","now":"secret-token"}"#).unwrap_err();
+        assert_eq!(e, "request JSON is invalid at line 1, column 47");
+        let e = read_request_json(br#"{"method":"GET","path":"/","headers":{"Authorization":5},"now":1}"#).unwrap_err();
+        assert!(e.starts_with("request JSON is invalid at line 1, column "), "{e}");
+        assert!(read_request_json(b"{\"method\":\"\xff\"}").unwrap_err().contains("not UTF-8"));
+    }
+
+    #[test]
+    fn deep_request_json_is_refused_without_being_read_into_a_tree() {
+        for deep in [
+            "[".repeat(100_000),
+            format!("{{\"method\":\"GET\",\"path\":\"/\",\"headers\":{}", "[".repeat(100_000)),
+            format!("{{\"method\":\"GET\",\"path\":\"/\",\"x\":{}", "{\"a\":".repeat(100_000)),
+            format!("{{\"method\":\"GET\",\"path\":\"/\",\"now\":1,\"headers\":{}1", "{\"a\":".repeat(100_000)),
+            format!("{{\"method\":\"GET\",\"path\":\"/\",\"headers\":{}1", "{\"a\":".repeat(100_000)),
+        ] {
+            // on a thread smaller than the 42 KB a JSON tree of 128 levels takes
+            let r = std::thread::Builder::new()
+                .stack_size(32 * 1024)
+                .spawn(move || read_request_json(deep.as_bytes()).is_err())
+                .map(|t| t.join());
+            assert!(matches!(r, Ok(Ok(true))), "refused");
+        }
     }
 }
