@@ -128,6 +128,21 @@ else
   fail "the example tests did not finish"
 fi
 
+step "examples/c: the differential test catches a host that passes the decoded url as a raw target"
+# The example with its one flag removed: libmicrohttpd's decoded url is then decoded again
+# by admit (/api/v1/jobs/%2562ob/7: the handler's owner %62ob, admit's bob).
+sed 's/admit_now(), ADMIT_REQUEST_PATH_DECODED};/admit_now(), 0};/' "$root/examples/c/fetchml_server.c" \
+  >"$out/fetchml_decoded_twice.c"
+if grep -q 'admit_now(), 0};' "$out/fetchml_decoded_twice.c" &&
+   $CC -std=c11 -O2 -Wall -Wextra -Werror $(PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config --cflags admit libmicrohttpd) \
+     "$out/fetchml_decoded_twice.c" -o "$out/fetchml_decoded_twice" \
+     $(PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config --libs admit libmicrohttpd) -Wl,-rpath,"$lib" &&
+   python3 "$root/examples/c/differential.py" --expect-owner-mismatch "$out/fetchml_decoded_twice"; then
+  pass 1
+else
+  fail "differential.py did not find the mismatch of a url decoded twice"
+fi
+
 echo
 echo "c: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

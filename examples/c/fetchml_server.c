@@ -11,8 +11,9 @@
  * filtered by the decision's `owner` constraint. One engine serves all of the daemon's
  * threads.
  *
- * Routing: libmicrohttpd hands the handler `url`, the path percent-decoded (its default
- * unescaping) and without the query. The router matches that decoded path, and admit is
+ * Routing: libmicrohttpd hands the handler `url`, the path percent-decoded (its own
+ * unescaping; see `unescape` for %00) and without the query. The router matches that
+ * decoded path, and admit is
  * given the same path with ADMIT_REQUEST_PATH_DECODED, so admit's rule and its `{owner}`
  * are those of the segments the router matched and nothing is decoded twice. The router
  * matches whole paths segment by segment as the policy's patterns do: a literal segment
@@ -69,6 +70,18 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     admit_pair p = {key, key_len, value ? value : "", value ? value_len : 0};
     h->pairs[h->len++] = p;
     return MHD_YES;
+}
+
+/* libmicrohttpd's own unescaping (%HH), except that a decoded NUL, which would cut the
+ * C string `url` short (`/jobs/bob/7%00/../x` would be routed as `/jobs/bob/7`), becomes
+ * 0x01: a control byte that admit refuses (400), as it refuses %00 in a raw target. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+    (void)cls;
+    (void)c;
+    size_t n = MHD_http_unescape(s);
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\0') s[i] = '\x01';
+    return n;
 }
 
 /* ---- routing ------------------------------------------------------------------------ */
@@ -361,7 +374,8 @@ int main(int argc, char **argv) {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct MHD_Daemon *daemon = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4, MHD_OPTION_END);
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+        NULL, MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr, "cannot listen on 127.0.0.1\n");
         admit_engine_free(engine);

@@ -64,6 +64,7 @@ check "bob's /api/v1/jobs/%62ob/7 is decoded once: his job" GET /api/v1/jobs/%62
 check "bob's /api/v1/jobs/%2562ob/7: owner %62ob, not bob" GET /api/v1/jobs/%2562ob/7 demo-researcher-key 403 '"insufficient_scope"'
 check "the query is not the path"               GET    '/api/v1/jobs/bob/7?x=/../../alice/1' demo-researcher-key 200 '"eval-bert"'
 check "an encoded ? is part of the segment"     GET    /api/v1/status%3Fx   demo-analyst-key    403 '"no_route"'
+check "an encoded NUL is 400, not a shorter path" GET  '/api/v1/jobs/bob/7%00/../../alice/1' demo-researcher-key 400 '"malformed_request"'
 check "an encoded \\ is 400"                     GET    '/api/v1/jobs/bob%5C7' demo-researcher-key 400 '"malformed_request"'
 check "POST /api/v1/status is no_route"         POST   /api/v1/status       demo-admin-key      403 '"no_route"'
 check "HEAD is GET's"                           HEAD   /api/v1/status       demo-analyst-key    200
