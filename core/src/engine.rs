@@ -1038,6 +1038,15 @@ fn compile_jwt(
     if let Some(js) = &s.jwks {
         jwks_configured = true;
         let jp = format!("{place}.jwks");
+        // A `default` is written in the policy like a literal: it may not hold HMAC keys.
+        if let (Value::Env { .. }, Some(written)) = (js, js.written_text()) {
+            if jwt::jwks_text_is_json(&written) && jwt::parse_jwks(&written, &algorithms).is_ok_and(|r| r.has_oct) {
+                cx.err(
+                    &jp,
+                    "a `default` key set with HMAC (`oct`) keys holds secrets in the policy; set the variable instead",
+                );
+            }
+        }
         match cx.opt(js, &jp) {
             Some(text) => {
                 // Text that could be a key set is one (a `{ file = ... }` reference's text

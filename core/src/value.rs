@@ -112,6 +112,15 @@ impl Value {
         matches!(self, Value::Literal(_))
     }
 
+    /// The text the policy itself writes for this value: a literal's, or an environment
+    /// reference's `default`. A secret there is a secret in the policy file.
+    pub fn written_text(&self) -> Option<String> {
+        match self {
+            Value::Literal(s) | Value::Env { default: Some(s), .. } => Some(s.to_text()),
+            _ => None,
+        }
+    }
+
     /// How the value is named in an error: `` `ENV_NAME` `` or the file path. Never the
     /// resolved value, which may be a secret.
     pub fn describe(&self) -> String {
