@@ -83,7 +83,8 @@ pub fn bearer(engine: &Engine, token: &str) -> Decision {
     decide(engine, "GET", "/x", &[(b"Authorization", value.as_bytes())], None)
 }
 
-fn b64(bytes: &[u8]) -> String {
+/// base64url without padding.
+pub fn b64(bytes: &[u8]) -> String {
     // base64url without padding, written out so the fuzz crate needs no base64 dependency.
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
@@ -91,6 +92,22 @@ fn b64(bytes: &[u8]) -> String {
         let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..=chunk.len() {
             out.push(char::from(A[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// Reads base64url (no padding), stopping at the first other character.
+pub fn unb64(text: &str) -> Vec<u8> {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let (mut bits, mut n, mut out) = (0u32, 0, Vec::new());
+    for c in text.bytes() {
+        let Some(v) = A.iter().position(|a| *a == c) else { break };
+        bits = (bits << 6) | v as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
         }
     }
     out
