@@ -191,14 +191,11 @@ pub fn canonicalize_with<'t>(target: &'t str, rules: &PathsSpec) -> Result<Cow<'
         return Ok(Cow::Borrowed(path));
     }
     let mut segments: Vec<String> = Vec::new();
-    let raw_segments = path.split('/').skip(1);
-    let last = path.split('/').count().saturating_sub(2);
-    for (i, raw) in raw_segments.enumerate() {
+    // `/` itself is canonical, so an empty segment here is `//` or a trailing `/`.
+    let mut raw_segments = path.split('/').skip(1).peekable();
+    while let Some(raw) = raw_segments.next() {
         if raw.is_empty() {
-            if path == "/" {
-                break;
-            }
-            if i == last {
+            if raw_segments.peek().is_none() {
                 if rules.trailing_slash == TrailingSlash::Reject {
                     return Err(PathError::TrailingSlash);
                 }
