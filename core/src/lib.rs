@@ -39,6 +39,7 @@
 #![deny(missing_docs)]
 
 mod authn;
+mod compile;
 mod cors;
 mod decision;
 pub(crate) mod depth;

@@ -1,0 +1,822 @@
+//! The compiler: a parsed [`Policy`] and its references in, an [`Engine`] out, or every
+//! problem found, each with its place. Decisions never run this code; everything a
+//! decision reads is built here once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+
+use base64::Engine as _;
+
+use crate::authn::jwt::{self, JwtAuthenticator, JwtKey, KeyFamily, KeySet, SigningKey};
+use crate::authn::keys::{KeyEntry, KeyTable, from_hex, sha256};
+use crate::authn::local::Local;
+use crate::cors::{Cors, OriginList, OriginPattern};
+use crate::error::{LoadError, PolicyError, PolicyWarning};
+use crate::load::SourceMap;
+use crate::policy::{AuthenticatorSpec, CorsSpec, CredentialSpec, JwtSpec, PathsSpec, Policy, RouteSpec};
+use crate::response::Responses;
+use crate::roles::{DirectScopes, RoleTable, Who};
+use crate::routes::{Access, Methods, Owner, Pattern, Requirement, RouteTable, Rule, is_method_token};
+use crate::scopes::{MAX_SCOPES, ScopeSet, ScopeTable, check_pattern};
+use crate::value::{Resolver, Value};
+
+use crate::engine::{Authn, AuthnKind, DEFAULT_MAX_HEADER, DEFAULT_MAX_PATH, Engine, HeaderText};
+
+struct Ctx<'a> {
+    resolver: &'a dyn Resolver,
+    errors: Vec<PolicyError>,
+    warnings: Vec<PolicyWarning>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, place: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(PolicyError::new(place, message));
+    }
+    fn warn(&mut self, place: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(PolicyWarning { place: place.into(), line: None, column: None, message: message.into() });
+    }
+    /// Resolves a value that may be absent; errors are recorded.
+    fn opt(&mut self, v: &Value, place: &str) -> Option<String> {
+        match v.resolve(self.resolver) {
+            Ok(s) => s,
+            Err(e) => {
+                self.err(place, e);
+                None
+            }
+        }
+    }
+    /// Resolves a value that must be present.
+    fn req(&mut self, v: &Value, place: &str) -> Option<String> {
+        match v.require(self.resolver) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.err(place, e);
+                None
+            }
+        }
+    }
+    /// Resolves a secret: it must be a reference, never written in the policy, and a
+    /// reference without a `default` (a default is a secret written in the policy, and
+    /// one that works wherever the variable is forgotten).
+    fn secret(&mut self, v: &Value, place: &str) -> Option<String> {
+        if v.is_literal() {
+            self.err(
+                place,
+                "a secret cannot be written in the policy; use `{ env = \"NAME\" }` or `{ file = \"PATH\" }`",
+            );
+            return None;
+        }
+        if let Value::Env { name, default: Some(_), .. } = v {
+            self.err(
+                place,
+                format!("a secret cannot have a `default` (it would be written in the policy); set `{name}` instead"),
+            );
+            return None;
+        }
+        self.req(v, place)
+    }
+    fn int(&mut self, v: &Value, place: &str) -> Option<i64> {
+        let text = self.opt(v, place)?;
+        match text.trim().parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.err(place, format!("{} must be a whole number", v.describe()));
+                None
+            }
+        }
+    }
+    fn list(&mut self, v: &crate::value::ValueList, place: &str) -> Vec<String> {
+        match v.resolve(self.resolver) {
+            Ok(l) => l,
+            Err(e) => {
+                self.err(place, e);
+                Vec::new()
+            }
+        }
+    }
+    /// Resolves a list whose emptiness would switch a check off (`audience`,
+    /// `algorithms`): a reference that is set but holds no item (`AUD=","`) is an error,
+    /// not an absent list.
+    fn checked_list(&mut self, v: &crate::value::ValueList, place: &str) -> Vec<String> {
+        if let Some(r) = v.set_but_empty(self.resolver) {
+            self.err(place, format!("{} is set but holds no item", r.describe()));
+            return Vec::new();
+        }
+        self.list(v, place)
+    }
+}
+
+pub(crate) fn compile(policy: &Policy, resolver: &dyn Resolver, source: &SourceMap) -> Result<Engine, LoadError> {
+    let mut cx = Ctx { resolver, errors: Vec::new(), warnings: Vec::new() };
+
+    let mut scopes = ScopeTable::default();
+    if policy.scopes.len() > MAX_SCOPES {
+        cx.err("scopes", format!("at most {MAX_SCOPES} scopes may be declared"));
+    }
+    for (i, s) in policy.scopes.iter().enumerate() {
+        if let Err(e) = check_pattern(s) {
+            cx.err(format!("scopes[{i}]"), e);
+        } else if s.contains('*') {
+            cx.err(format!("scopes[{i}]"), format!("declared scope `{s}` cannot hold `*`"));
+        } else if !scopes.declare(s) {
+            cx.err(format!("scopes[{i}]"), format!("scope `{s}` is declared twice"));
+        }
+    }
+    let roles = RoleTable::compile(&policy.roles, &scopes, &mut cx.errors);
+
+    let (authenticators, all_ids) = compile_authenticators(&mut cx, policy, &roles, &scopes);
+    let enabled_index: HashMap<&str, usize> = authenticators.iter().enumerate().map(|(i, a)| (&*a.id, i)).collect();
+
+    let mut rules = Vec::new();
+    let mut route_ids: HashMap<&str, usize> = HashMap::new();
+    for (i, spec) in policy.routes.iter().enumerate() {
+        if let Some(id) = &spec.id {
+            if let Some(prev) = route_ids.insert(id, i) {
+                cx.err(format!("routes[{i}].id"), format!("rule id `{id}` is also used by routes[{prev}]"));
+            }
+        }
+        if let Some(rule) = compile_route(&mut cx, i, spec, &policy.paths, &scopes, &all_ids, &enabled_index) {
+            rules.push(rule);
+        }
+    }
+    let routes = RouteTable::new(rules);
+    if cx.errors.is_empty() {
+        for (hidden, by) in routes.hidden_rules() {
+            cx.warn(
+                format!("routes[{hidden}]"),
+                format!("this rule never decides: routes[{by}] comes first and matches every request it would"),
+            );
+        }
+    }
+
+    let cors = policy.cors.as_ref().and_then(|c| compile_cors(&mut cx, c));
+    let responses = Responses::compile(&policy.responses, policy.realm.as_deref(), &mut cx.errors);
+    let max_header = policy.limits.max_header_bytes.unwrap_or(DEFAULT_MAX_HEADER);
+    let max_path = policy.limits.max_path_bytes.unwrap_or(DEFAULT_MAX_PATH);
+    if max_header < 256 {
+        cx.err("limits.max_header_bytes", "must be at least 256");
+    }
+    if max_path < 256 {
+        cx.err("limits.max_path_bytes", "must be at least 256");
+    }
+    let dry_run = match policy.dry_run.evaluate(cx.resolver) {
+        Ok(b) => b,
+        Err(e) => {
+            cx.err("dry_run", e);
+            false
+        }
+    };
+    let vary_origin = cors.is_some() || authenticators.iter().any(|a| matches!(a.kind, AuthnKind::Local(_)));
+
+    let Ctx { mut errors, mut warnings, .. } = cx;
+    if !errors.is_empty() {
+        for e in &mut errors {
+            source.locate(e);
+        }
+        return Err(LoadError { errors });
+    }
+    for w in &mut warnings {
+        let mut e = PolicyError::new(w.place.clone(), String::new());
+        source.locate(&mut e);
+        w.line = e.line;
+        w.column = e.column;
+    }
+    Ok(Engine {
+        dry_run,
+        scopes,
+        roles,
+        authenticators,
+        all_ids,
+        routes,
+        cors,
+        vary_origin,
+        responses,
+        max_header,
+        max_path,
+        paths: policy.paths,
+        warnings,
+        text: HeaderText::new(),
+    })
+}
+
+fn check_direct_scopes(cx: &mut Ctx<'_>, scopes: &[String], table: &ScopeTable, place: &str) {
+    for (i, s) in scopes.iter().enumerate() {
+        if let Err(e) = check_pattern(s) {
+            cx.err(format!("{place}[{i}]"), e);
+        } else if table.grant(s).is_empty() {
+            cx.err(format!("{place}[{i}]"), format!("scope `{s}` matches no scope declared in `scopes`"));
+        }
+    }
+}
+
+fn compile_authenticators(
+    cx: &mut Ctx<'_>,
+    policy: &Policy,
+    roles: &RoleTable,
+    scopes: &ScopeTable,
+) -> (Vec<Authn>, HashSet<String>) {
+    let mut out = Vec::new();
+    let mut ids = HashSet::new();
+    for (i, spec) in policy.authenticators.iter().enumerate() {
+        let place = format!("authenticators[{i}]");
+        let id = spec.id();
+        if id.is_empty() || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            cx.err(format!("{place}.id"), "an id needs at least one character and no spaces");
+        }
+        if !ids.insert(id.to_owned()) {
+            cx.err(format!("{place}.id"), format!("authenticator id `{id}` is used twice"));
+        }
+        let enabled = match spec.enabled().evaluate(cx.resolver) {
+            Ok(b) => b,
+            Err(e) => {
+                cx.err(format!("{place}.enabled"), e);
+                false
+            }
+        };
+        // Role names are checked whether or not the authenticator is on, so a typo
+        // shows up before the day it is switched on.
+        let mut errors = Vec::new();
+        match spec {
+            AuthenticatorSpec::Anonymous(s) => {
+                roles.resolve(&s.roles, &format!("{place}.roles"), &mut errors);
+            }
+            AuthenticatorSpec::Local(s) => {
+                roles.resolve(&s.roles, &format!("{place}.roles"), &mut errors);
+            }
+            AuthenticatorSpec::ApiKey(s) => {
+                for (k, key) in s.keys.iter().enumerate() {
+                    roles.resolve(&key.roles, &format!("{place}.keys[{k}].roles"), &mut errors);
+                }
+            }
+            AuthenticatorSpec::BearerToken(s) => {
+                for (k, key) in s.tokens.iter().enumerate() {
+                    roles.resolve(&key.roles, &format!("{place}.tokens[{k}].roles"), &mut errors);
+                }
+            }
+            AuthenticatorSpec::Jwt(s) => {
+                for (name, role) in &s.role_map {
+                    if roles.id(role).is_none() {
+                        errors.push(PolicyError::new(
+                            format!("{place}.role_map.{name}"),
+                            format!("role `{role}` is not defined"),
+                        ));
+                    }
+                }
+                if let Some(d) = &s.default_role {
+                    if roles.id(d).is_none() {
+                        errors.push(PolicyError::new(
+                            format!("{place}.default_role"),
+                            format!("role `{d}` is not defined"),
+                        ));
+                    }
+                }
+            }
+        }
+        let had_role_errors = !errors.is_empty();
+        cx.errors.extend(errors);
+        if !enabled || had_role_errors {
+            continue;
+        }
+        let id_arc: Arc<str> = Arc::from(id);
+        let kind = match spec {
+            AuthenticatorSpec::Anonymous(s) => {
+                check_direct_scopes(cx, &s.scopes, scopes, &format!("{place}.scopes"));
+                let pid = match &s.principal {
+                    Some(v) => cx.req(v, &format!("{place}.principal")),
+                    None => Some("anonymous".to_owned()),
+                };
+                let role_ids = roles.resolve(&s.roles, "", &mut Vec::new());
+                pid.map(|pid| {
+                    let who = Who { id: &pid, authenticator: id, kind: "anonymous" };
+                    AuthnKind::Anonymous(roles.identity(
+                        who,
+                        &role_ids,
+                        &s.scopes,
+                        DirectScopes::Patterns,
+                        scopes,
+                        None,
+                    ))
+                })
+            }
+            AuthenticatorSpec::Local(s) => {
+                check_direct_scopes(cx, &s.scopes, scopes, &format!("{place}.scopes"));
+                let pid = match &s.principal {
+                    Some(v) => cx.req(v, &format!("{place}.principal")),
+                    None => Some("local".to_owned()),
+                };
+                let hosts = if s.hosts.is_empty() {
+                    vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "[::1]".to_owned()]
+                } else {
+                    cx.list(&s.hosts, &format!("{place}.hosts"))
+                        .into_iter()
+                        .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+                        .collect()
+                };
+                if hosts.is_empty() {
+                    cx.warn(format!("{place}.hosts"), "no host name is allowed: every request is refused as not local");
+                }
+                let origins = origin_list(cx, &s.origins, &format!("{place}.origins"));
+                let role_ids = roles.resolve(&s.roles, "", &mut Vec::new());
+                pid.map(|pid| {
+                    let who = Who { id: &pid, authenticator: id, kind: "local" };
+                    AuthnKind::Local(Local {
+                        identity: roles.identity(who, &role_ids, &s.scopes, DirectScopes::Patterns, scopes, None),
+                        hosts,
+                        origins,
+                        same_site: s.same_site,
+                    })
+                })
+            }
+            AuthenticatorSpec::ApiKey(s) => {
+                let header = s.header.clone().unwrap_or_else(|| "X-API-Key".to_owned());
+                if !is_method_token(&header) {
+                    cx.err(format!("{place}.header"), format!("`{header}` is not a header name"));
+                }
+                if header.eq_ignore_ascii_case("authorization") {
+                    cx.err(format!("{place}.header"), "keys in Authorization are read by `bearer_token`");
+                }
+                let table = key_table(cx, &s.keys, &format!("{place}.keys"), id, "api_key", roles, scopes);
+                Some(AuthnKind::ApiKey { header, table })
+            }
+            AuthenticatorSpec::BearerToken(s) => {
+                let table = key_table(cx, &s.tokens, &format!("{place}.tokens"), id, "bearer_token", roles, scopes);
+                Some(AuthnKind::Bearer(table))
+            }
+            AuthenticatorSpec::Jwt(s) => {
+                compile_jwt(cx, s, &place, Arc::clone(&id_arc), roles).map(|j| AuthnKind::Jwt(Box::new(j)))
+            }
+        };
+        if let Some(kind) = kind {
+            out.push(Authn { id: id_arc, kind });
+        }
+    }
+    // A bearer_token authenticator takes every Bearer value, so a jwt after it never
+    // sees a token.
+    let mut seen_bearer: Option<&str> = None;
+    for a in &out {
+        match a.kind {
+            AuthnKind::Bearer(_) if seen_bearer.is_none() => seen_bearer = Some(&a.id),
+            AuthnKind::Jwt(_) => {
+                if let Some(b) = seen_bearer {
+                    let place = policy
+                        .authenticators
+                        .iter()
+                        .position(|s| s.id() == &*a.id)
+                        .map_or_else(String::new, |i| format!("authenticators[{i}]"));
+                    cx.warn(
+                        place,
+                        format!("`{}` never sees a token: the bearer_token authenticator `{b}` before it takes every Bearer value; put the jwt authenticator first", a.id),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    (out, ids)
+}
+
+fn key_table(
+    cx: &mut Ctx<'_>,
+    specs: &[CredentialSpec],
+    place: &str,
+    authenticator: &str,
+    kind: &'static str,
+    roles: &RoleTable,
+    scopes: &ScopeTable,
+) -> KeyTable {
+    let mut table = KeyTable::default();
+    let mut key_ids: HashMap<&str, usize> = HashMap::new();
+    let mut digests: HashMap<[u8; 32], usize> = HashMap::new();
+    for (k, spec) in specs.iter().enumerate() {
+        let kp = format!("{place}[{k}]");
+        if let Some(prev) = key_ids.insert(&spec.id, k) {
+            cx.err(format!("{kp}.id"), format!("key id `{}` is also used by {place}[{prev}]", spec.id));
+        }
+        match spec.enabled.evaluate(cx.resolver) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                cx.err(format!("{kp}.enabled"), e);
+                continue;
+            }
+        }
+        check_direct_scopes(cx, &spec.scopes, scopes, &format!("{kp}.scopes"));
+        let digest = match (&spec.sha256, &spec.secret) {
+            (Some(h), None) => cx.req(h, &format!("{kp}.sha256")).and_then(|text| {
+                let d = from_hex(text.trim());
+                if d.is_none() {
+                    cx.err(format!("{kp}.sha256"), "a SHA-256 is 64 hex digits (`admit hash KEY` prints it)");
+                }
+                d
+            }),
+            (None, Some(s)) => cx.secret(s, &format!("{kp}.secret")).map(|plain| sha256(plain.as_bytes())),
+            (Some(_), Some(_)) => {
+                cx.err(&kp, "a key has either `sha256` or `secret`, not both");
+                None
+            }
+            (None, None) => {
+                cx.err(&kp, "a key needs `sha256` or `secret`");
+                None
+            }
+        };
+        let principal = match &spec.principal {
+            Some(v) => cx.req(v, &format!("{kp}.principal")),
+            None => Some(spec.id.clone()),
+        };
+        let expires = spec.expires.as_ref().and_then(|v| {
+            let text = cx.opt(v, &format!("{kp}.expires"))?;
+            let t = text.trim();
+            let parsed = t.parse::<i64>().ok().or_else(|| crate::time::parse_rfc3339(t));
+            if parsed.is_none() {
+                cx.err(format!("{kp}.expires"), "expected unix seconds or an RFC 3339 time (`2027-01-01T00:00:00Z`)");
+            }
+            parsed
+        });
+        let (Some(digest), Some(principal)) = (digest, principal) else { continue };
+        if let Some(prev) = digests.insert(digest, k) {
+            cx.err(&kp, format!("this key is the same as {place}[{prev}]"));
+            continue;
+        }
+        let role_ids = roles.resolve(&spec.roles, "", &mut Vec::new());
+        let who = Who { id: &principal, authenticator, kind };
+        table.insert(KeyEntry {
+            digest,
+            identity: roles.identity(who, &role_ids, &spec.scopes, DirectScopes::Patterns, scopes, None),
+            expires,
+            revoked: spec.revoked,
+        });
+    }
+    table
+}
+
+fn compile_jwt(
+    cx: &mut Ctx<'_>,
+    s: &JwtSpec,
+    place: &str,
+    id: Arc<str>,
+    roles: &RoleTable,
+) -> Option<JwtAuthenticator> {
+    let errors_before = cx.errors.len();
+    let mut algorithms = Vec::new();
+    for a in cx.checked_list(&s.algorithms, &format!("{place}.algorithms")) {
+        match jwt::parse_algorithm(a.trim()) {
+            Ok(alg) => {
+                if !algorithms.contains(&alg) {
+                    algorithms.push(alg);
+                }
+            }
+            Err(e) => cx.err(format!("{place}.algorithms"), e),
+        }
+    }
+    if algorithms.is_empty() && cx.errors.len() == errors_before {
+        cx.err(format!("{place}.algorithms"), "at least one algorithm is required");
+    }
+    let mut keys: Vec<JwtKey> = Vec::new();
+    let mut signing: Option<SigningKey> = None;
+    if let Some(secret) = &s.secret {
+        let sp = format!("{place}.secret");
+        if let Some(text) = cx.secret(secret, &sp) {
+            let bytes = match s.secret_encoding.as_deref() {
+                None | Some("utf8") => Some(text.into_bytes()),
+                Some("base64") => {
+                    let t = text.trim();
+                    let decoded = base64::engine::general_purpose::STANDARD
+                        .decode(t)
+                        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t.trim_end_matches('=')));
+                    if decoded.is_err() {
+                        cx.err(&sp, format!("{} is not base64", secret.describe()));
+                    }
+                    decoded.ok()
+                }
+                Some(other) => {
+                    cx.err(format!("{place}.secret_encoding"), format!("`{other}` is not `utf8` or `base64`"));
+                    None
+                }
+            };
+            if let Some(bytes) = bytes {
+                let hs: Vec<_> = algorithms.iter().copied().filter(|a| KeyFamily::Hmac.accepts(*a)).collect();
+                if hs.is_empty() {
+                    cx.err(&sp, "a secret is an HMAC key, but no HS256/HS384/HS512 algorithm is allowed");
+                }
+                for alg in &hs {
+                    let min = jwt::min_hmac_key_len(*alg);
+                    if bytes.len() < min {
+                        cx.err(
+                            &sp,
+                            format!("{} is {} bytes; {alg:?} needs at least {min}", secret.describe(), bytes.len()),
+                        );
+                    }
+                }
+                if let Some(alg) = hs.first() {
+                    signing = Some(SigningKey { key: jsonwebtoken::EncodingKey::from_secret(&bytes), alg: *alg });
+                }
+                keys.push(JwtKey {
+                    kid: None,
+                    family: KeyFamily::Hmac,
+                    alg: None,
+                    size: bytes.len(),
+                    key: jsonwebtoken::DecodingKey::from_secret(&bytes),
+                });
+            }
+        }
+    }
+    if let Some(pk) = &s.public_key {
+        let pp = format!("{place}.public_key");
+        if let Some(pem) = cx.req(pk, &pp) {
+            match jwt::parse_public_pem(&pem) {
+                Ok(k) => {
+                    if !algorithms.iter().any(|a| k.family.accepts(*a)) {
+                        cx.err(&pp, "no allowed algorithm fits this key");
+                    }
+                    keys.push(k);
+                }
+                Err(e) => cx.err(&pp, e),
+            }
+        }
+    }
+    let static_keys = keys.clone();
+    let mut jwks_configured = false;
+    if let Some(js) = &s.jwks {
+        jwks_configured = true;
+        let jp = format!("{place}.jwks");
+        // A `default` is written in the policy like a literal: it may not hold HMAC keys.
+        if let (Value::Env { .. }, Some(written)) = (js, js.written_text()) {
+            if jwt::jwks_text_is_json(&written) && jwt::parse_jwks(&written, &algorithms).is_ok_and(|r| r.has_oct) {
+                cx.err(
+                    &jp,
+                    "a `default` key set with HMAC (`oct`) keys holds secrets in the policy; set the variable instead",
+                );
+            }
+        }
+        match cx.opt(js, &jp) {
+            Some(text) => {
+                // Text that could be a key set is one (a `{ file = ... }` reference's text
+                // always is); only a short single line is a path. Neither the text nor a
+                // path read from a reference is ever quoted back: either may be a secret.
+                let text = if matches!(js, Value::File { .. }) || jwt::jwks_text_is_json(&text) {
+                    Some(text)
+                } else {
+                    let path = text.trim();
+                    match cx.resolver.file(path) {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            let why = e.replace(path, "…");
+                            let named = if js.is_literal() { format!("file `{path}`") } else { "a file".to_owned() };
+                            cx.err(&jp, format!("{} names {named} that cannot be read: {why}", js.describe()));
+                            None
+                        }
+                    }
+                };
+                if let Some(text) = text {
+                    match jwt::parse_jwks(&text, &algorithms) {
+                        Ok(read) if js.is_literal() && read.has_oct => {
+                            cx.err(&jp, "a key set with HMAC (`oct`) keys holds secrets; reference it with `{ env = ... }` or `{ file = ... }`");
+                        }
+                        Ok(read) => {
+                            if read.unsupported > 0 {
+                                cx.warn(&jp, format!("{} key(s) of the set are of a kind admit does not verify with and were skipped", read.unsupported));
+                            }
+                            for why in &read.refused {
+                                cx.warn(&jp, format!("{why}: skipped"));
+                            }
+                            if let Err(e) = read.check_usable(&algorithms) {
+                                if !algorithms.is_empty() {
+                                    cx.err(&jp, e);
+                                }
+                            }
+                            keys.extend(read.keys);
+                        }
+                        Err(e) => cx.err(&jp, e),
+                    }
+                }
+            }
+            None => cx
+                .warn(&jp, format!("{} is not set: no token is accepted until the host calls set_jwks", js.describe())),
+        }
+    }
+    if s.secret.is_none() && s.public_key.is_none() && !jwks_configured {
+        cx.err(place, "a jwt authenticator needs `secret`, `public_key` or `jwks`");
+    }
+    if let Some(sk) = &s.signing_key {
+        let sp = format!("{place}.signing_key");
+        if let Some(pem) = cx.secret(sk, &sp) {
+            match jwt::parse_signing_pem(&pem, &algorithms) {
+                Ok(k) => signing = Some(k),
+                Err(e) => cx.err(&sp, e),
+            }
+        }
+    }
+    let issuer = s.issuer.as_ref().and_then(|v| cx.req(v, &format!("{place}.issuer")));
+    let audience = cx.checked_list(&s.audience, &format!("{place}.audience"));
+    let authorized_parties = cx.checked_list(&s.authorized_parties, &format!("{place}.authorized_parties"));
+    let leeway = s.leeway.as_ref().and_then(|v| cx.int(v, &format!("{place}.leeway"))).unwrap_or(0);
+    if !(0..=86_400).contains(&leeway) {
+        cx.err(format!("{place}.leeway"), "leeway must be between 0 and 86400 seconds");
+    }
+    let max_lifetime = s.max_lifetime.as_ref().and_then(|v| cx.int(v, &format!("{place}.max_lifetime")));
+    if max_lifetime.is_some_and(|m| m <= 0) {
+        cx.err(format!("{place}.max_lifetime"), "max_lifetime must be positive");
+    }
+    let lifetime = s.lifetime.as_ref().and_then(|v| cx.int(v, &format!("{place}.lifetime"))).unwrap_or(3600);
+    if lifetime <= 0 {
+        cx.err(format!("{place}.lifetime"), "lifetime must be positive");
+    }
+    let split_path = |p: &String| p.split('.').map(str::to_owned).collect::<Vec<_>>();
+    let claim_lists =
+        [("roles_claims", s.roles_claims.as_slice()), ("scopes_claims", s.scopes_claims.as_deref().unwrap_or(&[]))];
+    for (field, list) in claim_lists {
+        for (i, p) in list.iter().enumerate() {
+            if p.is_empty() || p.split('.').any(str::is_empty) {
+                cx.err(format!("{place}.{field}[{i}]"), format!("`{p}` is not a claim path (`org_role`, `o.rol`)"));
+            }
+        }
+    }
+    let role_map: HashMap<String, usize> =
+        s.role_map.iter().filter_map(|(k, v)| roles.id(v).map(|id| (k.clone(), id))).collect();
+    if cx.errors.len() > errors_before {
+        return None;
+    }
+    Some(JwtAuthenticator {
+        id,
+        algorithms,
+        keys: RwLock::new(Arc::new(KeySet { keys })),
+        static_keys,
+        issuer,
+        audience,
+        authorized_parties,
+        types: s.types.iter().map(|t| t.to_ascii_uppercase()).collect(),
+        required_claims: s.required_claims.clone(),
+        require_exp: s.require_exp.unwrap_or(true),
+        leeway,
+        max_lifetime,
+        subject_claim: s.subject_claim.clone().unwrap_or_else(|| "sub".to_owned()),
+        roles_claims: s.roles_claims.iter().map(split_path).collect(),
+        role_map,
+        default_role: s.default_role.as_deref().and_then(|r| roles.id(r)),
+        // With a `role_map`, the token's roles are mapped and its own scope claims are
+        // not read unless the policy names them: an identity provider's `scope` is not
+        // this API's scopes.
+        scopes_claims: s.scopes_claims.as_ref().map_or_else(
+            || {
+                if s.role_map.is_empty() { vec![vec!["scope".to_owned()], vec!["scp".to_owned()]] } else { Vec::new() }
+            },
+            |l| l.iter().map(split_path).collect(),
+        ),
+        signing,
+        lifetime,
+    })
+}
+
+fn origin_list(cx: &mut Ctx<'_>, list: &crate::value::ValueList, place: &str) -> OriginList {
+    let mut patterns = Vec::new();
+    for o in cx.list(list, place) {
+        match OriginPattern::parse(&o) {
+            Ok(p) => patterns.push(p),
+            Err(e) => cx.err(place, e),
+        }
+    }
+    OriginList { patterns }
+}
+
+fn compile_cors(cx: &mut Ctx<'_>, c: &CorsSpec) -> Option<Cors> {
+    let origins = origin_list(cx, &c.origins, "cors.origins");
+    if origins.patterns.is_empty() {
+        cx.warn("cors.origins", "no origin is allowed: every request with an Origin header is refused");
+    }
+    if origins.has_any() && c.credentials {
+        cx.err("cors.credentials", "`*` origins cannot be combined with credentials (the Fetch standard forbids it)");
+    }
+    let methods: Vec<String> =
+        if c.methods.is_empty() { vec!["GET".into(), "HEAD".into(), "POST".into()] } else { c.methods.clone() };
+    for (i, m) in methods.iter().enumerate() {
+        if !is_method_token(m) || m.bytes().any(|b| b.is_ascii_lowercase()) {
+            cx.err(format!("cors.methods[{i}]"), format!("`{m}` is not an upper-case method name"));
+        }
+    }
+    let allow_any_header = c.headers.iter().any(|h| h == "*");
+    if allow_any_header && c.credentials {
+        cx.err("cors.headers", "`*` headers cannot be combined with credentials");
+    }
+    for (i, h) in c.headers.iter().enumerate() {
+        if h != "*" && !is_method_token(h) {
+            cx.err(format!("cors.headers[{i}]"), format!("`{h}` is not a header name"));
+        }
+    }
+    let headers: Vec<String> = c.headers.iter().map(|h| h.to_ascii_lowercase()).collect();
+    let join = |l: &[String]| -> Option<Arc<str>> { if l.is_empty() { None } else { Some(Arc::from(l.join(","))) } };
+    Some(Cors {
+        origins,
+        allow_methods_value: Arc::from(methods.join(",")),
+        allow_headers_value: join(&c.headers),
+        expose_value: join(&c.expose_headers),
+        max_age_value: c.max_age.map(|m| Arc::from(m.to_string())),
+        methods,
+        headers,
+        allow_any_header,
+        credentials: c.credentials,
+    })
+}
+
+fn compile_route(
+    cx: &mut Ctx<'_>,
+    i: usize,
+    spec: &RouteSpec,
+    paths: &PathsSpec,
+    scopes: &ScopeTable,
+    all_ids: &HashSet<String>,
+    enabled_index: &HashMap<&str, usize>,
+) -> Option<Rule> {
+    let place = format!("routes[{i}]");
+    let errors_before = cx.errors.len();
+    let texts: Vec<&String> = spec.path.iter().chain(spec.paths.iter()).collect();
+    if texts.is_empty() {
+        cx.err(&place, "a rule needs `path` or `paths`");
+    }
+    let mut patterns = Vec::new();
+    for t in &texts {
+        match Pattern::parse(t, paths) {
+            Ok(p) => patterns.push(p),
+            Err(e) => cx.err(format!("{place}.path"), e),
+        }
+    }
+    let methods = match Methods::parse(&spec.methods) {
+        Ok(m) => m,
+        Err(e) => {
+            cx.err(format!("{place}.methods"), e);
+            Methods::Any
+        }
+    };
+    let has_requirements = !spec.require.is_empty()
+        || !spec.require_any.is_empty()
+        || spec.owner.is_some()
+        || spec.authenticators.is_some();
+    if spec.public && spec.deny {
+        cx.err(&place, "a rule cannot be both `public` and `deny`");
+    }
+    if (spec.public || spec.deny) && has_requirements {
+        cx.err(&place, "a `public` or `deny` rule takes no `require`, `require_any`, `owner` or `authenticators`");
+    }
+    let mut set_of = |names: &[String], field: &str| -> ScopeSet {
+        let mut set = ScopeSet::EMPTY;
+        for (k, n) in names.iter().enumerate() {
+            match scopes.id(n) {
+                Some(id) => set.insert(id),
+                None => cx.err(format!("{place}.{field}[{k}]"), format!("scope `{n}` is not declared in `scopes`")),
+            }
+        }
+        set
+    };
+    let all = set_of(&spec.require, "require");
+    let any = set_of(&spec.require_any, "require_any");
+    let owner = spec.owner.as_ref().map(|o| {
+        let unless = set_of(&o.unless, "owner.unless");
+        (o, unless)
+    });
+    let owner = owner.map(|(o, unless)| {
+        if let Some(param) = &o.param {
+            for (t, p) in texts.iter().zip(&patterns) {
+                if !p.params().any(|n| n == param) {
+                    cx.err(format!("{place}.owner.param"), format!("pattern `{t}` has no parameter `{{{param}}}`"));
+                }
+            }
+        }
+        Owner {
+            param: o.param.clone(),
+            unless,
+            unless_names: o.unless.clone(),
+            constraint: o.constraint.clone().unwrap_or_else(|| "owner".to_owned()),
+        }
+    });
+    let authenticators = spec.authenticators.as_ref().map(|ids| {
+        let mut out = Vec::new();
+        for (k, id) in ids.iter().enumerate() {
+            if !all_ids.contains(id) {
+                cx.err(format!("{place}.authenticators[{k}]"), format!("no authenticator has the id `{id}`"));
+            } else if let Some(&idx) = enabled_index.get(id.as_str()) {
+                out.push(idx);
+            }
+        }
+        out
+    });
+    if cx.errors.len() > errors_before {
+        return None;
+    }
+    let access = if spec.public {
+        Access::Public
+    } else if spec.deny {
+        Access::Deny
+    } else {
+        Access::Authenticated(Box::new(Requirement {
+            all,
+            all_names: spec.require.clone(),
+            any,
+            any_names: spec.require_any.clone(),
+            authenticators,
+            owner,
+        }))
+    };
+    let name = spec.id.clone().unwrap_or_else(|| {
+        format!("{} {}", methods.label(), texts.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "))
+    });
+    Some(Rule { name: Arc::from(name), methods, patterns, access, dry_run: spec.dry_run })
+}
