@@ -7,9 +7,10 @@ use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 
-use crate::authn::jwt::{self, JwtAuthenticator, JwtKey, KeyFamily, KeySet, SigningKey};
+use crate::authn::jwt::{self, JwtAuthenticator, JwtKey, KeyFamily, KeySet, SignerKey, SigningKey, VerifyingKey};
 use crate::authn::keys::{KeyEntry, KeyTable, from_hex, sha256};
 use crate::authn::local::Local;
+use crate::authn::token_cache::{DEFAULT_CAPACITY, MAX_CAPACITY, TokenCache};
 use crate::cors::{Cors, OriginList, OriginPattern};
 use crate::error::{LoadError, PolicyError, PolicyWarning};
 use crate::load::SourceMap;
@@ -508,14 +509,14 @@ fn compile_jwt(
                     }
                 }
                 if let Some(alg) = hs.first() {
-                    signing = Some(SigningKey { key: jsonwebtoken::EncodingKey::from_secret(&bytes), alg: *alg });
+                    signing = Some(SigningKey { key: SignerKey::hmac(&bytes), alg: *alg });
                 }
                 keys.push(JwtKey {
                     kid: None,
                     family: KeyFamily::Hmac,
                     alg: None,
                     size: bytes.len(),
-                    key: jsonwebtoken::DecodingKey::from_secret(&bytes),
+                    key: Arc::new(VerifyingKey::hmac(&bytes)),
                 });
             }
         }
@@ -621,6 +622,19 @@ fn compile_jwt(
     if lifetime <= 0 {
         cx.err(format!("{place}.lifetime"), "lifetime must be positive");
     }
+    let cache_capacity = match s.verified_cache.as_ref().and_then(|v| cx.int(v, &format!("{place}.verified_cache"))) {
+        None => DEFAULT_CAPACITY,
+        Some(n) => match usize::try_from(n) {
+            Ok(n) if n <= MAX_CAPACITY => n,
+            _ => {
+                cx.err(
+                    format!("{place}.verified_cache"),
+                    format!("verified_cache must be between 0 (off) and {MAX_CAPACITY} tokens"),
+                );
+                0
+            }
+        },
+    };
     let split_path = |p: &String| p.split('.').map(str::to_owned).collect::<Vec<_>>();
     let claim_lists =
         [("roles_claims", s.roles_claims.as_slice()), ("scopes_claims", s.scopes_claims.as_deref().unwrap_or(&[]))];
@@ -639,7 +653,7 @@ fn compile_jwt(
     Some(JwtAuthenticator {
         id,
         algorithms,
-        keys: RwLock::new(Arc::new(KeySet { keys })),
+        keys: RwLock::new(Arc::new(KeySet { keys, verified: TokenCache::new(cache_capacity) })),
         static_keys,
         issuer,
         audience,
@@ -664,6 +678,7 @@ fn compile_jwt(
         ),
         signing,
         lifetime,
+        cache_capacity,
     })
 }
 

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+use crate::authn::crypto::deferred::{HostChecks, Step, Verdicts};
 use crate::authn::jwt::{self, JwtAuthenticator, TokenRequest};
 use crate::authn::keys::KeyTable;
 use crate::authn::local::Local;
@@ -227,8 +228,21 @@ impl Engine {
     /// Decides about one request. Never panics on any input: what cannot be read is
     /// denied as `malformed_request`.
     pub fn decide(&self, req: &Request<'_>) -> Decision {
-        let verdict = self.evaluate(req);
+        let verdict = self.evaluate(req, &HostChecks::none());
         self.render(verdict)
+    }
+
+    /// Decides about one request in a build whose host checks asymmetric signatures
+    /// (WASM with WebCrypto; see [`Step`]): either the decision, or the signature
+    /// checks to make before asking again with their `verdicts`. Native builds check
+    /// every signature themselves and always answer [`Step::Decided`], the same
+    /// decision [`Engine::decide`] gives; so does a host build for every request that
+    /// needs no RSA, ECDSA or Ed25519 signature checked.
+    pub fn decide_step(&self, req: &Request<'_>, verdicts: &Verdicts) -> Step {
+        let host = HostChecks::new(verdicts);
+        let verdict = self.evaluate(req, &host);
+        let asked = host.into_asked();
+        if asked.is_empty() { Step::Decided(self.render(verdict)) } else { Step::Verify(asked) }
     }
 
     /// The decision for a request a host could not even read (a method or path that is
@@ -239,7 +253,7 @@ impl Engine {
         self.render(v)
     }
 
-    fn evaluate(&self, req: &Request<'_>) -> Verdict<'_> {
+    fn evaluate(&self, req: &Request<'_>, host: &HostChecks<'_>) -> Verdict<'_> {
         if !is_method_token(req.method) {
             return Verdict::denied(Denial::malformed("method is not an HTTP token"));
         }
@@ -275,7 +289,7 @@ impl Engine {
             }
         }
 
-        let mut v = self.authorize(req, &path);
+        let mut v = self.authorize(req, &path, host);
         v.cors = cors_answer;
         v
     }
@@ -311,7 +325,7 @@ impl Engine {
         v
     }
 
-    fn authorize<'e>(&'e self, req: &Request<'_>, path: &str) -> Verdict<'e> {
+    fn authorize<'e>(&'e self, req: &Request<'_>, path: &str, host: &HostChecks<'_>) -> Verdict<'e> {
         let Some((rule, pattern)) = self.routes.find(req.method, path) else {
             return Verdict::new(Reason::NoRoute);
         };
@@ -328,7 +342,7 @@ impl Engine {
             }
             Access::Authenticated(r) => r,
         };
-        let mut v = match self.authenticate(req, requirement.authenticators.as_deref()) {
+        let mut v = match self.authenticate(req, requirement.authenticators.as_deref(), host) {
             Ok(identity) => {
                 let mut v = Verdict::new(Reason::Ok);
                 v.identity = Some(identity);
@@ -371,7 +385,12 @@ impl Engine {
         v
     }
 
-    fn authenticate(&self, req: &Request<'_>, allowed: Option<&[usize]>) -> Result<Identity, Denial> {
+    fn authenticate(
+        &self,
+        req: &Request<'_>,
+        allowed: Option<&[usize]>,
+        host: &HostChecks<'_>,
+    ) -> Result<Identity, Denial> {
         let mut bearer: Option<Option<&str>> = None;
         let mut unclaimed = false;
         for (i, a) in self.authenticators.iter().enumerate() {
@@ -391,7 +410,7 @@ impl Engine {
                 },
                 AuthnKind::Jwt(jwt) => match self.bearer(req, &mut bearer)? {
                     None => Outcome::Absent,
-                    Some(token) => jwt.authenticate(token, req.now, &self.roles, &self.scopes),
+                    Some(token) => jwt.authenticate(token, req.now, &self.roles, &self.scopes, host),
                 },
             };
             match outcome {

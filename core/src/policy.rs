@@ -343,6 +343,11 @@ pub struct JwtSpec {
     /// Lifetime of tokens this authenticator issues, in seconds. Default 3600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifetime: Option<Value>,
+    /// How many tokens whose RSA, ECDSA or Ed25519 signature checked out are remembered,
+    /// so that a token seen again skips the signature (its claims are still checked on
+    /// every request). Default 4096; 0 switches the cache off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_cache: Option<Value>,
 }
 
 /// One route rule.

@@ -1,8 +1,7 @@
 //! JSON Web Tokens.
 //!
-//! The signature is checked by `jsonwebtoken`'s crypto layer; everything else is checked
-//! here, against the request's `now` (jsonwebtoken's own `exp` check reads the system
-//! clock, which does not exist on wasm32). The rules:
+//! The signature is checked by the crypto backend (`crypto`), which is asked nothing
+//! else; everything else is checked here, against the request's `now`. The rules:
 //! - the header's `alg` must be on the authenticator's allowlist; `none` never is;
 //! - a key is used only with the algorithms of its own family (no HS/RS confusion);
 //! - `kid` chooses among the configured keys; the header's `jwk`, `jku`, `x5u` and `x5c`
@@ -17,10 +16,12 @@ use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde_json::{Map, Value as Json};
 
+use super::crypto::deferred::{HostChecks, SignatureCheck};
+pub(crate) use super::crypto::{Algorithm, SigningKey as SignerKey, Verified, VerifyingKey};
 use super::material;
+use super::token_cache::TokenCache;
 use super::{Denial, Identity, Outcome};
 use crate::error::EngineError;
 use crate::reason::Reason;
@@ -77,7 +78,7 @@ pub(crate) struct JwtKey {
     /// length of every signature the key makes. Other families: 0 (their signatures have
     /// a fixed length).
     pub size: usize,
-    pub key: DecodingKey,
+    pub key: Arc<VerifyingKey>,
 }
 
 impl std::fmt::Debug for JwtKey {
@@ -117,10 +118,12 @@ impl JwtKey {
     }
 }
 
-/// The keys an authenticator verifies with.
+/// The keys an authenticator verifies with, and the tokens they verified.
 #[derive(Debug, Default)]
 pub(crate) struct KeySet {
     pub keys: Vec<JwtKey>,
+    /// Tokens whose (non-HMAC) signature these keys verified.
+    pub verified: TokenCache,
 }
 
 /// Parses an algorithm name; `none` and unknown names are errors. The name is quoted
@@ -130,7 +133,7 @@ pub fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
     if name.eq_ignore_ascii_case("none") {
         return Err("algorithm `none` is never accepted".into());
     }
-    Algorithm::from_str(name).map_err(|_| {
+    Algorithm::from_str(name).map_err(|()| {
         if name.len() <= 8 && name.bytes().all(|b| b.is_ascii_alphanumeric()) {
             format!("`{name}` is not a supported algorithm")
         } else {
@@ -292,25 +295,25 @@ fn jwk_to_key(value: &Json, algorithms: &[Algorithm]) -> Result<JwtKey, Skip> {
         (Some("RSA"), _) => {
             let (n, e) = (jwk_bytes(obj, "n")?, jwk_bytes(obj, "e")?);
             let rsa = material::rsa(&n, &e).map_err(Skip::Refused)?;
-            (KeyFamily::Rsa, rsa.modulus_len(), DecodingKey::from_rsa_raw_components(rsa.n, rsa.e))
+            (KeyFamily::Rsa, rsa.modulus_len(), VerifyingKey::rsa(rsa).map_err(Skip::Refused)?)
         }
         (Some("EC"), Some(crv @ ("P-256" | "P-384"))) => {
             let family = if crv == "P-256" { KeyFamily::P256 } else { KeyFamily::P384 };
             let (x, y) = (jwk_bytes(obj, "x")?, jwk_bytes(obj, "y")?);
             let point = material::ec_coordinates(family, &x, &y).map_err(Skip::Refused)?;
-            (family, 0, DecodingKey::from_ec_der(&point))
+            (family, 0, VerifyingKey::ec(family, &point).map_err(Skip::Refused)?)
         }
         (Some("OKP"), Some("Ed25519")) => {
             let x = jwk_bytes(obj, "x")?;
             material::ed25519(&x).map_err(Skip::Refused)?;
-            (KeyFamily::Ed25519, 0, DecodingKey::from_ed_der(&x))
+            (KeyFamily::Ed25519, 0, VerifyingKey::ed25519(&x).map_err(Skip::Refused)?)
         }
         (Some("oct"), _) => {
             let k = jwk_bytes(obj, "k")?;
             if k.is_empty() {
                 return Err(Skip::Refused("HMAC key of 0 bytes".into()));
             }
-            (KeyFamily::Hmac, k.len(), DecodingKey::from_secret(&k))
+            (KeyFamily::Hmac, k.len(), VerifyingKey::hmac(&k))
         }
         (Some(_), _) => return Err(Skip::Unsupported),
         (None, _) => return Err(Skip::Refused("`kty` is missing".into())),
@@ -318,7 +321,7 @@ fn jwk_to_key(value: &Json, algorithms: &[Algorithm]) -> Result<JwtKey, Skip> {
     if alg.is_some_and(|a| !family.accepts(a)) {
         return Err(Skip::Unsupported);
     }
-    let key = JwtKey { kid, family, alg, size, key };
+    let key = JwtKey { kid, family, alg, size, key: Arc::new(key) };
     if family == KeyFamily::Hmac {
         // RFC 7518 section 3.2, for each allowed algorithm the key may serve.
         let serves: Vec<Algorithm> =
@@ -339,12 +342,12 @@ fn jwk_to_key(value: &Json, algorithms: &[Algorithm]) -> Result<JwtKey, Skip> {
 /// Parses a PEM public key of any supported family.
 pub fn parse_public_pem(pem: &str) -> Result<JwtKey, String> {
     let (family, size, key) = super::pem::public_key(pem)?;
-    Ok(JwtKey { kid: None, family, alg: None, size, key })
+    Ok(JwtKey { kid: None, family, alg: None, size, key: Arc::new(key) })
 }
 
-/// A key for issuing tokens.
+/// A key for issuing tokens, and the algorithm it issues with.
 pub(crate) struct SigningKey {
-    pub key: EncodingKey,
+    pub key: SignerKey,
     pub alg: Algorithm,
 }
 
@@ -356,19 +359,30 @@ impl std::fmt::Debug for SigningKey {
 
 /// Parses a PEM private key for one of the allowed algorithms.
 pub fn parse_signing_pem(pem: &str, allowed: &[Algorithm]) -> Result<SigningKey, String> {
-    let (family, key) = super::pem::private_key(pem)?;
+    let key = super::pem::private_key(pem)?;
+    let family = key.family();
     let alg = allowed
         .iter()
         .copied()
         .find(|a| family.accepts(*a))
         .ok_or_else(|| "no allowed algorithm fits the signing key".to_owned())?;
-    // Sign once now, so that an EC or Ed25519 key the DER reader accepted but the signer
-    // cannot use fails at load, not when the first token is issued. (ECDSA here is
-    // deterministic, RFC 6979.) An RSA signature costs milliseconds, tens of them in
-    // WASM: an RSA key is checked as a PKCS#1 structure instead.
-    if family != KeyFamily::Rsa {
-        jsonwebtoken::crypto::sign(b"admit signing key probe", &key, alg)
-            .map_err(|_| "the signing key cannot sign (malformed key)".to_owned())?;
+    // Sign once now and verify with the key's own public half, so that an EC or Ed25519
+    // key the DER reader accepted but the signer cannot use (or whose public half does
+    // not match) fails at load, not when the first token is issued. An RSA key is
+    // checked as a PKCS#1 structure instead (an RSA signature costs milliseconds); a
+    // build that cannot sign with the key (WASM) refuses when a token is issued.
+    if let Some(public) = key.public_bytes() {
+        const PROBE: &[u8] = b"admit signing key probe";
+        let broken = || "the signing key cannot sign (malformed key)".to_owned();
+        let sig = key.sign(alg, PROBE).map_err(|_| broken())?;
+        let verifier = match family {
+            KeyFamily::Ed25519 => VerifyingKey::ed25519(&public),
+            _ => VerifyingKey::ec(family, &public),
+        }
+        .map_err(|_| broken())?;
+        if verifier.verify(alg, PROBE, &sig) != Verified::Valid {
+            return Err(broken());
+        }
     }
     Ok(SigningKey { key, alg })
 }
@@ -398,6 +412,8 @@ pub(crate) struct JwtAuthenticator {
     pub scopes_claims: Vec<Vec<String>>,
     pub signing: Option<SigningKey>,
     pub lifetime: i64,
+    /// How many verified tokens each key set remembers (0: none).
+    pub cache_capacity: usize,
 }
 
 /// The JWS header members admit reads. Every other member is ignored, but the header
@@ -537,7 +553,14 @@ pub(crate) fn select_keys<'k>(
 
 impl JwtAuthenticator {
     /// Checks a Bearer value. Values that are not JWT-shaped are `NotMine`.
-    pub fn authenticate(&self, token: &str, now: i64, roles: &RoleTable, scopes: &ScopeTable) -> Outcome {
+    pub fn authenticate(
+        &self,
+        token: &str,
+        now: i64,
+        roles: &RoleTable,
+        scopes: &ScopeTable,
+        host: &HostChecks<'_>,
+    ) -> Outcome {
         if !is_jwt_shaped(token) {
             return Outcome::NotMine;
         }
@@ -550,7 +573,7 @@ impl JwtAuthenticator {
                 return Outcome::NotMine;
             }
         }
-        match self.verify(token, claims, now) {
+        match self.verify(token, claims, now, host) {
             Ok(claims) => match self.identity(claims, roles, scopes) {
                 Ok(identity) => Outcome::Authenticated(identity),
                 Err(d) => Outcome::Denied(d),
@@ -560,7 +583,13 @@ impl JwtAuthenticator {
     }
 
     /// Verifies signature and claims; returns the claims (from `decode_claims`).
-    fn verify(&self, token: &str, claims: Result<Json, Denial>, now: i64) -> Result<Json, Denial> {
+    fn verify(
+        &self,
+        token: &str,
+        claims: Result<Json, Denial>,
+        now: i64,
+        host: &HostChecks<'_>,
+    ) -> Result<Json, Denial> {
         let (message, signature) = token.rsplit_once('.').ok_or_else(|| Denial::invalid("not a JWT"))?;
         let (header_b64, _) = message.split_once('.').ok_or_else(|| Denial::invalid("not a JWT"))?;
         let header = read_header(header_b64)?;
@@ -590,12 +619,58 @@ impl JwtAuthenticator {
         // it: an RSA signature is as long as the modulus, ECDSA (JWS form, R||S) 64 or 96
         // bytes, Ed25519 64, HMAC the hash's size.
         let sig = URL_SAFE_NO_PAD.decode(signature).map_err(|_| Denial::invalid("bad token signature"))?;
-        let verified = candidates.iter().any(|k| {
-            sig.len() == k.signature_len(alg)
-                && matches!(jsonwebtoken::crypto::verify(signature, message.as_bytes(), &k.key, alg), Ok(true))
-        });
+        // A token whose signature these keys verified before skips the check; HMAC
+        // tokens are never cached (the MAC costs what the digest would).
+        let cached = !KeyFamily::Hmac.accepts(alg) && keyset.verified.is_on();
+        let digest = cached.then(|| TokenCache::digest(token));
+        if let Some(d) = &digest {
+            if keyset.verified.contains(d) {
+                let claims = claims?;
+                self.check_claims(&claims, now)?;
+                return Ok(claims);
+            }
+        }
+        let mut verified = false;
+        let mut deferred = Vec::new();
+        for k in candidates.iter().filter(|k| sig.len() == k.signature_len(alg)) {
+            let verdict = match k.key.verify(alg, message.as_bytes(), &sig) {
+                Verified::Deferred => match host.lookup(k.key.handle(), alg.name(), message.as_bytes(), &sig) {
+                    Some(true) => Verified::Valid,
+                    Some(false) => Verified::Invalid,
+                    None => Verified::Deferred,
+                },
+                v => v,
+            };
+            match verdict {
+                Verified::Valid => {
+                    verified = true;
+                    break;
+                }
+                Verified::Invalid => {}
+                Verified::Deferred => deferred.push(*k),
+            }
+        }
+        if !verified && !deferred.is_empty() {
+            for k in deferred {
+                if let Some(jwk) = k.key.jwk() {
+                    host.ask(SignatureCheck {
+                        key: k.key.handle(),
+                        jwk: Arc::clone(jwk),
+                        algorithm: alg.name(),
+                        message: message.as_bytes().to_vec(),
+                        signature: sig.clone(),
+                    });
+                }
+            }
+            return Err(Denial::invalid(
+                "the token's signature is checked by the host, and no verdict was given (WASM: `await decide`)",
+            ));
+        }
         if !verified {
             return Err(Denial::invalid("bad token signature"));
+        }
+        if let Some(d) = digest {
+            keyset.verified.insert(d);
         }
         let claims = claims?;
         self.check_claims(&claims, now)?;
@@ -682,7 +757,7 @@ impl JwtAuthenticator {
     pub fn set_keys(&self, jwks: Vec<JwtKey>) {
         let mut keys = self.static_keys.clone();
         keys.extend(jwks);
-        let new = Arc::new(KeySet { keys });
+        let new = Arc::new(KeySet { keys, verified: TokenCache::new(self.cache_capacity) });
         match self.keys.write() {
             Ok(mut guard) => *guard = new,
             Err(poisoned) => *poisoned.into_inner() = new,
@@ -757,9 +832,16 @@ impl JwtAuthenticator {
             let value = if values.len() == 1 { values.pop().unwrap_or(Json::Null) } else { Json::Array(values) };
             insert_path(&mut claims, path, value);
         }
-        let header = Header::new(signing.alg);
-        jsonwebtoken::encode(&header, &claims, &signing.key)
-            .map_err(|e| EngineError::Invalid(format!("cannot sign the token: {e}")))
+        let header = format!(r#"{{"typ":"JWT","alg":"{}"}}"#, signing.alg.name());
+        let payload = serde_json::to_vec(&claims)
+            .map_err(|e| EngineError::Invalid(format!("cannot write the token's claims: {e}")))?;
+        let mut token = URL_SAFE_NO_PAD.encode(header);
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(payload));
+        let sig = signing.key.sign(signing.alg, token.as_bytes()).map_err(EngineError::Unsupported)?;
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(sig));
+        Ok(token)
     }
 }
 
@@ -867,7 +949,7 @@ mod tests {
 
     fn key(kid: Option<&str>, family: KeyFamily) -> JwtKey {
         let size = if family == KeyFamily::Rsa { 256 } else { 64 };
-        JwtKey { kid: kid.map(str::to_owned), family, alg: None, size, key: DecodingKey::from_secret(b"unused") }
+        JwtKey { kid: kid.map(str::to_owned), family, alg: None, size, key: Arc::new(VerifyingKey::hmac(b"unused")) }
     }
 
     /// Every shape of key set up to 40 keys, with and without kids, mixed families: the

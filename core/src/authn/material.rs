@@ -55,6 +55,18 @@ impl Rsa<'_> {
     pub fn modulus_len(&self) -> usize {
         self.n.len()
     }
+
+    /// The key as a PKCS#1 `RSAPublicKey` (DER).
+    #[cfg_attr(not(feature = "aws-lc"), expect(dead_code, reason = "only aws-lc takes RSA keys as DER"))]
+    pub fn pkcs1_der(&self) -> Result<Vec<u8>, String> {
+        use der::Encode as _;
+        let malformed = |_| "malformed RSA public key".to_owned();
+        let key = pkcs1::RsaPublicKey {
+            modulus: pkcs1::UintRef::new(self.n).map_err(malformed)?,
+            public_exponent: pkcs1::UintRef::new(self.e).map_err(malformed)?,
+        };
+        key.to_der().map_err(malformed)
+    }
 }
 
 /// Checks an RSA public key given as big-endian modulus and exponent.

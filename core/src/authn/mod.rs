@@ -5,11 +5,13 @@
 //! `NotMine` let the engine try the next one; a credential that is presented and wrong
 //! is a denial and never falls through to a weaker authenticator.
 
+pub(crate) mod crypto;
 pub(crate) mod jwt;
 pub(crate) mod keys;
 pub(crate) mod local;
 mod material;
 mod pem;
+pub(crate) mod token_cache;
 
 use std::borrow::Cow;
 use std::sync::Arc;

@@ -1,0 +1,117 @@
+//! Signature checks a host makes for the engine: the pause in a decision, without I/O.
+//!
+//! A build without asymmetric crypto of its own (WASM, where the host has WebCrypto)
+//! cannot finish a decision that needs an RSA, ECDSA or Ed25519 signature checked.
+//! [`Engine::decide_step`](crate::Engine::decide_step) then answers
+//! [`Step::Verify`] with the checks it needs; the host makes each one, records each
+//! verdict in [`Verdicts`], and asks again with them. The engine takes the whole decision
+//! again each time (it is a pure function of the request, the policy and the verdicts);
+//! a check is asked for once, so each round records at least one new verdict and the
+//! rounds end. A host that never answers only ever gets a denial: a check with no
+//! verdict never passes.
+//!
+//! Native builds check every signature themselves and always answer `Step::Decided`.
+
+use std::sync::Arc;
+
+use crate::decision::Decision;
+
+/// One signature for the host to verify: `signature` over `message` with `algorithm`,
+/// under the public key `jwk`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureCheck {
+    /// The key's handle, unique among the keys this process has loaded: a host may keep
+    /// its imported key under it. A key set replaced by `set_jwks` gets new handles.
+    pub key: u64,
+    /// The public key as a JWK (`kty` with `n`/`e`, or `crv` with `x`/`y`): what
+    /// WebCrypto's `importKey("jwk", ...)` takes. Never a secret: HMAC is never deferred.
+    pub jwk: Arc<str>,
+    /// The JWS algorithm (`RS256`, `PS384`, `ES256`, `EdDSA`, ...).
+    pub algorithm: &'static str,
+    /// The JWS signing input (`header.payload`, as sent).
+    pub message: Vec<u8>,
+    /// The signature (for ECDSA, `R || S` as in JWS and WebCrypto).
+    pub signature: Vec<u8>,
+}
+
+/// The host's verdicts on the checks it was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Verdicts {
+    done: Vec<(SignatureCheck, bool)>,
+}
+
+impl Verdicts {
+    /// No verdicts yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records the host's verdict on a check it was asked for.
+    pub fn record(&mut self, check: SignatureCheck, valid: bool) {
+        self.done.push((check, valid));
+    }
+
+    /// The number of verdicts recorded.
+    pub fn len(&self) -> usize {
+        self.done.len()
+    }
+
+    /// True when no verdict is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.done.is_empty()
+    }
+
+    /// The verdict on this exact check, if the host gave one.
+    pub(crate) fn lookup(&self, key: u64, algorithm: &str, message: &[u8], signature: &[u8]) -> Option<bool> {
+        self.done
+            .iter()
+            .find(|(c, _)| c.key == key && c.algorithm == algorithm && c.signature == signature && c.message == message)
+            .map(|(_, v)| *v)
+    }
+}
+
+/// What [`Engine::decide_step`](crate::Engine::decide_step) answers.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// The decision.
+    Decided(Decision),
+    /// Verify these, record each verdict, and ask again.
+    Verify(Vec<SignatureCheck>),
+}
+
+/// No verdicts: what a native decision, which defers nothing, looks up in.
+static NO_VERDICTS: Verdicts = Verdicts { done: Vec::new() };
+
+/// The verdicts one decision may use, and the checks it found it needs.
+pub(crate) struct HostChecks<'v> {
+    verdicts: &'v Verdicts,
+    asked: std::cell::RefCell<Vec<SignatureCheck>>,
+}
+
+impl<'v> HostChecks<'v> {
+    pub fn new(verdicts: &'v Verdicts) -> Self {
+        HostChecks { verdicts, asked: std::cell::RefCell::new(Vec::new()) }
+    }
+
+    /// For a decision taken in one step: nothing is deferred, or what is stays a denial.
+    pub fn none() -> HostChecks<'static> {
+        HostChecks::new(&NO_VERDICTS)
+    }
+
+    pub fn lookup(&self, key: u64, algorithm: &str, message: &[u8], signature: &[u8]) -> Option<bool> {
+        self.verdicts.lookup(key, algorithm, message, signature)
+    }
+
+    /// Asks the host for a check (once: a check already asked is not repeated).
+    pub fn ask(&self, check: SignatureCheck) {
+        let mut asked = self.asked.borrow_mut();
+        if !asked.contains(&check) {
+            asked.push(check);
+        }
+    }
+
+    /// The checks asked for.
+    pub fn into_asked(self) -> Vec<SignatureCheck> {
+        self.asked.into_inner()
+    }
+}
