@@ -55,7 +55,7 @@ fn set(keys: &[Value]) -> String {
 fn bearer(engine: &Engine, token: &str) -> Decision {
     let value = format!("Bearer {token}");
     let headers: &[(&[u8], &[u8])] = &[(b"Authorization", value.as_bytes())];
-    engine.decide(&Request { method: "GET", path: "/api/x", headers, peer: None, now: NOW })
+    common::decide(engine, &Request { method: "GET", path: "/api/x", headers, peer: None, now: NOW })
 }
 
 /// The fixture JWKS's key of a kind (`RSA`, `EC` P-256 is `ec256-1`, ...), by kid.

@@ -38,7 +38,7 @@ fn skillmeat() -> Engine {
 
 fn decide(engine: &Engine, method: &str, path: &str, headers: &[(Vec<u8>, Vec<u8>)]) -> Decision {
     let pairs: Vec<(&[u8], &[u8])> = headers.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
-    engine.decide(&Request { method, path, headers: &pairs, peer: Some("198.51.100.7"), now: NOW })
+    common::decide(engine, &Request { method, path, headers: &pairs, peer: Some("198.51.100.7"), now: NOW })
 }
 
 fn method() -> impl Strategy<Value = String> {
