@@ -446,21 +446,56 @@ fn read_header(b64: &str) -> Result<JwsHeader, Denial> {
     Ok(JwsHeader { alg, kid, typ, crit: obj.contains_key("crit") })
 }
 
-/// True when the value has the shape of a compact JWS: three base64url parts.
-pub fn is_jwt_shaped(token: &str) -> bool {
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    let b64 = |x: &str| x.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    !h.is_empty() && !p.is_empty() && b64(h) && b64(p) && b64(s)
+/// A compact JWS, split at its two dots once for every check that reads a part.
+#[derive(Debug, Clone, Copy)]
+struct Compact<'t> {
+    header: &'t str,
+    payload: &'t str,
+    signature: &'t str,
+    /// `header.payload`: what the signature signs.
+    signing_input: &'t str,
 }
+
+/// Splits a token with the shape of a compact JWS: three base64url parts, the first two
+/// not empty. One pass over the bytes for the alphabet, without an early exit.
+fn compact(token: &str) -> Option<Compact<'_>> {
+    let bytes = token.as_bytes();
+    let alphabet =
+        bytes.iter().fold(true, |ok, &b| ok & (BASE64URL.get(usize::from(b)).copied().unwrap_or(false) | (b == b'.')));
+    let first = bytes.iter().position(|b| *b == b'.')?;
+    let second = first + 1 + bytes.get(first + 1..)?.iter().position(|b| *b == b'.')?;
+    let (signing_input, dot_signature) = token.split_at_checked(second)?;
+    let signature = dot_signature.get(1..)?;
+    let (header, dot_payload) = signing_input.split_at_checked(first)?;
+    let payload = dot_payload.get(1..)?;
+    let shaped = alphabet && !signature.contains('.') && !header.is_empty() && !payload.is_empty();
+    shaped.then_some(Compact { header, payload, signature, signing_input })
+}
+
+/// True when the value has the shape of a compact JWS: three base64url parts, the
+/// first two not empty.
+#[cfg(test)]
+fn is_jwt_shaped(token: &str) -> bool {
+    compact(token).is_some()
+}
+
+/// The base64url alphabet (RFC 4648 section 5), as a table.
+#[expect(clippy::indexing_slicing, reason = "the loop keeps i below 256")]
+static BASE64URL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        i += 1;
+    }
+    t
+};
 
 /// The payload of a JWT-shaped token as a JSON object, not yet verified: one object,
 /// no member name twice at any level (RFC 7519 section 4 lets a parser refuse them; a
 /// reader downstream might keep the first where serde_json keeps the last).
-fn decode_claims(token: &str) -> Result<Json, Denial> {
-    let payload = token.split('.').nth(1).ok_or_else(|| Denial::invalid("not a JWT"))?;
+fn decode_claims(payload: &str) -> Result<Json, Denial> {
     let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| Denial::invalid("token payload is not base64url"))?;
     let claims = strict_json(&bytes).map_err(|e| Denial::invalid(format!("token payload {}", e.what)))?;
     if !claims.is_object() {
@@ -561,19 +596,19 @@ impl JwtAuthenticator {
         scopes: &ScopeTable,
         host: &HostChecks<'_>,
     ) -> Outcome {
-        if !is_jwt_shaped(token) {
+        let Some(parts) = compact(token) else {
             return Outcome::NotMine;
-        }
+        };
         // The payload, decoded once: read unverified only to choose the authenticator by
         // `iss` (several issuers may share the Bearer header); trusted only after the
         // signature checks out in `verify`, which reports its errors where it always did.
-        let claims = decode_claims(token);
+        let claims = decode_claims(parts.payload);
         if let (Some(issuer), Ok(c)) = (&self.issuer, &claims) {
             if c.get("iss").and_then(Json::as_str).is_some_and(|iss| iss != issuer) {
                 return Outcome::NotMine;
             }
         }
-        match self.verify(token, claims, now, host) {
+        match self.verify(token, parts, claims, now, host) {
             Ok(claims) => match self.identity(claims, roles, scopes) {
                 Ok(identity) => Outcome::Authenticated(identity),
                 Err(d) => Outcome::Denied(d),
@@ -586,13 +621,13 @@ impl JwtAuthenticator {
     fn verify(
         &self,
         token: &str,
+        parts: Compact<'_>,
         claims: Result<Json, Denial>,
         now: i64,
         host: &HostChecks<'_>,
     ) -> Result<Json, Denial> {
-        let (message, signature) = token.rsplit_once('.').ok_or_else(|| Denial::invalid("not a JWT"))?;
-        let (header_b64, _) = message.split_once('.').ok_or_else(|| Denial::invalid("not a JWT"))?;
-        let header = read_header(header_b64)?;
+        let (message, signature) = (parts.signing_input, parts.signature);
+        let header = read_header(parts.header)?;
         let alg = parse_algorithm(&header.alg).map_err(|_| Denial::invalid("token algorithm not accepted"))?;
         if !self.algorithms.contains(&alg) {
             return Err(Denial::invalid("token algorithm not accepted"));
@@ -889,6 +924,11 @@ mod tests {
         assert!(!is_jwt_shaped(".b.c"));
         assert!(!is_jwt_shaped("a+b.c.d"));
         assert!(!is_jwt_shaped("sk-plain-token"));
+        assert!(!is_jwt_shaped("a..b"));
+        assert!(!is_jwt_shaped("a.b.c."));
+        let c = compact("eyJh.eyJz.c2ln").unwrap();
+        assert_eq!((c.header, c.payload, c.signature, c.signing_input), ("eyJh", "eyJz", "c2ln", "eyJh.eyJz"));
+        assert_eq!(compact("h.p.").map(|c| c.signature), Some(""));
     }
 
     #[test]

@@ -75,10 +75,22 @@ pub(crate) fn single_header<'a>(req: &Request<'a>, name: &str, max_bytes: usize)
         return Err(Denial::malformed(format!("{name} header is longer than {max_bytes} bytes")));
     }
     let text = std::str::from_utf8(first).map_err(|_| Denial::malformed(format!("{name} header is not UTF-8")))?;
-    if text.chars().any(|c| c.is_control() && c != '\t') {
+    if has_control(text) {
         return Err(Denial::malformed(format!("{name} header has a control character")));
     }
     Ok(Some(text.trim_matches([' ', '\t'])))
+}
+
+/// True when the text holds a control character other than TAB. Header values are
+/// nearly always ASCII, scanned as bytes without an early exit (so the loop
+/// vectorizes); other text by character, for the C1 controls (U+0080 to U+009F).
+fn has_control(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.is_ascii() {
+        bytes.iter().fold(false, |found, &b| found | ((b < 0x20 && b != b'\t') | (b == 0x7f)))
+    } else {
+        text.chars().any(|c| c.is_control() && c != '\t')
+    }
 }
 
 /// The token of an `Authorization: Bearer` header (RFC 6750 section 2.1). `Ok(None)`
@@ -114,9 +126,22 @@ pub(crate) fn bearer_token<'a>(req: &Request<'a>, max_bytes: usize) -> Result<Op
 /// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(t: &str) -> bool {
     let body = t.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+    !body.is_empty() && body.bytes().fold(true, |ok, b| ok & B64TOKEN.get(usize::from(b)).copied().unwrap_or(false))
 }
+
+/// The bytes of an RFC 6750 `b64token` before its `=` padding, as a table: one load per
+/// byte on every token of every request.
+#[expect(clippy::indexing_slicing, reason = "the loop keeps i below 256")]
+static B64TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        i += 1;
+    }
+    t
+};
 
 #[cfg(test)]
 mod tests {
@@ -124,6 +149,27 @@ mod tests {
 
     fn req<'a>(headers: &'a [(&'a [u8], &'a [u8])]) -> Request<'a> {
         Request { method: "GET", path: "/", headers, peer: None, now: 0 }
+    }
+
+    #[test]
+    fn control_characters_are_found_in_ascii_and_beyond() {
+        for c in (0u32..0x100).filter_map(char::from_u32) {
+            let text = format!("ab{c}cd");
+            assert_eq!(has_control(&text), c.is_control() && c != '\t', "U+{:04X}", c as u32);
+        }
+        assert!(!has_control("Bearer eyJ.eyJ.sig"));
+        assert!(!has_control("caf\u{e9}"));
+    }
+
+    #[test]
+    fn b64token_table_is_the_grammar() {
+        for b in 0u8..=255 {
+            let want = b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
+            assert_eq!(B64TOKEN.get(usize::from(b)).copied().unwrap_or(false), want, "{b}");
+        }
+        assert!(is_b64token("abc=="));
+        assert!(!is_b64token("=="));
+        assert!(!is_b64token("a=b"));
     }
 
     #[test]
