@@ -650,6 +650,7 @@ fn compile_jwt(
     if cx.errors.len() > errors_before {
         return None;
     }
+    let caches = algorithms.iter().any(|a| !KeyFamily::Hmac.accepts(*a));
     Some(JwtAuthenticator {
         id,
         algorithms,
@@ -679,6 +680,7 @@ fn compile_jwt(
         signing,
         lifetime,
         cache_capacity,
+        caches,
     })
 }
 

@@ -345,7 +345,7 @@ pub struct JwtSpec {
     pub lifetime: Option<Value>,
     /// How many tokens whose RSA, ECDSA or Ed25519 signature checked out are remembered,
     /// so that a token seen again skips the signature (its claims are still checked on
-    /// every request). Default 4096; 0 switches the cache off.
+    /// every request). Default 1024; 0 switches the cache off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_cache: Option<Value>,
 }

@@ -414,6 +414,8 @@ pub(crate) struct JwtAuthenticator {
     pub lifetime: i64,
     /// How many verified tokens each key set remembers (0: none).
     pub cache_capacity: usize,
+    /// True when an allowed algorithm is not HMAC: only then is the cache consulted.
+    pub caches: bool,
 }
 
 /// The JWS header members admit reads. Every other member is ignored, but the header
@@ -599,6 +601,22 @@ impl JwtAuthenticator {
         let Some(parts) = compact(token) else {
             return Outcome::NotMine;
         };
+        let keyset = match self.keys.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        };
+        // A token these keys verified before, with the identity it gave: everything that
+        // depends on the request (`exp`, `nbf`, the lifetime, issuer and audience against
+        // `now`) is checked again; what depends on the token and the policy alone (its
+        // header, its key, its signature, the roles it maps to) cannot have changed.
+        let digest = (self.caches && keyset.verified.is_on()).then(|| TokenCache::digest(token));
+        if let Some(identity) = digest.as_ref().and_then(|d| keyset.verified.get(d)) {
+            let claims = identity.principal.claims.as_ref();
+            return match claims.map_or(Err(Denial::invalid("not a JWT")), |c| self.check_claims(c, now)) {
+                Ok(()) => Outcome::Authenticated(identity),
+                Err(d) => Outcome::Denied(d),
+            };
+        }
         // The payload, decoded once: read unverified only to choose the authenticator by
         // `iss` (several issuers may share the Bearer header); trusted only after the
         // signature checks out in `verify`, which reports its errors where it always did.
@@ -608,24 +626,32 @@ impl JwtAuthenticator {
                 return Outcome::NotMine;
             }
         }
-        match self.verify(token, parts, claims, now, host) {
-            Ok(claims) => match self.identity(claims, roles, scopes) {
-                Ok(identity) => Outcome::Authenticated(identity),
+        match self.verify(parts, &keyset, claims, now, host) {
+            Ok((claims, alg)) => match self.identity(claims, roles, scopes) {
+                Ok(identity) => {
+                    // Remembered only when all of it checked out, and never for HMAC
+                    // (the MAC costs what the digest does).
+                    if let (Some(d), false) = (digest, KeyFamily::Hmac.accepts(alg)) {
+                        keyset.verified.insert(d, identity.clone());
+                    }
+                    Outcome::Authenticated(identity)
+                }
                 Err(d) => Outcome::Denied(d),
             },
             Err(d) => Outcome::Denied(d),
         }
     }
 
-    /// Verifies signature and claims; returns the claims (from `decode_claims`).
+    /// Verifies signature and claims; returns the claims (from `decode_claims`) and the
+    /// token's algorithm.
     fn verify(
         &self,
-        token: &str,
         parts: Compact<'_>,
+        keyset: &KeySet,
         claims: Result<Json, Denial>,
         now: i64,
         host: &HostChecks<'_>,
-    ) -> Result<Json, Denial> {
+    ) -> Result<(Json, Algorithm), Denial> {
         let (message, signature) = (parts.signing_input, parts.signature);
         let header = read_header(parts.header)?;
         let alg = parse_algorithm(&header.alg).map_err(|_| Denial::invalid("token algorithm not accepted"))?;
@@ -641,10 +667,6 @@ impl JwtAuthenticator {
                 return Err(Denial::invalid("token type not accepted"));
             }
         }
-        let keyset = match self.keys.read() {
-            Ok(guard) => Arc::clone(&guard),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        };
         if keyset.keys.is_empty() {
             // A key set not fetched yet: `unknown_key` tells the host to fetch it.
             return Err(Denial::new(Reason::UnknownKey, "no key set has been loaded yet"));
@@ -654,17 +676,6 @@ impl JwtAuthenticator {
         // it: an RSA signature is as long as the modulus, ECDSA (JWS form, R||S) 64 or 96
         // bytes, Ed25519 64, HMAC the hash's size.
         let sig = URL_SAFE_NO_PAD.decode(signature).map_err(|_| Denial::invalid("bad token signature"))?;
-        // A token whose signature these keys verified before skips the check; HMAC
-        // tokens are never cached (the MAC costs what the digest would).
-        let cached = !KeyFamily::Hmac.accepts(alg) && keyset.verified.is_on();
-        let digest = cached.then(|| TokenCache::digest(token));
-        if let Some(d) = &digest {
-            if keyset.verified.contains(d) {
-                let claims = claims?;
-                self.check_claims(&claims, now)?;
-                return Ok(claims);
-            }
-        }
         let mut verified = false;
         let mut deferred = Vec::new();
         for k in candidates.iter().filter(|k| sig.len() == k.signature_len(alg)) {
@@ -704,12 +715,9 @@ impl JwtAuthenticator {
         if !verified {
             return Err(Denial::invalid("bad token signature"));
         }
-        if let Some(d) = digest {
-            keyset.verified.insert(d);
-        }
         let claims = claims?;
         self.check_claims(&claims, now)?;
-        Ok(claims)
+        Ok((claims, alg))
     }
 
     fn check_claims(&self, claims: &Json, now: i64) -> Result<(), Denial> {

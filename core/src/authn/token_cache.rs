@@ -1,25 +1,31 @@
-//! Tokens whose signature checked out, remembered so that a token seen again skips its
-//! RSA, ECDSA or Ed25519 verification (compare Envoy's `jwt_cache_config`).
+//! Tokens whose signature checked out, remembered with the identity they gave, so that
+//! a token seen again skips its RSA, ECDSA or Ed25519 verification and the parsing of
+//! its header and claims (compare Envoy's `jwt_cache_config`).
 //!
 //! - Keyed by the SHA-256 of the whole token. The cache belongs to one key set: a key
 //!   set replaced by `set_jwks` starts with an empty one, so an entry never outlives the
 //!   keys that verified it.
-//! - Only successful signature checks are stored; a failure is never remembered. A hit
-//!   skips the signature alone: the header, the key's binding, every claim and every
-//!   time are checked against the request as on a miss, so the cache changes no decision.
-//! - Bounded: at most `capacity` digests (32 bytes each), in 16 shards, each a pair of
-//!   generations: a full current generation becomes the previous one and the oldest is
-//!   dropped, so a flood of distinct valid tokens evicts, never grows.
+//! - Only tokens that passed every check are stored; a failure is never remembered. A
+//!   hit skips what depends on the token and the policy alone (header, key, signature,
+//!   roles); the claims that depend on the request (`exp`, `nbf`, lifetime, issuer,
+//!   audience) are checked against its `now` on every hit, so the cache changes no
+//!   decision.
+//! - Bounded: at most `capacity` entries (a digest and the principal, whose claims are
+//!   the token's), in 16 shards, each a pair of generations: a full current generation
+//!   becomes the previous one and the oldest is dropped, so a flood of distinct valid
+//!   tokens evicts, never grows.
 //! - HMAC tokens are not cached: a MAC costs about what the digest does.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 use sha2::{Digest as _, Sha256};
 
+use super::Identity;
+
 /// The default number of tokens remembered per key set.
-pub(crate) const DEFAULT_CAPACITY: usize = 4096;
+pub(crate) const DEFAULT_CAPACITY: usize = 1024;
 /// The most tokens a policy may ask to remember.
 pub(crate) const MAX_CAPACITY: usize = 1 << 20;
 
@@ -45,15 +51,16 @@ impl Hasher for DigestHasher {
     fn write_usize(&mut self, _: usize) {}
 }
 
-type DigestSet = HashSet<TokenDigest, BuildHasherDefault<DigestHasher>>;
+type DigestMap = HashMap<TokenDigest, Identity, BuildHasherDefault<DigestHasher>>;
 
 #[derive(Default)]
 struct Shard {
-    current: DigestSet,
-    previous: DigestSet,
+    current: DigestMap,
+    previous: DigestMap,
 }
 
-/// A bounded set of verified-token digests, safe to share between threads.
+/// A bounded map of verified-token digests to their identities, safe to share between
+/// threads.
 pub(crate) struct TokenCache {
     shards: Vec<Mutex<Shard>>,
     /// The most digests in one generation of one shard (0: the cache is off).
@@ -102,32 +109,30 @@ impl TokenCache {
         self.shards.get(i).map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    /// True when the token's signature checked out before, under this key set.
-    pub fn contains(&self, d: &TokenDigest) -> bool {
-        let Some(mut shard) = self.shard(d) else { return false };
-        if shard.current.contains(d) {
-            return true;
+    /// The identity of a token that passed every check before, under this key set.
+    pub fn get(&self, d: &TokenDigest) -> Option<Identity> {
+        let mut shard = self.shard(d)?;
+        if let Some(identity) = shard.current.get(d) {
+            return Some(identity.clone());
         }
-        if shard.previous.remove(d) {
-            // Still in use: carried into the current generation.
-            Self::add(&mut shard, *d, self.per_generation);
-            return true;
-        }
-        false
+        let identity = shard.previous.remove(d)?;
+        // Still in use: carried into the current generation.
+        Self::add(&mut shard, *d, identity.clone(), self.per_generation);
+        Some(identity)
     }
 
-    /// Remembers a token whose signature checked out.
-    pub fn insert(&self, d: TokenDigest) {
+    /// Remembers a token that passed every check, and the identity it gave.
+    pub fn insert(&self, d: TokenDigest, identity: Identity) {
         if let Some(mut shard) = self.shard(&d) {
-            Self::add(&mut shard, d, self.per_generation);
+            Self::add(&mut shard, d, identity, self.per_generation);
         }
     }
 
-    fn add(shard: &mut Shard, d: TokenDigest, per_generation: usize) {
+    fn add(shard: &mut Shard, d: TokenDigest, identity: Identity, per_generation: usize) {
         if shard.current.len() >= per_generation {
             shard.previous = std::mem::take(&mut shard.current);
         }
-        shard.current.insert(d);
+        shard.current.insert(d, identity);
     }
 
     /// The number of digests held (for tests).
@@ -145,14 +150,36 @@ impl TokenCache {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::decision::Principal;
+    use crate::scopes::ScopeSet;
+
+    fn who() -> Identity {
+        let principal = Principal {
+            id: "u".into(),
+            authenticator: "a".into(),
+            kind: "jwt",
+            roles: Vec::new(),
+            scopes: Vec::new(),
+            claims: None,
+        };
+        Identity { principal: Arc::new(principal), scopes: ScopeSet::EMPTY }
+    }
+
+    impl TokenCache {
+        fn contains(&self, d: &TokenDigest) -> bool {
+            self.get(d).is_some()
+        }
+    }
 
     #[test]
     fn a_flood_of_distinct_tokens_stays_within_the_capacity() {
         let cache = TokenCache::new(1000);
         assert!(cache.capacity() >= 1000 && cache.capacity() < 1100);
         for i in 0..100_000u32 {
-            cache.insert(TokenCache::digest(&format!("token-{i}")));
+            cache.insert(TokenCache::digest(&format!("token-{i}")), who());
             assert!(cache.len() <= cache.capacity());
         }
         // The most recent tokens are still there; the first ones are gone.
@@ -164,9 +191,9 @@ mod tests {
     fn a_token_in_use_survives_eviction() {
         let cache = TokenCache::new(64);
         let kept = TokenCache::digest("kept");
-        cache.insert(kept);
+        cache.insert(kept, who());
         for i in 0..10_000u32 {
-            cache.insert(TokenCache::digest(&format!("t{i}")));
+            cache.insert(TokenCache::digest(&format!("t{i}")), who());
             assert!(cache.contains(&kept), "evicted after {i} inserts");
         }
     }
@@ -175,7 +202,7 @@ mod tests {
     fn off_remembers_nothing() {
         let cache = TokenCache::new(0);
         let d = TokenCache::digest("t");
-        cache.insert(d);
+        cache.insert(d, who());
         assert!(!cache.contains(&d));
         assert!(!cache.is_on());
         assert_eq!(cache.capacity(), 0);
