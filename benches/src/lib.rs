@@ -42,13 +42,29 @@ pub fn example(name: &str, env: &[(&str, &str)]) -> Engine {
     Engine::from_toml(&text, &MapResolver::from_env(env.iter().copied())).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-/// A JWT authenticator with every key kind, for the per-algorithm figures.
+/// An example policy whose JWT authenticators remember no verified token: every
+/// decision checks the signature, as for a token seen for the first time.
+pub fn example_fresh(name: &str, env: &[(&str, &str)]) -> Engine {
+    let text = uncached(&read(&format!("examples/policies/{name}.toml")));
+    Engine::from_toml(&text, &MapResolver::from_env(env.iter().copied())).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The policy text with `verified_cache = 0` in each `jwt` authenticator.
+fn uncached(text: &str) -> String {
+    let out = text.replace("type = \"jwt\"\n", "type = \"jwt\"\nverified_cache = 0\n");
+    assert_ne!(out, text, "no jwt authenticator to uncache");
+    out
+}
+
+/// A JWT authenticator with every key kind, for the per-algorithm figures; it checks
+/// every signature (no verified-token cache), as for fresh tokens.
 pub fn jwt_engine() -> Engine {
     let policy = r#"
 [[authenticators]]
 type = "jwt"
 id = "idp"
 algorithms = ["RS256", "ES256", "EdDSA", "HS256"]
+verified_cache = 0
 jwks = { env = "JWKS" }
 secret = { env = "RAG" }
 
@@ -102,6 +118,12 @@ pub fn scenarios() -> Vec<Scenario> {
     let origin = "http://sot4-model-registry-dev.s3-website.us-east-2.amazonaws.com";
     let skillmeat_on =
         [("SKILLMEAT_AUTH_ENABLED", "true"), ("SKILLMEAT_API_KEY_ENABLED", "true"), ("SKILLMEAT_API_KEY", API_KEY)];
+    let jwks = read("tests/fixtures/jwks.json");
+    let clerk_env = [
+        ("SKILLMEAT_AUTH_ENABLED", "true"),
+        ("CLERK_ISSUER", "https://test-instance.clerk.accounts.dev"),
+        ("CLERK_JWKS", jwks.as_str()),
+    ];
     let common = vec![h("Host", "api.example.com"), h("User-Agent", "bench/1.0"), h("Accept", "application/json")];
     let with = |extra: Vec<(Vec<u8>, Vec<u8>)>| {
         let mut v = common.clone();
@@ -157,14 +179,16 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "JWT RS256 (SkillMeat Clerk)",
             reason: Reason::Ok,
-            engine: example(
-                "skillmeat",
-                &[
-                    ("SKILLMEAT_AUTH_ENABLED", "true"),
-                    ("CLERK_ISSUER", "https://test-instance.clerk.accounts.dev"),
-                    ("CLERK_JWKS", &read("tests/fixtures/jwks.json")),
-                ],
-            ),
+            engine: example_fresh("skillmeat", &clerk_env),
+            method: "DELETE",
+            path: "/api/v1/artifacts/7",
+            headers: with(vec![bearer(&token("clerk_org_admin"))]),
+            peer: None,
+        },
+        Scenario {
+            name: "JWT RS256 repeated: a verified-token cache hit (SkillMeat Clerk)",
+            reason: Reason::Ok,
+            engine: example("skillmeat", &clerk_env),
             method: "DELETE",
             path: "/api/v1/artifacts/7",
             headers: with(vec![bearer(&token("clerk_org_admin"))]),

@@ -1,7 +1,8 @@
 /*
  * Times the C interface per decision: admit_decide (+ reading allow, + admit_decision_free)
  * and admit_decide_json (+ admit_string_free), on the FetchML policy and the request
- * examples/native_decide.rs times natively. Best of 5 rounds. Not a test: run.sh reports.
+ * benches/examples/native_decide.rs times natively (run.sh passes it this request).
+ * Best of 5 rounds. Not a test: run.sh reports.
  * Usage: bench_admit POLICY [ITERATIONS]
  */
 #define _POSIX_C_SOURCE 200809L

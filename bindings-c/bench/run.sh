@@ -12,7 +12,12 @@ n="${ITERATIONS:-200000}"
 out="$root/target/c-bench"
 mkdir -p "$out"
 
-cargo build -p admit-c --release --locked --example native_decide >&2
+# The native figure: the request bench_admit.c makes, timed by the benches' native_decide.
+cargo build -p admit-c --release --locked >&2
+cargo build -p admit-benches --release --locked --example native_decide >&2
+native_args=(--case native --policy "$policy" --method GET --path /api/v1/jobs --peer 127.0.0.1
+  --header "Host: 127.0.0.1:8080" --header "User-Agent: curl/8.0" --header "Accept: */*"
+  --header "X-API-Key: demo-researcher-key" --iterations "$n")
 make -s -C "$root/bindings-c" soname >&2   # the -ladmit program looks for libadmit.so.0
 ${CC:-gcc} -std=c11 -O2 -Wall -Wextra -Werror -I"$root/bindings-c/include" "$here/bench_admit.c" \
   -o "$out/bench_shared" -L"$root/target/release" -ladmit -Wl,-rpath,"$root/target/release"
@@ -22,7 +27,7 @@ ${CC:-gcc} -std=c11 -O2 -Wall -Wextra -Werror -I"$root/bindings-c/include" "$her
 best() { sort -n | head -1; }
 native=() shared=() shared_json=() static=() static_json=()
 for _ in 1 2 3; do   # interleaved, so a noisy neighbour hits every side alike
-  native+=("$("$root/target/release/examples/native_decide" "$policy" "$n" | sed -n 's/.*: \([0-9]*\) ns.*/\1/p')")
+  native+=("$(printf '%.0f' "$("$root/target/release/examples/native_decide" "${native_args[@]}" | sed -n 's/.*"native": \([0-9.]*\).*/\1/p')")")
   s="$("$out/bench_shared" "$policy" "$n")"
   shared+=("$(sed -n 's/^C admit_decide: \([0-9]*\) ns.*/\1/p' <<<"$s")")
   shared_json+=("$(sed -n 's/^C admit_decide_json: \([0-9]*\) ns.*/\1/p' <<<"$s")")
@@ -41,7 +46,7 @@ section="$(cat <<MD
 
 FetchML policy, \`GET /api/v1/jobs\` with bob's API key and three other headers (route
 match, SHA-256 of the key, lookup, scope and owner check): the same request timed natively
-(\`Engine::decide\`, \`bindings-c/examples/native_decide.rs\`) and through the C interface
+(\`Engine::decide\`, \`benches/examples/native_decide.rs\`) and through the C interface
 (\`bindings-c/bench/bench_admit.c\`: the call, reading \`allow\`, and freeing the
 decision or string). Best of 3 interleaved runs of 5 rounds x $n decisions.
 

@@ -1,7 +1,7 @@
 """Timing for the Python binding (a script, not a test). One run reports:
 
 1. `Engine.decide()` per call from Python against the same decision made natively
-   (examples/native_decide.rs), for an API-key and an HS256 JWT decision;
+   (benches/examples/native_decide.rs), for an API-key and an HS256 JWT decision;
 2. requests per second of one FastAPI app three ways: protected by admit's middleware,
    protected by FastAPI's HTTPBearer + PyJWT, and without auth; measured in-process
    (ASGI calls, no sockets: the framework and the auth only) and over HTTP against a
@@ -54,12 +54,18 @@ def best_per_call(fn: Callable[[], Any], n: int, rounds: int = 5) -> float:
 
 
 def native() -> Dict[str, float]:
-    exe = ROOT / "target/release/examples/native_decide"
-    if not exe.exists():
-        subprocess.run(
-            ["cargo", "build", "--release", "-p", "admit-python", "--example", "native_decide"], cwd=ROOT, check=True
-        )
-    out = subprocess.run([str(exe), str(ROOT), TOKEN], check=True, capture_output=True, text=True).stdout
+    """The same decisions as decide_figures, made natively by benches/examples/native_decide.rs."""
+    policies = ROOT / "examples/policies"
+    args = [
+        "--case", "api_key_ns", "--policy", str(policies / "skillmeat.toml"),
+        "--env", "SKILLMEAT_AUTH_ENABLED=true", "--env", "SKILLMEAT_API_KEY_ENABLED=true",
+        "--env", f"SKILLMEAT_API_KEY={KEY}",
+        "--path", "/api/v1/artifacts", "--peer", "127.0.0.1", "--now", str(NOW), "--header", f"x-api-key: {KEY}",
+        "--case", "jwt_hs256_ns", "--policy", str(policies / "rag-modulo.toml"), "--env", f"JWT_SECRET_KEY={SECRET}",
+        "--path", "/api/search", "--peer", "127.0.0.1", "--now", str(NOW), "--header", f"authorization: Bearer {TOKEN}",
+    ]
+    cargo = ["cargo", "run", "-q", "--release", "--locked", "-p", "admit-benches", "--example", "native_decide", "--"]
+    out = subprocess.run([*cargo, *args], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(out)
 
 

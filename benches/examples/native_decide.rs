@@ -1,0 +1,169 @@
+//! The native figure of the bindings' timing scripts (bindings-c/bench/run.sh,
+//! bindings-python/bench/bench.py, bindings-wasm/bench/bench.mjs): `Engine::decide` on the
+//! requests a script names, in ns per decision. Each script describes its own requests, so
+//! the native and the binding's figures are the same policy, environment and request.
+//!
+//! ```text
+//! cargo run --release -p admit-benches --example native_decide -- CASE...
+//! CASE:  --case NAME --policy FILE [--env NAME=VALUE]... [--env-file NAME=FILE]...
+//!        [--method GET] [--path /] [--header 'Name: value']... [--peer IP]
+//!        [--now 1790000000] [--expect allow|deny] [--iterations 200000]
+//! ```
+//!
+//! `--env-file` sets the variable to the file's contents (a JWKS, say). The decision is
+//! checked once against `--expect` (default `allow`), then timed: a warm-up of a tenth of
+//! the iterations, then the best of 5 rounds. Prints one JSON line, `{"NAME": ns, ...}`.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::disallowed_methods,
+    clippy::cast_precision_loss,
+    missing_docs,
+    reason = "a timing program: it reads its arguments, files and the clock, and prints"
+)]
+
+use std::hint::black_box;
+use std::process::exit;
+use std::time::Instant;
+
+use admit::{Engine, Format, MapResolver, Request};
+
+/// One timed request, as the command line gives it.
+struct Case {
+    name: String,
+    policy: String,
+    env: Vec<(String, String)>,
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    peer: Option<String>,
+    now: i64,
+    allow: bool,
+    iterations: u32,
+}
+
+impl Case {
+    fn new(name: String) -> Self {
+        Case {
+            name,
+            policy: String::new(),
+            env: Vec::new(),
+            method: "GET".to_owned(),
+            path: "/".to_owned(),
+            headers: Vec::new(),
+            peer: None,
+            now: 1_790_000_000,
+            allow: true,
+            iterations: 200_000,
+        }
+    }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("native_decide: {message}");
+    eprintln!("usage: native_decide --case NAME --policy FILE [--env N=V] [--env-file N=FILE] [--method M] [--path P]");
+    eprintln!("         [--header 'Name: value'] [--peer IP] [--now SECS] [--expect allow|deny] [--iterations N] ...");
+    exit(2)
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")))
+}
+
+fn split<'a>(arg: &'a str, at: char, what: &str) -> (&'a str, &'a str) {
+    arg.split_once(at).unwrap_or_else(|| fail(&format!("{what}: `{arg}` has no `{at}`")))
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Vec<Case> {
+    let mut cases: Vec<Case> = Vec::new();
+    while let Some(flag) = args.next() {
+        let value = args.next().unwrap_or_else(|| fail(&format!("{flag} needs a value")));
+        if flag == "--case" {
+            cases.push(Case::new(value));
+            continue;
+        }
+        let Some(case) = cases.last_mut() else { fail(&format!("{flag} before the first --case")) };
+        match flag.as_str() {
+            "--policy" => case.policy = value,
+            "--env" => {
+                let (k, v) = split(&value, '=', "--env");
+                case.env.push((k.to_owned(), v.to_owned()));
+            }
+            "--env-file" => {
+                let (k, file) = split(&value, '=', "--env-file");
+                case.env.push((k.to_owned(), read(file)));
+            }
+            "--method" => case.method = value,
+            "--path" => case.path = value,
+            "--header" => {
+                let (n, v) = split(&value, ':', "--header");
+                case.headers.push((n.to_owned(), v.trim_start().to_owned()));
+            }
+            "--peer" => case.peer = Some(value),
+            "--now" => case.now = value.parse().unwrap_or_else(|_| fail(&format!("--now {value}"))),
+            "--expect" => {
+                case.allow = match value.as_str() {
+                    "allow" => true,
+                    "deny" => false,
+                    _ => fail(&format!("--expect {value}: allow or deny")),
+                }
+            }
+            "--iterations" => {
+                case.iterations =
+                    value.parse().ok().filter(|&n| n > 0).unwrap_or_else(|| fail(&format!("--iterations {value}")))
+            }
+            _ => fail(&format!("unknown option {flag}")),
+        }
+    }
+    if cases.is_empty() {
+        fail("no --case");
+    }
+    cases
+}
+
+/// Nanoseconds per decision: the best of 5 rounds, after a warm-up.
+fn time(case: &Case) -> f64 {
+    if case.policy.is_empty() {
+        fail(&format!("{}: no --policy", case.name));
+    }
+    let env = MapResolver::from_env(case.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let engine = Engine::from_text(&read(&case.policy), Format::from_path(&case.policy), &env)
+        .unwrap_or_else(|e| fail(&format!("{}: {}: {e}", case.name, case.policy)));
+    let headers: Vec<(&[u8], &[u8])> = case.headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect();
+    let req = Request {
+        method: &case.method,
+        path: &case.path,
+        headers: &headers,
+        peer: case.peer.as_deref(),
+        now: case.now,
+    };
+    let d = engine.decide(&req);
+    if d.allow != case.allow {
+        fail(&format!(
+            "{}: expected {}, the engine says {:?}",
+            case.name,
+            if case.allow { "allow" } else { "deny" },
+            d.reason
+        ));
+    }
+    for _ in 0..case.iterations / 10 {
+        black_box(engine.decide(black_box(&req)));
+    }
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = Instant::now();
+        for _ in 0..case.iterations {
+            black_box(engine.decide(black_box(&req)));
+        }
+        best = best.min(start.elapsed().as_nanos() as f64 / f64::from(case.iterations));
+    }
+    best
+}
+
+fn main() {
+    let cases = parse(std::env::args().skip(1));
+    let figures: Vec<String> =
+        cases.iter().map(|c| format!("{}: {:.1}", serde_json::Value::from(c.name.as_str()), time(c))).collect();
+    println!("{{{}}}", figures.join(", "));
+}
