@@ -208,19 +208,22 @@ class AdmitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind not in ("http", "websocket"):
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
+        guard = self.guard
         # FastAPI(root_path=...) copies its root_path into the scope when it is called;
         # a middleware wrapped around the app from outside runs before that.
         view = scope
-        if self._fastapi is not None and self._fastapi.root_path:
+        fastapi = self._fastapi
+        if fastapi is not None and fastapi.root_path:
             view = dict(scope)
-            view["root_path"] = self._fastapi.root_path
-        if self.guard.open_paths and route_path(view) in self.guard.open_paths:
+            view["root_path"] = fastapi.root_path
+        if guard.open_paths and route_path(view) in guard.open_paths:
             await self.app(scope, receive, send)
             return
-        decision = await self.guard._decide(view)
+        # Without JWKS fetchers there is nothing to await: decide in this frame.
+        decision = await guard._decide(view) if guard.jwks else guard.decide_scope(view)
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
