@@ -1,7 +1,13 @@
 // The public API, shared by every entry point (node.js, web.js, workerd.js), built on
 // the wasm-bindgen exports. Checks and normalises what JavaScript hands in, so that a
 // wrong argument is a TypeError with code "invalid_argument", never a silent coercion.
-import { RawEngine, hashKey as rawHashKey } from "../pkg/admit_wasm.js";
+//
+// Signatures: the .wasm (host-crypto build) checks HMAC itself and hands every RSA,
+// ECDSA and Ed25519 signature to this file, which verifies it with WebCrypto
+// (crypto.subtle) and gives the verdict back; the decision is the core's. A decision
+// that needs no such check (API keys, HMAC, anonymous, a refusal before the token) is
+// taken in one synchronous call and returned as an already resolved Promise.
+import { RawEngine, hashKey as rawHashKey, cryptoBackend as rawCryptoBackend } from "../pkg/admit_wasm.js";
 
 const REQUEST_KEYS = new Set(["method", "path", "headers", "peer", "now"]);
 const TOKEN_KEYS = new Set(["roles", "scopes", "lifetime", "now", "claims"]);
@@ -125,6 +131,62 @@ function parsedUrl(url) {
   }
 }
 
+/** The most rounds of host checks one decision takes (the core bounds them too). */
+const MAX_ROUNDS = 16;
+
+const sha = (bits) => `SHA-${bits}`;
+const rsa = (bits) => ({ importParams: { name: "RSASSA-PKCS1-v1_5", hash: sha(bits) }, verifyParams: { name: "RSASSA-PKCS1-v1_5" } });
+const pss = (bits) => ({ importParams: { name: "RSA-PSS", hash: sha(bits) }, verifyParams: { name: "RSA-PSS", saltLength: bits / 8 } });
+const ecdsa = (curve, bits) => ({ importParams: { name: "ECDSA", namedCurve: curve }, verifyParams: { name: "ECDSA", hash: sha(bits) } });
+
+/** WebCrypto's parameters for each JWS algorithm the core hands to the host. The salt of
+ * RSA-PSS in JWS is as long as the hash (RFC 7518 3.5); ECDSA signatures arrive as
+ * R || S, WebCrypto's form. */
+const WEBCRYPTO = new Map([
+  ["RS256", rsa(256)],
+  ["RS384", rsa(384)],
+  ["RS512", rsa(512)],
+  ["PS256", pss(256)],
+  ["PS384", pss(384)],
+  ["PS512", pss(512)],
+  ["ES256", ecdsa("P-256", 256)],
+  ["ES384", ecdsa("P-384", 384)],
+  ["EdDSA", { importParams: { name: "Ed25519" }, verifyParams: { name: "Ed25519" } }],
+]);
+
+/** Verifies check `i` of `checks` (a RawVerdicts) with WebCrypto: true only when
+ * crypto.subtle.verify says so. Anything that throws (no WebCrypto, a key importKey
+ * refuses, an algorithm it lacks) is false: never an allow. `keys` caches the imported
+ * CryptoKey (a Promise of it) per key handle and algorithm. */
+async function verifyCheck(keys, checks, i) {
+  try {
+    const name = checks.algorithm(i);
+    const params = WEBCRYPTO.get(name);
+    if (params === undefined) return false;
+    const handle = checks.key(i);
+    const message = checks.message(i);
+    const signature = checks.signature(i);
+    const id = `${handle}/${name}`;
+    let key = keys.get(id);
+    if (key === undefined) {
+      key = crypto.subtle.importKey("jwk", JSON.parse(checks.jwk(i)), params.importParams, false, ["verify"]);
+      keys.set(id, key);
+    }
+    return (await crypto.subtle.verify(params.verifyParams, await key, signature, message)) === true;
+  } catch {
+    return false;
+  }
+}
+
+/** One round: every check of `checks` verified (concurrently), each verdict recorded. */
+async function verifyRound(keys, checks) {
+  const n = checks.length;
+  const results = [];
+  for (let i = 0; i < n; i++) results.push(verifyCheck(keys, checks, i));
+  const verdicts = await Promise.all(results);
+  for (let i = 0; i < n; i++) checks.record(i, verdicts[i] === true);
+}
+
 /** One decision through the raw engine. `fields` is [method, path, name0, value0, ...].
  * They cross into WASM as one NUL-joined string (one copy instead of one per field);
  * a field that itself holds a NUL (no HTTP field can, but a plain object may) takes
@@ -139,6 +201,9 @@ function decideFields(raw, fields, peer, now) {
 /** A compiled policy. Build it once and call `decide` or `decideRequest` per request. */
 export class Engine {
   #raw;
+  /** Imported CryptoKeys (Promises of them) by key handle and algorithm; a new Map at
+   * each setJwks, so a replaced key set's keys are dropped. */
+  #keys = new Map();
 
   /**
    * @param {string} policyText the policy, TOML or JSON
@@ -153,9 +218,42 @@ export class Engine {
     this.#raw = new RawEngine(policyText, format, flatStrings("env", options.env), flatStrings("files", options.files));
   }
 
+  /** The decision from the first step's answer: parsed at once, or, when the core
+   * asked for signature checks (`""`), after WebCrypto has made them. */
+  #settle(json) {
+    if (json !== "") return Promise.resolve(JSON.parse(json));
+    const checks = this.#raw.takeChecks();
+    if (checks === undefined) return Promise.reject(new Error("admit: a decision asked for checks and has none"));
+    return this.#verify(checks);
+  }
+
+  async #verify(checks) {
+    try {
+      for (let round = 1; round <= MAX_ROUNDS; round++) {
+        await verifyRound(this.#keys, checks);
+        const json = this.#raw.resume(checks);
+        if (json !== "") return JSON.parse(json);
+      }
+      // Not reached (the core decides after as many rounds); if it were: a denial.
+      return JSON.parse(this.#raw.finish(checks));
+    } finally {
+      checks.free();
+    }
+  }
+
   /** Decides about one request `{ method, path, headers, peer, now }`; `now` (unix
-   * seconds) defaults to the clock. Returns a plain object with the contract's fields. */
+   * seconds) defaults to the clock. Returns a Promise of a plain object with the
+   * contract's fields (already resolved when no signature had to be checked by
+   * WebCrypto); a wrong argument rejects it with a TypeError. */
   decide(request) {
+    try {
+      return this.#settle(this.#first(request));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #first(request) {
     if (request === null || typeof request !== "object" || Array.isArray(request)) {
       throw argError(`the request must be an object { method, path, headers, peer, now }, not ${typeName(request)}`);
     }
@@ -163,29 +261,37 @@ export class Engine {
     const fields = [str("method", request.method), str("path", request.path)];
     flatHeaders(request.headers, fields);
     const peer = request.peer === undefined || request.peer === null ? undefined : str("peer", request.peer);
-    return JSON.parse(decideFields(this.#raw, fields, peer, seconds(request.now)));
+    return decideFields(this.#raw, fields, peer, seconds(request.now));
   }
 
   /** Decides about a Fetch API `Request`. The client's address is not part of a
    * `Request`: pass it as `peer` (e.g. the `CF-Connecting-IP` header on Cloudflare).
    * The path decided on is `new URL(request.url).pathname` (with the query), undecoded:
    * exactly what a router that matches that pathname sees. A URL that does not parse
-   * is `malformed_request`. */
+   * is `malformed_request`. Returns a Promise, as `decide` does. */
   decideRequest(request, options = {}) {
+    try {
+      return this.#settle(this.#firstOfRequest(request, options));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #firstOfRequest(request, options) {
     if (request === null || typeof request !== "object" || typeof request.url !== "string" || typeof request.method !== "string") {
       throw argError(`decideRequest takes a Fetch API Request, not ${typeName(request)}`);
     }
     if (options === null || typeof options !== "object") throw argError(`options must be an object, not ${typeName(options)}`);
     checkKeys("options", options, new Set(["peer", "now"]));
     const url = parsedUrl(request.url);
-    if (url === null) return this.malformed("the request URL does not parse");
+    if (url === null) return this.#raw.malformed("the request URL does not parse");
     const fields = flatHeaders(request.headers, [request.method, url.pathname + url.search]);
     let hasHost = false;
     for (let i = 2; i < fields.length; i += 2) if (fields[i].toLowerCase() === "host") hasHost = true;
     // Fetch hides Host from `headers`; the URL holds it.
     if (!hasHost && url.host) fields.push("host", url.host);
     const peer = options.peer === undefined || options.peer === null ? undefined : str("peer", options.peer);
-    return JSON.parse(decideFields(this.#raw, fields, peer, seconds(options.now)));
+    return decideFields(this.#raw, fields, peer, seconds(options.now));
   }
 
   /** The decision for a request the host could not read, as this policy answers it. */
@@ -194,15 +300,21 @@ export class Engine {
   }
 
   /** Replaces the key set of a `jwt` authenticator with a JWKS (JSON text or object).
-   * Returns the number of usable keys. */
+   * Returns the number of usable keys. The CryptoKeys imported for the old keys are
+   * dropped (the new keys have new handles). */
   setJwks(authenticatorId, jwks) {
     str("authenticatorId", authenticatorId);
     const text = typeof jwks === "string" ? jwks : isPlainObject(jwks) ? JSON.stringify(jwks) : null;
     if (text === null) throw argError(`jwks must be JSON text or an object, not ${typeName(jwks)}`);
-    return this.#raw.setJwks(authenticatorId, text);
+    const n = this.#raw.setJwks(authenticatorId, text);
+    // A new Map, not clear(): an import still in flight lands in the old one.
+    this.#keys = new Map();
+    return n;
   }
 
-  /** Issues a token that the `jwt` authenticator accepts (it needs a signing key). */
+  /** Issues a token that the `jwt` authenticator accepts (it needs a signing key). In
+   * the default (host-crypto) build only HMAC keys issue: an RSA, EC or Ed25519 key
+   * throws `unsupported`. */
   issueToken(authenticatorId, subject, options = {}) {
     str("authenticatorId", authenticatorId);
     str("subject", subject);
@@ -244,4 +356,12 @@ export class Engine {
 /** The SHA-256 of an API key as lower-case hex: what a policy stores. */
 export function hashKey(key) {
   return rawHashKey(str("key", key));
+}
+
+/** The build's crypto backend: "host" (the default: RSA, ECDSA and Ed25519 signatures
+ * verified with WebCrypto) or "rust-crypto" (verified inside the .wasm; build.sh with
+ * ADMIT_WASM_CRYPTO=rust-crypto). A function: the .wasm is initialised after this
+ * module is evaluated. */
+export function cryptoBackend() {
+  return rawCryptoBackend();
 }

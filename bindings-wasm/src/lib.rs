@@ -6,13 +6,23 @@
 //! (headers as pairs, an object or a `Headers`, `now` from `Date.now()`), parses the
 //! decision's JSON into a plain object and takes a Fetch `Request`.
 //!
+//! A JWT whose signature is RSA, ECDSA or Ed25519 is verified by the host in the default
+//! build (`host-crypto`): a decision call that needs such a check answers `""` instead of
+//! a decision, and `takeChecks` hands over a [`RawVerdicts`] holding the request and the
+//! [`SignatureCheck`]s; the wrapper verifies each with WebCrypto, records the verdicts,
+//! and calls `resume` until a decision comes. The verdicts stay on this side: JavaScript
+//! only answers "valid" or "not valid" for a check it was given, and makes no decision.
+//! A `rust-crypto` build checks every signature itself, and never answers `""`.
+//!
 //! Errors are thrown as JavaScript `Error` objects with a `code` (`policy_error`,
 //! `unknown_authenticator`, `unsupported`, `invalid`) and, for a policy, the place of the
 //! first problem (`place`, `line`, `column`) and every problem in `errors`.
 
 #![allow(unsafe_code, reason = "wasm-bindgen's macro expansion; this crate's own code has no unsafe")]
 
-use admit::{EngineError, Format, LoadError, MapResolver, Request, TokenRequest};
+use std::cell::Cell;
+
+use admit::{EngineError, Format, LoadError, MapResolver, Request, SignatureCheck, Step, TokenRequest, Verdicts};
 use js_sys::{Array, Error, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -87,10 +97,111 @@ fn pairs(flat: &[String]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The most rounds of host checks one decision takes; past it the decision is taken
+/// without the missing verdicts (a denial). Each round records at least one new verdict,
+/// and a token has at most a few candidate keys, so a real decision takes one or two.
+const MAX_ROUNDS: u32 = 16;
+
 /// A compiled policy, as wasm-bindgen exports it. Use the package's `Engine` instead.
 #[wasm_bindgen]
 pub struct RawEngine {
     inner: admit::Engine,
+    /// The checks the last decision call asked for, until `takeChecks` takes them.
+    pending: Cell<Option<RawVerdicts>>,
+}
+
+/// A header name or value, owned.
+type Bytes = Box<[u8]>;
+
+/// A request kept, byte for byte, while its decision waits for the host's checks.
+struct HeldRequest {
+    method: String,
+    path: String,
+    headers: Vec<(Bytes, Bytes)>,
+    peer: Option<String>,
+    now: i64,
+}
+
+impl HeldRequest {
+    fn new(req: &Request<'_>) -> Self {
+        HeldRequest {
+            method: req.method.to_owned(),
+            path: req.path.to_owned(),
+            headers: req.headers.iter().map(|(n, v)| (Box::from(*n), Box::from(*v))).collect(),
+            peer: req.peer.map(str::to_owned),
+            now: req.now,
+        }
+    }
+
+    /// `f` of the request as it was.
+    fn with<R>(&self, f: impl FnOnce(&Request<'_>) -> R) -> R {
+        let headers: Vec<(&[u8], &[u8])> = self.headers.iter().map(|(n, v)| (&**n, &**v)).collect();
+        f(&Request {
+            method: &self.method,
+            path: &self.path,
+            headers: &headers,
+            peer: self.peer.as_deref(),
+            now: self.now,
+        })
+    }
+}
+
+/// A decision paused for signature checks by the host: the request, the checks asked
+/// for in the last round, and the verdicts recorded so far. Made by
+/// `RawEngine.takeChecks`, passed back to `RawEngine.resume`.
+#[wasm_bindgen]
+pub struct RawVerdicts {
+    request: HeldRequest,
+    checks: Vec<SignatureCheck>,
+    verdicts: Verdicts,
+    rounds: u32,
+}
+
+#[wasm_bindgen]
+impl RawVerdicts {
+    /// The number of checks asked for in the last round.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> u32 {
+        u32::try_from(self.checks.len()).unwrap_or(u32::MAX)
+    }
+
+    /// The handle of check `i`'s key (unique per key loaded; new after `setJwks`), or
+    /// -1 when there is no check `i`.
+    #[expect(clippy::cast_precision_loss, reason = "handles count up from 1, far below 2^53")]
+    pub fn key(&self, i: u32) -> f64 {
+        self.check(i).map_or(-1.0, |c| c.key as f64)
+    }
+
+    /// Check `i`'s public key as a JWK (JSON text), for `crypto.subtle.importKey("jwk")`.
+    pub fn jwk(&self, i: u32) -> String {
+        self.check(i).map(|c| c.jwk.to_string()).unwrap_or_default()
+    }
+
+    /// Check `i`'s JWS algorithm (`RS256`, `PS384`, `ES256`, `EdDSA`, ...).
+    pub fn algorithm(&self, i: u32) -> String {
+        self.check(i).map(|c| c.algorithm.to_owned()).unwrap_or_default()
+    }
+
+    /// Check `i`'s signed bytes (the JWS signing input).
+    pub fn message(&self, i: u32) -> Vec<u8> {
+        self.check(i).map(|c| c.message.clone()).unwrap_or_default()
+    }
+
+    /// Check `i`'s signature (ECDSA: `R || S`, as WebCrypto takes it).
+    pub fn signature(&self, i: u32) -> Vec<u8> {
+        self.check(i).map(|c| c.signature.clone()).unwrap_or_default()
+    }
+
+    /// Records the host's verdict on check `i` (no check `i`: nothing).
+    pub fn record(&mut self, i: u32, valid: bool) {
+        if let Some(c) = self.check(i).cloned() {
+            self.verdicts.record(c, valid);
+        }
+    }
+
+    fn check(&self, i: u32) -> Option<&SignatureCheck> {
+        self.checks.get(usize::try_from(i).ok()?)
+    }
 }
 
 #[wasm_bindgen]
@@ -104,11 +215,25 @@ impl RawEngine {
         let mut resolver = MapResolver::from_env(pairs(&env));
         resolver.files = pairs(&files).into_iter().collect();
         let inner = admit::Engine::from_text(text, format, &resolver).map_err(|e| policy_error(&e))?;
-        Ok(RawEngine { inner })
+        Ok(RawEngine { inner, pending: Cell::new(None) })
     }
 
-    /// Decides about one request; returns the decision as the contract's JSON.
-    /// `headers` is a flat `[name, value, ...]` list.
+    /// The first step of a decision: its JSON, or `""` when the host must check
+    /// signatures first (then `takeChecks` has them, until the next decision call).
+    fn first_step(&self, req: &Request<'_>) -> String {
+        match self.inner.decide_step(req, &Verdicts::new()) {
+            Step::Decided(d) => d.to_json(),
+            Step::Verify(checks) => {
+                let request = HeldRequest::new(req);
+                self.pending.set(Some(RawVerdicts { request, checks, verdicts: Verdicts::new(), rounds: 1 }));
+                String::new()
+            }
+        }
+    }
+
+    /// Decides about one request; returns the decision as the contract's JSON, or `""`
+    /// when signatures must be checked first (`takeChecks`). `headers` is a flat
+    /// `[name, value, ...]` list.
     pub fn decide(&self, method: &str, path: &str, headers: Vec<String>, peer: Option<String>, now: f64) -> String {
         let pairs: Vec<(&[u8], &[u8])> = headers
             .chunks_exact(2)
@@ -118,11 +243,47 @@ impl RawEngine {
             })
             .collect();
         let req = Request { method, path, headers: &pairs, peer: peer.as_deref(), now: seconds(now) };
-        self.inner.decide(&req).to_json()
+        self.first_step(&req)
+    }
+
+    /// The checks the last decision call that answered `""` asked for, with its request:
+    /// verify each, `record` the verdicts, then `resume`. `undefined` once taken.
+    #[wasm_bindgen(js_name = takeChecks)]
+    pub fn take_checks(&self) -> Option<RawVerdicts> {
+        self.pending.take()
+    }
+
+    /// The next step of a paused decision, with the verdicts recorded: the decision's
+    /// JSON, or `""` with the next round's checks in `verdicts`. Past the most rounds
+    /// the decision is taken without the verdicts still missing: a denial.
+    pub fn resume(&self, verdicts: &mut RawVerdicts) -> String {
+        let RawVerdicts { request, checks, verdicts, rounds } = verdicts;
+        *rounds = rounds.saturating_add(1);
+        if *rounds > MAX_ROUNDS {
+            checks.clear();
+            return request.with(|req| self.inner.decide(req).to_json());
+        }
+        match request.with(|req| self.inner.decide_step(req, verdicts)) {
+            Step::Decided(d) => {
+                checks.clear();
+                d.to_json()
+            }
+            Step::Verify(next) => {
+                *checks = next;
+                String::new()
+            }
+        }
+    }
+
+    /// A paused decision finished without asking the host again: the checks without a
+    /// verdict fail (a denial, never an allow).
+    pub fn finish(&self, verdicts: &RawVerdicts) -> String {
+        verdicts.request.with(|req| self.inner.decide(req).to_json())
     }
 
     /// Decides about one request whose method, path and header names and values come
-    /// as one text, joined by NUL: `method\0path\0name0\0value0\0...`. One string
+    /// as one text, joined by NUL: `method\0path\0name0\0value0\0...`; answers as
+    /// `decide`. One string
     /// crosses into WASM instead of one per field (a Worker's request carries a dozen
     /// headers or more). The wrapper uses it only when no field contains a NUL, so the
     /// split gives back exactly the fields it joined; any other shape is a malformed
@@ -141,7 +302,7 @@ impl RawEngine {
             headers.push((name.as_bytes(), value.as_bytes()));
         }
         let req = Request { method, path, headers: &headers, peer: peer.as_deref(), now: seconds(now) };
-        self.inner.decide(&req).to_json()
+        self.first_step(&req)
     }
 
     /// The decision for a request the host could not read, as JSON.
@@ -206,6 +367,13 @@ impl RawEngine {
         let list: Vec<(&str, &str)> = self.inner.authenticators().collect();
         serde_json::to_string(&list).unwrap_or_else(|_| String::from("[]"))
     }
+}
+
+/// The core's crypto backend in this build: `"host"` (RSA, ECDSA and Ed25519 verified by
+/// the host's WebCrypto) or `"rust-crypto"` (verified inside the module).
+#[wasm_bindgen(js_name = cryptoBackend)]
+pub fn crypto_backend() -> String {
+    admit::CRYPTO_BACKEND.to_owned()
 }
 
 /// The SHA-256 of an API key as lower-case hex: what a policy stores.

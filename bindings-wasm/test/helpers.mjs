@@ -6,7 +6,7 @@ import { join } from "node:path";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const VECTORS = join(ROOT, "tests/vectors");
-const TOKENS = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/tokens.json"), "utf8"));
+export const TOKENS = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/tokens.json"), "utf8"));
 
 export function expand(s) {
   let out = "";
@@ -105,4 +105,70 @@ export function check(expect, got) {
     }
   }
   return errors;
+}
+
+/** `token` with one byte of its signature flipped: byte `at` (negative: from the end).
+ * The length is kept, so the core's own checks pass it on and the verifier refuses it. */
+export function tamperSignature(token, at = -1) {
+  const dot = token.lastIndexOf(".");
+  const sig = Buffer.from(token.slice(dot + 1), "base64url");
+  sig[at < 0 ? sig.length + at : at] ^= 0x01;
+  return `${token.slice(0, dot + 1)}${sig.toString("base64url")}`;
+}
+
+/** tests/fixtures/jwks.json with `alg` dropped from the RSA key, so that it verifies
+ * PS256 as well as RS256 (the key's family, not one algorithm). */
+export function jwksAnyRsa() {
+  const jwks = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/jwks.json"), "utf8"));
+  for (const k of jwks.keys) if (k.kty === "RSA") delete k.alg;
+  return jwks;
+}
+
+/** The binding's own vector-shaped document for WebCrypto: a token of each algorithm
+ * the core hands to the host, each allowed, and tampered or foreign ones, each refused.
+ * The shared vectors reach WebCrypto with RS256 tokens only; every runtime the tests
+ * cover (Node, workerd, Chromium) runs this with them. */
+export function webcryptoDoc() {
+  const req = (token) => ({ method: "GET", path: "/x", headers: [["Authorization", `Bearer ${token}`]], now: 1790000000 });
+  const allow = (name, token, alg) => ({
+    name: `${name}: allowed (WebCrypto ${alg})`,
+    request: req(token),
+    expect: { allow: true, status: 200, reason: "ok", rule: "read", principal: { id: "user_2abc", authenticator: "multi", kind: "jwt", roles: ["reader"] } },
+  });
+  const deny = (name, token) => ({
+    name: `${name}: refused`,
+    request: req(token),
+    expect: { allow: false, status: 401, reason: "invalid_credentials", principal: null },
+  });
+  return {
+    description: "WebCrypto: every algorithm the host verifies (bindings-wasm/test/helpers.mjs)",
+    policy: "bindings-wasm/test/fixtures/webcrypto.toml",
+    env: { JWKS: JSON.stringify(jwksAnyRsa()) },
+    cases: [
+      allow("RS256", TOKENS.clerk_org_admin, "RSASSA-PKCS1-v1_5"),
+      allow("PS256", TOKENS.clerk_ps256, "RSA-PSS, salt 32"),
+      allow("ES256", TOKENS.clerk_es256, "ECDSA P-256"),
+      allow("ES256 (JWS R||S signature)", TOKENS.clerk_es256_raw_signature, "ECDSA P-256"),
+      allow("ES384", TOKENS.clerk_es384, "ECDSA P-384"),
+      allow("EdDSA", TOKENS.clerk_eddsa, "Ed25519"),
+      deny("RS256 with a tampered signature", tamperSignature(TOKENS.clerk_org_admin)),
+      deny("PS256 with a tampered signature", tamperSignature(TOKENS.clerk_ps256)),
+      deny("ES256 with a tampered signature", tamperSignature(TOKENS.clerk_es256)),
+      deny("ES384 with a tampered signature", tamperSignature(TOKENS.clerk_es384)),
+      deny("EdDSA with a tampered signature", tamperSignature(TOKENS.clerk_eddsa, 0)),
+      deny("RS256 with a tampered payload", TOKENS.clerk_tampered_payload),
+      deny("RS256 signed by another key", TOKENS.clerk_attacker_signed),
+      deny("ES256 with a DER signature", TOKENS.clerk_es256_der_signature),
+      {
+        name: "a kid the key set lacks: unknown_key, nothing to verify",
+        request: req(TOKENS.clerk_rotated_kid),
+        expect: { allow: false, status: 401, reason: "unknown_key" },
+      },
+    ],
+  };
+}
+
+/** Every shared vector document, then the binding's WebCrypto document: `[name, doc]`. */
+export function allDocs() {
+  return [...vectorFiles().map((f) => [f, loadVector(f)]), ["webcrypto (bindings-wasm)", webcryptoDoc()]];
 }

@@ -1,12 +1,12 @@
 // Compiled by test.sh with `tsc --noEmit --strict` (never run): the hand-written types
 // in types/index.d.ts must accept the documented uses and refuse the wrong ones. Each
 // `@ts-expect-error` line fails the check if it ever type-checks.
-import { Engine, hashKey, type AdmitError, type Decision, type Reason } from "admit-wasm";
+import { cryptoBackend, Engine, hashKey, type AdmitError, type Decision, type Reason } from "admit-wasm";
 // wasm-bindgen's generated declarations must compile too.
 import type { RawEngine } from "../pkg/admit_wasm.js";
 
 const engine = new Engine('realm = "x"', { format: "toml", env: { AUTH_TOKEN: "t", UNSET: undefined } });
-const d: Decision = engine.decide({
+const d: Decision = await engine.decide({
   method: "GET",
   path: "/api/models?x=1",
   headers: [["Authorization", "Bearer t"]],
@@ -18,12 +18,16 @@ const allowed: boolean = d.allow && d.status === 200 && d.dry_run === false;
 const firstHeader: [string, string] | undefined = d.headers[0];
 const roles: string[] = d.principal?.roles ?? [];
 const owner: string | undefined = d.constraints["owner"];
-const fromRequest: Decision = engine.decideRequest(new Request("https://api.example/x"), { peer: "203.0.113.9" });
-const fromHeaders: Decision = engine.decide({ method: "GET", path: "/", headers: new Headers({ a: "b" }) });
-const fromObject: Decision = engine.decide({ method: "GET", path: "/", headers: { a: ["1", "2"], b: "3" } });
+const fromRequest: Decision = await engine.decideRequest(new Request("https://api.example/x"), { peer: "203.0.113.9" });
+const fromHeaders: Decision = await engine.decide({ method: "GET", path: "/", headers: new Headers({ a: "b" }) });
+const fromObject: Decision = await engine.decide({ method: "GET", path: "/", headers: { a: ["1", "2"], b: "3" } });
 const keys: number = engine.setJwks("clerk", { keys: [] });
 const token: string = engine.issueToken("rag-jwt", "alice", { roles: ["user"], lifetime: 3600, claims: { org: "a" } });
 const digest: string = hashKey("k");
+const backend: "host" | "rust-crypto" = cryptoBackend();
+const pending: Promise<Decision> = engine.decide({ method: "GET", path: "/" });
+const malformed: Decision = engine.malformed("x");
+void pending.then((x) => x.allow);
 const where: string = engine.warnings.map((w) => `${w.place}:${w.line ?? "?"}`).join(",");
 const ids: string[] = engine.authenticators.map(([id]) => id);
 try {
@@ -35,7 +39,7 @@ try {
 }
 engine.free();
 const raw: RawEngine | undefined = undefined;
-void [raw, reason, allowed, firstHeader, roles, owner, fromRequest, fromHeaders, fromObject, keys, token, digest, where, ids];
+void [raw, backend, malformed, reason, allowed, firstHeader, roles, owner, fromRequest, fromHeaders, fromObject, keys, token, digest, where, ids];
 
 // @ts-expect-error: a method is a string
 engine.decide({ method: 1, path: "/" });
@@ -49,4 +53,8 @@ new Engine("", { format: "yaml" });
 const bogus: Reason = "forbidden";
 // @ts-expect-error: allow is a boolean
 const notString: string = d.allow;
-void [bogus, notString];
+// @ts-expect-error: decide returns a Promise, not a Decision
+const notAwaited: Decision = engine.decide({ method: "GET", path: "/" });
+// @ts-expect-error: a Promise has no allow
+void engine.decideRequest(new Request("https://api.example/x")).allow;
+void [bogus, notString, notAwaited];

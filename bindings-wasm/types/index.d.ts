@@ -90,12 +90,21 @@ export interface AdmitError extends Error {
 
 export declare class Engine {
   constructor(policyText: string, options?: EngineOptions);
-  decide(request: AdmitRequest): Decision;
+  /** Always a Promise: an RSA, ECDSA or Ed25519 token is verified with WebCrypto
+   * (`crypto.subtle.verify`); every other decision (API keys, HMAC, anonymous, a
+   * refusal) is taken at once and the Promise is already resolved. A wrong argument
+   * rejects it with a TypeError (`code: "invalid_argument"`). */
+  decide(request: AdmitRequest): Promise<Decision>;
   /** Decides on `new URL(request.url).pathname` (and its query), undecoded: the path a
-   * worker's router matches. A URL that does not parse is `malformed_request`. */
-  decideRequest(request: Request, options?: { peer?: string | null; now?: number | Date | null }): Decision;
+   * worker's router matches. A URL that does not parse is `malformed_request`. A
+   * Promise, as `decide`. */
+  decideRequest(request: Request, options?: { peer?: string | null; now?: number | Date | null }): Promise<Decision>;
+  /** Synchronous: nothing to verify. */
   malformed(detail?: string): Decision;
+  /** Replaces a key set; the CryptoKeys imported for the old keys are dropped. */
   setJwks(authenticatorId: string, jwks: string | object): number;
+  /** HMAC keys issue; in the default (host-crypto) build an RSA, EC or Ed25519
+   * `signing_key` throws `unsupported`. */
   issueToken(authenticatorId: string, subject: string, options?: TokenOptions): string;
   readonly warnings: PolicyProblem[];
   readonly authenticators: Array<[string, string]>;
@@ -103,3 +112,8 @@ export declare class Engine {
 }
 
 export declare function hashKey(key: string): string;
+
+/** The build's crypto backend: `"host"` (the default build: RSA, ECDSA and Ed25519
+ * signatures verified with WebCrypto, HMAC in the module) or `"rust-crypto"` (every
+ * signature verified inside the module; `ADMIT_WASM_CRYPTO=rust-crypto` in build.sh). */
+export declare function cryptoBackend(): "host" | "rust-crypto";

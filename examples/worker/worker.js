@@ -100,7 +100,9 @@ export default {
   async fetch(request, env) {
     engine ??= new Engine(env.POLICY, { env: JSON.parse(env.POLICY_ENV ?? "{}") });
     const peer = request.headers.get("CF-Connecting-IP") ?? undefined;
-    const d = engine.decideRequest(request, { peer });
+    // A Promise: a JWT signed with RSA, ECDSA or Ed25519 is verified with WebCrypto
+    // (already resolved for API keys, HMAC and every refusal before a signature).
+    const d = await engine.decideRequest(request, { peer });
     if (!d.allow) {
       const out = new Response(d.body, { status: d.status, headers: d.headers });
       // A debugging aid (off unless the REPORT binding is "1"): which reason refused.

@@ -4,7 +4,10 @@
 // Needs bindings-wasm/pkg (bindings-wasm/build.sh) and `npm install` here.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { FM_KEYS, MR_TOKEN, SM_KEY, startWorkerd } from "./workerd.mjs";
+
+const TOKENS = JSON.parse(readFileSync(new URL("../../tests/fixtures/tokens.json", import.meta.url), "utf8"));
 
 let workerd;
 let mr;
@@ -94,6 +97,28 @@ test("skillmeat: a wrong API key is 401 Invalid or expired token", async () => {
   const r = await fetch(`${sm}/api/v1/artifacts`, { headers: { "X-API-Key": "sk-wrong" } });
   assert.equal(r.status, 401);
   assert.match(await r.text(), /Invalid or expired token/);
+});
+
+test("skillmeat: a Clerk RS256 token, verified by workerd's WebCrypto, is team_admin; a tampered one is 401", async () => {
+  // The worker decides at the clock's `now`; the fixtures' tokens are valid around
+  // 1790000000 (2026-09-21). The core checks the signature before the claims, so a
+  // genuine token past its `exp` is `expired` only once WebCrypto said its signature is
+  // valid, and a tampered one is `invalid_credentials` whatever the clock.
+  const ok = await fetch(`${sm}/api/v1/artifacts`, { headers: { Authorization: `Bearer ${TOKENS.clerk_org_admin}` } });
+  const sig = TOKENS.clerk_org_admin.split(".");
+  const raw = Buffer.from(sig[2], "base64url");
+  raw[raw.length - 1] ^= 1;
+  const bad = await fetch(`${sm}/api/v1/artifacts`, { headers: { Authorization: `Bearer ${sig[0]}.${sig[1]}.${raw.toString("base64url")}` } });
+  assert.equal(bad.status, 401);
+  assert.equal(bad.headers.get("x-admit-reason"), "invalid_credentials");
+  const now = Math.floor(Date.now() / 1000);
+  if (now < 1790000060) {
+    assert.equal(ok.status, 200);
+    assert.equal((await ok.json()).principal.roles[0], "team_admin");
+  } else {
+    assert.equal(ok.status, 401);
+    assert.equal(ok.headers.get("x-admit-reason"), "expired");
+  }
 });
 
 test("fetchml: bob reads his own job, and the handler's owner is the one admit checked", async () => {

@@ -2,9 +2,11 @@
 // 127.0.0.1: the Model Registry (CORS), SkillMeat (API key and enterprise PAT enabled)
 // and FetchML, each with its policy from examples/policies and the test credentials
 // below; and a fourth time, SkillMeat with the binding's old path, for the differential
-// test to show that it catches it. Needs bindings-wasm/pkg (bindings-wasm/build.sh) and `npm install` here.
+// test to show that it catches it; and vectors-worker.js, which runs vector documents
+// inside workerd (vectors.test.mjs). Needs bindings-wasm/pkg (bindings-wasm/build.sh) and
+// `npm install` here.
 import { spawn } from "node:child_process";
-import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
@@ -29,7 +31,16 @@ const APPS = {
   sm: {
     app: "skillmeat",
     policy: "skillmeat.toml",
-    env: { SKILLMEAT_AUTH_ENABLED: "true", SKILLMEAT_API_KEY_ENABLED: "true", SKILLMEAT_API_KEY: SM_KEY, SKILLMEAT_ENTERPRISE_PAT_SECRET: SM_PAT },
+    env: {
+      SKILLMEAT_AUTH_ENABLED: "true",
+      SKILLMEAT_API_KEY_ENABLED: "true",
+      SKILLMEAT_API_KEY: SM_KEY,
+      SKILLMEAT_ENTERPRISE_PAT_SECRET: SM_PAT,
+      // Clerk RS256 tokens, verified by workerd's WebCrypto (tests/fixtures: test keys).
+      CLERK_ISSUER: "https://test-instance.clerk.accounts.dev",
+      CLERK_AUDIENCE: "skillmeat-api",
+      CLERK_JWKS: readFileSync(join(root, "tests/fixtures/jwks.json"), "utf8"),
+    },
   },
   fm: { app: "fetchml", policy: "fetchml.toml", env: {} },
 };
@@ -75,10 +86,10 @@ function freePort() {
 
 const capnpText = (s) => JSON.stringify(s); // a JSON string is a valid Cap'n Proto text literal
 
-function workerConfig(name, { app, policy, env, admit = "admit-wasm.js" }) {
+function workerConfig(name, { app, policy, env, admit = "admit-wasm.js", main = "worker.js" }) {
   return `const ${name}Worker :Workerd.Worker = (
   modules = [
-    (name = "worker.js", esModule = embed "worker.js"),
+    (name = "worker.js", esModule = embed "${main}"),
     (name = "admit-wasm", esModule = embed "${admit}"),
     (name = "node_modules/admit-wasm/js/workerd.js", esModule = embed "node_modules/admit-wasm/js/workerd.js"),
     (name = "node_modules/admit-wasm/js/engine.js", esModule = embed "node_modules/admit-wasm/js/engine.js"),
@@ -106,14 +117,16 @@ export async function startWorkerd(name) {
   cpSync(join(pkg, "js"), join(mod, "js"), { recursive: true });
   cpSync(join(pkg, "pkg"), join(mod, "pkg"), { recursive: true });
   cpSync(join(here, "worker.js"), join(out, "worker.js"));
+  cpSync(join(here, "vectors-worker.js"), join(out, "vectors-worker.js"));
   for (const a of Object.values(APPS)) cpSync(join(root, "examples/policies", a.policy), join(out, a.policy));
   // The bare specifier "admit-wasm" names this module, which re-exports the package's
   // workerd entry (what a bundler's "workerd" export condition picks).
   writeFileSync(join(out, "admit-wasm.js"), 'export * from "./node_modules/admit-wasm/js/workerd.js";\n');
   writeFileSync(join(out, "admit-wasm-old.js"), OLD_BINDING);
+  const services = { ...APPS, vectors: { ...APPS.mr, main: "vectors-worker.js" } };
   const ports = {};
-  for (const k of Object.keys(APPS)) ports[k] = await freePort();
-  const names = Object.keys(APPS);
+  for (const k of Object.keys(services)) ports[k] = await freePort();
+  const names = Object.keys(services);
   writeFileSync(
     join(out, "config.capnp"),
     `using Workerd = import "/workerd/workerd.capnp";
@@ -123,7 +136,7 @@ const config :Workerd.Config = (
 ${names.map((k) => `    (name = "${k}", address = "127.0.0.1:${ports[k]}", http = (), service = "${k}"),`).join("\n")}
   ],
 );
-${names.map((k) => workerConfig(k, APPS[k])).join("\n")}`,
+${names.map((k) => workerConfig(k, services[k])).join("\n")}`,
   );
   const bin = join(here, "node_modules/.bin/workerd");
   const child = spawn(bin, ["serve", join(out, "config.capnp")], { stdio: ["ignore", "inherit", "inherit"] });
