@@ -11,7 +11,7 @@
 //!   that is odd, at least 3 and at most [`MAX_RSA_EXPONENT`] (the backend refuses
 //!   moduli above 4096 bits at verification, so a longer key could never verify);
 //! - EC: `x` and `y` of exactly the curve's size (32 bytes for P-256, 48 for P-384),
-//!   a point on the curve (so not the identity);
+//!   a point on the curve (so not the identity), checked by `curve` in every build;
 //! - Ed25519: exactly 32 bytes that decode to a point, of large order (a small-order key,
 //!   the identity say, verifies forged signatures);
 //! - HMAC: at least one byte here; the RFC 7518 length for each algorithm is checked
@@ -104,12 +104,8 @@ pub(crate) fn ec_point(family: KeyFamily, point: &[u8]) -> Result<(), String> {
     if point.len() != 1 + 2 * size || point.first() != Some(&4) {
         return Err(format!("EC public key is not an uncompressed point of {size}-byte coordinates"));
     }
-    let on_curve = match family {
-        KeyFamily::P256 => p256::PublicKey::from_sec1_bytes(point).is_ok(),
-        KeyFamily::P384 => p384::PublicKey::from_sec1_bytes(point).is_ok(),
-        _ => false,
-    };
-    if on_curve { Ok(()) } else { Err("EC public key is not a point on its curve".into()) }
+    let (x, y) = point.get(1..).unwrap_or_default().split_at(size);
+    if super::curve::on_curve(family, x, y) { Ok(()) } else { Err("EC public key is not a point on its curve".into()) }
 }
 
 /// Checks EC coordinates `x` and `y` and returns the uncompressed SEC1 point.

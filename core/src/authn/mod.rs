@@ -6,6 +6,7 @@
 //! is a denial and never falls through to a weaker authenticator.
 
 pub(crate) mod crypto;
+mod curve;
 pub(crate) mod jwt;
 pub(crate) mod keys;
 pub(crate) mod local;
