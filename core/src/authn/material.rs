@@ -12,8 +12,9 @@
 //!   moduli above 4096 bits at verification, so a longer key could never verify);
 //! - EC: `x` and `y` of exactly the curve's size (32 bytes for P-256, 48 for P-384),
 //!   a point on the curve (so not the identity), checked by `curve` in every build;
-//! - Ed25519: exactly 32 bytes that decode to a point, of large order (a small-order key,
-//!   the identity say, verifies forged signatures);
+//! - Ed25519: exactly 32 bytes that decode to a point (RFC 8032 section 5.1.3: `y`
+//!   below p, so one encoding per point), of large order (a small-order key, the
+//!   identity say, verifies forged signatures); checked by `curve` in every build;
 //! - HMAC: at least one byte here; the RFC 7518 length for each algorithm is checked
 //!   by the caller, which knows the algorithms.
 //!
@@ -127,10 +128,10 @@ pub(crate) fn ed25519(x: &[u8]) -> Result<(), String> {
     let Ok(bytes) = <&[u8; 32]>::try_from(x) else {
         return Err(format!("Ed25519 public key of {} bytes; it must be 32", x.len()));
     };
-    match ed25519_dalek::VerifyingKey::from_bytes(bytes) {
-        Ok(k) if !k.is_weak() => Ok(()),
-        Ok(_) => Err("Ed25519 public key is of small order (a weak key)".into()),
-        Err(_) => Err("Ed25519 public key is not a point on the curve".into()),
+    match super::curve::ed25519(bytes) {
+        super::curve::EdPoint::Fine => Ok(()),
+        super::curve::EdPoint::SmallOrder => Err("Ed25519 public key is of small order (a weak key)".into()),
+        super::curve::EdPoint::Invalid => Err("Ed25519 public key is not a point on the curve".into()),
     }
 }
 
