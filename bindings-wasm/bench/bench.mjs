@@ -1,6 +1,6 @@
 // Timing (not a test): decisions per second through the WASM package in Node, against
-// jose's jwtVerify for the same tokens and, when it builds, the native core
-// (bench/native.rs). Ratios are taken in one run, since machines are noisy.
+// jose's jwtVerify for the same tokens and the native core (benches/examples/native_decide.rs
+// in the main workspace, given the same requests). Ratios are taken in one run, since machines are noisy.
 //   node bench/bench.mjs              (after build.sh; builds and runs the native figure too)
 //   node bench/bench.mjs --no-native  (WASM and jose only)
 //
@@ -147,21 +147,32 @@ const [wasmEd, joseEd] = await pair(() => multi.decide(edReq), () => jwtVerify(e
 let native = null;
 let nativeNote = "";
 if (!process.argv.includes("--no-native")) {
-  // Native with the pure-Rust backend (rust-crypto: this crate's other backend; the
-  // host-crypto default cannot verify RS256 outside a JS host), at opt-level 3, not this
-  // crate's release profile ("z", chosen for the .wasm). Its own target dir, so that the
-  // two profiles do not rebuild each other's host artefacts. bench/native.rs belongs to
-  // the shared benchmarks (benches/): when it does not build or run, the column is left out.
-  const args = ["run", "-q", "--release", "--locked", "--no-default-features", "--features", "rust-crypto", "--config", "profile.release.opt-level=3", "--example", "native", "--", root, hsToken, rsToken, JSON.stringify(ORDINARY)];
+  // The same decisions, native, as the Rust, Python and C bindings ship the core (aws-lc,
+  // the main workspace's release profile, opt-level 3; not this crate's "z", chosen for
+  // the .wasm), by the workspace's one timing program (benches/examples/native_decide.rs).
+  // The RS256 case repeats one token with the policy's default verified-token cache.
+  const policy = (name) => join(root, "examples/policies", name);
+  const request = (path, headers, ...rest) => [
+    "--path", path, "--peer", "127.0.0.1", "--now", String(NOW), ...headers.flatMap(([n, v]) => ["--header", `${n}: ${v}`]), ...rest,
+  ];
+  const ragEnv = ["--policy", policy("rag-modulo.toml"), "--env", `JWT_SECRET_KEY=${SECRET}`];
+  const fetchmlEnv = ["--policy", policy("fetchml.toml")];
+  const clerkEnv = [
+    "--policy", policy("skillmeat.toml"), "--env", "SKILLMEAT_AUTH_ENABLED=true", "--env", `CLERK_ISSUER=${ISSUER}`,
+    "--env", "CLERK_AUDIENCE=skillmeat-api", "--env-file", `CLERK_JWKS=${join(root, "tests/fixtures/jwks.json")}`,
+  ];
+  const cases = [
+    "--case", "deny_ns", ...ragEnv, ...request(denyReq.path, denyReq.headers, "--expect", "deny"),
+    "--case", "api_key_ns", ...fetchmlEnv, ...request(keyReq.path, keyReq.headers),
+    "--case", "api_key_worker_ns", ...fetchmlEnv, ...request(workerKeyReq.path, workerKeyReq.headers),
+    "--case", "hs256_ns", ...ragEnv, ...request(hsReq.path, hsReq.headers, "--iterations", "100000"),
+    "--case", "rs256_ns", ...clerkEnv, ...request(rsReq.path, rsReq.headers, "--iterations", "5000"),
+  ];
+  const args = ["run", "-q", "--release", "--locked", "-p", "admit-benches", "--example", "native_decide", "--", ...cases];
   try {
-    const out = execFileSync("cargo", args, {
-      cwd: here,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, CARGO_TARGET_DIR: join(process.env.CARGO_TARGET_DIR ?? join(here, "target"), "native-o3") },
-    });
-    native = JSON.parse(out.toString());
+    native = JSON.parse(execFileSync("cargo", args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] }).toString());
   } catch (e) {
-    nativeNote = `\n(native column left out: bench/native.rs did not build or run: ${String(e.stderr ?? e.message).trim().split("\n").slice(-3).join(" / ")})`;
+    nativeNote = `\n(native column left out: native_decide did not build or run: ${String(e.stderr ?? e.message).trim().split("\n").slice(-3).join(" / ")})`;
   }
 }
 
@@ -175,14 +186,14 @@ const row = (name, r, nat, jose) => {
   return `| ${name} | ${cells.join(" | ")} |`;
 };
 const joseVersion = JSON.parse(readFileSync(join(here, "node_modules/jose/package.json"), "utf8")).version;
-console.log(`Node ${process.version}, admit-wasm (await decide()) vs native Engine::decide (rust-crypto, opt-level 3) vs jose ${joseVersion} jwtVerify\n`);
+console.log(`Node ${process.version}, admit-wasm (await decide()) vs native Engine::decide (aws-lc, opt-level 3) vs jose ${joseVersion} jwtVerify\n`);
 console.log("| decision | admit-wasm in Node | native core | jose jwtVerify |");
 console.log("|---|---:|---:|---:|");
 console.log(row("no credential: 401 (RAG Modulo)", wasmDeny, native?.deny_ns, null));
 console.log(row("API key (FetchML)", wasmKey, native?.api_key_ns, null));
 console.log(row("API key + 12 ordinary headers (a Worker's request)", wasmKeyWorker, native?.api_key_worker_ns, null));
 console.log(row("HS256 JWT (RAG Modulo)", wasmHs, native?.hs256_ns, joseHs));
-// bench/native.rs repeats one RS256 token with the policy's default verified-token cache:
+// native_decide repeats one RS256 token with the policy's default verified-token cache:
 // its figure belongs to the repeated row.
 console.log(row("RS256 JWT via JWKS, fresh (SkillMeat Clerk, verified_cache = 0)", wasmRs, null, joseRs));
 console.log(row("RS256 JWT via JWKS, repeated token (default verified_cache)", wasmRsCached, native?.rs256_ns, joseRs2));
