@@ -105,6 +105,27 @@ impl Pattern {
         }
     }
 
+    /// True when a path split into its segments matches.
+    fn matches_segments(&self, parts: &[&str]) -> bool {
+        let mut parts = parts.iter();
+        for seg in &self.segs {
+            match seg {
+                Seg::Tail => return true,
+                Seg::Lit(l) => {
+                    if parts.next().is_none_or(|p| *p != l.as_str()) {
+                        return false;
+                    }
+                }
+                Seg::Param(_) | Seg::Any => {
+                    if parts.next().is_none() {
+                        return false;
+                    }
+                }
+            }
+        }
+        parts.next().is_none()
+    }
+
     /// True when the canonical path matches.
     pub fn matches(&self, path: &str) -> bool {
         let mut parts = segments(path);
@@ -321,6 +342,9 @@ impl Hasher for Fnv {
 
 type SegmentIndex = HashMap<String, Vec<(usize, usize)>, BuildHasherDefault<Fnv>>;
 
+/// The most segments a path is split into on the stack for matching.
+const SPLIT_SEGMENTS: usize = 16;
+
 /// All rules, with an index by first literal segment.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RouteTable {
@@ -348,7 +372,24 @@ impl RouteTable {
 
     /// The first rule (in policy order) whose methods and a pattern match.
     pub fn find(&self, method: &str, path: &str) -> Option<(&Rule, &Pattern)> {
-        let first = segments(path).next();
+        // The path split once, on the stack, for every pattern tried; a path of more
+        // segments than that is matched by each pattern from its text.
+        let mut buf: [&str; SPLIT_SEGMENTS] = [""; SPLIT_SEGMENTS];
+        let mut n = 0;
+        let mut split = true;
+        for seg in segments(path) {
+            match buf.get_mut(n) {
+                Some(slot) => *slot = seg,
+                None => {
+                    split = false;
+                    break;
+                }
+            }
+            n += 1;
+        }
+        let parts = buf.get(..n).unwrap_or_default();
+        let matches = |p: &Pattern| if split { p.matches_segments(parts) } else { p.matches(path) };
+        let first = parts.first().copied();
         let bucket: &[(usize, usize)] = first.and_then(|f| self.by_first.get(f)).map_or(&[], Vec::as_slice);
         // Walk both lists in rule order; each is sorted by construction.
         let (mut a, mut b) = (bucket.iter().peekable(), self.open.iter().peekable());
@@ -368,7 +409,7 @@ impl RouteTable {
             let &(ri, pi) = next?;
             let Some(rule) = self.rules.get(ri) else { continue };
             let Some(p) = rule.patterns.get(pi) else { continue };
-            if rule.methods.contains(method) && p.matches(path) {
+            if rule.methods.contains(method) && matches(p) {
                 return Some((rule, p));
             }
         }
@@ -402,6 +443,20 @@ mod tests {
 
     #[test]
     fn patterns_match_canonical_paths() {
+        // Split once or read from the text, a pattern answers the same, for paths of 0 to
+        // 20 segments (beyond the 16 split on the stack).
+        let patterns = ["/", "/a", "/a/{x}", "/a/*/c", "/a/**", "/**", "/{x}/b/**", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q"];
+        let letters = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t"];
+        for n in 0..=20 {
+            for shift in 0..3 {
+                let segs: Vec<&str> = (0..n).map(|i| letters[(i + shift * (i % 2)) % letters.len()]).collect();
+                let path = format!("/{}", segs.join("/"));
+                for text in patterns {
+                    let pat = p(text);
+                    assert_eq!(pat.matches_segments(&segs), pat.matches(&path), "{text} on {path}");
+                }
+            }
+        }
         assert!(p("/api/v1/artifacts/{id}").matches("/api/v1/artifacts/42"));
         assert!(!p("/api/v1/artifacts/{id}").matches("/api/v1/artifacts"));
         assert!(!p("/api/v1/artifacts/{id}").matches("/api/v1/artifacts/42/x"));
