@@ -57,7 +57,7 @@ ISSUER = "https://test-instance.clerk.accounts.dev"
 AUDIENCE = "skillmeat-api"
 RS_PATH = "/api/v1/artifacts"
 HS_PATH = "/api/search"
-FRESH_TOKENS = 10_000  # > the verified-token cache (4096 by default, at most ~8192 held)
+FRESH_TOKENS = 10_000  # > the verified-token cache (1024 by default)
 CONNECTIONS = 8
 
 # ---------------------------------------------------------------------------------------
