@@ -445,8 +445,10 @@ mod tests {
     fn patterns_match_canonical_paths() {
         // Split once or read from the text, a pattern answers the same, for paths of 0 to
         // 20 segments (beyond the 16 split on the stack).
-        let patterns = ["/", "/a", "/a/{x}", "/a/*/c", "/a/**", "/**", "/{x}/b/**", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q"];
-        let letters = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t"];
+        let patterns =
+            ["/", "/a", "/a/{x}", "/a/*/c", "/a/**", "/**", "/{x}/b/**", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q"];
+        let letters =
+            ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t"];
         for n in 0..=20 {
             for shift in 0..3 {
                 let segs: Vec<&str> = (0..n).map(|i| letters[(i + shift * (i % 2)) % letters.len()]).collect();
