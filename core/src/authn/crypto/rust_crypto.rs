@@ -146,6 +146,8 @@ impl PrivateKey {
 
     /// Signs `message` with `alg` (a fitting algorithm).
     pub fn sign(&self, alg: Algorithm, message: &[u8]) -> Result<Vec<u8>, String> {
+        // The one read outside the engine's inputs: entropy, to blind RSA signing and salt
+        // PSS when a token is issued (aws-lc's signer does the same). No decision uses it.
         let mut rng = rand_core::OsRng;
         match self {
             PrivateKey::Hmac(secret) => Ok(hmac_sign(secret, alg.hash(), message)),
