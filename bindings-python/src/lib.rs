@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use admit::{Format, LoadError, Resolver};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -521,6 +521,22 @@ fn format_arg(format: &str) -> PyResult<Format> {
     }
 }
 
+/// An unreadable policy file as Python's `open` reports it: `OSError(errno, strerror,
+/// filename)`, which Python turns into `FileNotFoundError`, `PermissionError`,
+/// `IsADirectoryError`... with the path in `filename` and in the message. A file that is
+/// not UTF-8 is a `ValueError` naming the file (never its bytes).
+fn file_error(path: &Path, e: &std::io::Error) -> PyErr {
+    let text = e.to_string();
+    let strerror = text.split(" (os error").next().unwrap_or(&text).to_owned();
+    match e.raw_os_error() {
+        Some(code) => PyOSError::new_err((code, strerror, path.display().to_string())),
+        None if e.kind() == std::io::ErrorKind::InvalidData => {
+            PyValueError::new_err(format!("policy file {} is not UTF-8 text", path.display()))
+        }
+        None => PyOSError::new_err(format!("{}: {strerror}", path.display())),
+    }
+}
+
 #[pymethods]
 impl Engine {
     /// Compiles a policy file (`.json` is JSON, anything else TOML). `{env=...}`
@@ -534,7 +550,7 @@ impl Engine {
         }
         let path: PathBuf = path.extract()?;
         #[expect(clippy::disallowed_methods, reason = "the binding is a host: it reads the policy file")]
-        let text = std::fs::read_to_string(&path)?;
+        let text = std::fs::read_to_string(&path).map_err(|e| file_error(&path, &e))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let format = Format::from_path(&path.to_string_lossy());
         compile(py, &text, format, env, base, Some(&path))

@@ -53,6 +53,33 @@ def test_from_file_str_and_pathlike(engine: admit.Engine) -> None:
     assert "api-key" in repr(e)
 
 
+def test_an_unreadable_policy_file_is_named_as_open_names_it(tmp_path: Path) -> None:
+    """Each way a policy file cannot be read raises what Python's own open() raises, with
+    the path in `filename` and in the message; a file that is not UTF-8 is a ValueError
+    naming the file, never quoting its bytes."""
+    import errno
+
+    missing = tmp_path / "nope" / "policy.toml"
+    with pytest.raises(FileNotFoundError) as e:
+        admit.Engine.from_file(missing)
+    assert e.value.errno == errno.ENOENT and e.value.filename == str(missing)
+    assert str(missing) in str(e.value)
+    with pytest.raises(IsADirectoryError) as d:
+        admit.Engine.from_file(tmp_path)
+    assert d.value.filename == str(tmp_path)
+    binary = tmp_path / "policy.toml"
+    binary.write_bytes(b"secret = \xff\xfe not text")
+    with pytest.raises(ValueError, match="is not UTF-8") as v:
+        admit.Engine.from_file(binary)
+    assert str(binary) in str(v.value) and "secret" not in str(v.value)
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked.toml"
+        locked.write_text("")
+        locked.chmod(0)
+        with pytest.raises(PermissionError):
+            admit.Engine.from_file(locked)
+
+
 def test_from_file_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in SKILLMEAT_ENV.items():
         monkeypatch.setenv(k, v)

@@ -86,7 +86,8 @@ class Decision:
     def to_json(self) -> str: ...
 
 class Engine:
-    """A compiled policy: immutable, thread-safe; reload by building a new one."""
+    """A compiled policy, thread-safe. The policy never changes (reload by building a
+    new engine); ``set_jwks`` swaps a JWT key set in place for every thread."""
 
     @staticmethod
     def from_file(path: StrPath, env: Optional[Mapping[str, str]] = None) -> Engine: ...

@@ -29,7 +29,8 @@
   ``/docs`` shows the lock and the Authorize button works.
 - Reload: build a new engine and assign it, ``guard.engine = admit.Engine.from_file(...)``.
   Requests in flight finish with the engine they started with; the next ones use the
-  new one. The engine itself is immutable and shared by every thread.
+  new one. The engine is shared by every thread; its policy never changes, while
+  ``engine.set_jwks`` swaps a key set in place for all of them (README, "Threads").
 """
 
 from __future__ import annotations
