@@ -22,7 +22,7 @@ use super::crypto::deferred::{HostChecks, SignatureCheck};
 pub(crate) use super::crypto::{Algorithm, SigningKey as SignerKey, Verified, VerifyingKey};
 use super::material;
 use super::token_cache::TokenCache;
-use super::{Denial, Identity, Outcome};
+use super::{ByteClass, Denial, Identity, Outcome};
 use crate::error::EngineError;
 use crate::reason::Reason;
 use crate::roles::{DirectScopes, RoleTable, Who};
@@ -462,8 +462,7 @@ struct Compact<'t> {
 /// not empty. One pass over the bytes for the alphabet, without an early exit.
 fn compact(token: &str) -> Option<Compact<'_>> {
     let bytes = token.as_bytes();
-    let alphabet =
-        bytes.iter().fold(true, |ok, &b| ok & (BASE64URL.get(usize::from(b)).copied().unwrap_or(false) | (b == b'.')));
+    let alphabet = bytes.iter().fold(true, |ok, &b| ok & (BASE64URL.has(b) | (b == b'.')));
     let first = bytes.iter().position(|b| *b == b'.')?;
     let second = first + 1 + bytes.get(first + 1..)?.iter().position(|b| *b == b'.')?;
     let (signing_input, dot_signature) = token.split_at_checked(second)?;
@@ -481,18 +480,8 @@ fn is_jwt_shaped(token: &str) -> bool {
     compact(token).is_some()
 }
 
-/// The base64url alphabet (RFC 4648 section 5), as a table.
-#[expect(clippy::indexing_slicing, reason = "the loop keeps i below 256")]
-static BASE64URL: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-        i += 1;
-    }
-    t
-};
+/// The base64url alphabet (RFC 4648 section 5).
+static BASE64URL: ByteClass = ByteClass::alphanumeric_and(b"-_");
 
 /// The payload of a JWT-shaped token as a JSON object, not yet verified: one object,
 /// no member name twice at any level (RFC 7519 section 4 lets a parser refuse them; a

@@ -127,22 +127,39 @@ pub(crate) fn bearer_token<'a>(req: &Request<'a>, max_bytes: usize) -> Result<Op
 /// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(t: &str) -> bool {
     let body = t.trim_end_matches('=');
-    !body.is_empty() && body.bytes().fold(true, |ok, b| ok & B64TOKEN.get(usize::from(b)).copied().unwrap_or(false))
+    !body.is_empty() && body.bytes().fold(true, |ok, b| ok & B64TOKEN.has(b))
 }
 
-/// The bytes of an RFC 6750 `b64token` before its `=` padding, as a table: one load per
-/// byte on every token of every request.
-#[expect(clippy::indexing_slicing, reason = "the loop keeps i below 256")]
-static B64TOKEN: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-        i += 1;
+/// The bytes of an RFC 6750 `b64token` before its `=` padding.
+static B64TOKEN: ByteClass = ByteClass::alphanumeric_and(b"-._~+/");
+
+/// A set of bytes as a table: one load per byte, for scans over every token of every
+/// request.
+pub(crate) struct ByteClass([bool; 256]);
+
+impl ByteClass {
+    /// ASCII letters and digits, and `extra`.
+    #[expect(clippy::indexing_slicing, reason = "the loops keep their indexes in bounds")]
+    pub(crate) const fn alphanumeric_and(extra: &[u8]) -> Self {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = (i as u8).is_ascii_alphanumeric();
+            i += 1;
+        }
+        let mut j = 0;
+        while j < extra.len() {
+            t[extra[j] as usize] = true;
+            j += 1;
+        }
+        ByteClass(t)
     }
-    t
-};
+
+    /// True when the byte is in the set.
+    pub(crate) fn has(&self, b: u8) -> bool {
+        self.0.get(usize::from(b)).copied().unwrap_or(false)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -166,7 +183,7 @@ mod tests {
     fn b64token_table_is_the_grammar() {
         for b in 0u8..=255 {
             let want = b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
-            assert_eq!(B64TOKEN.get(usize::from(b)).copied().unwrap_or(false), want, "{b}");
+            assert_eq!(B64TOKEN.has(b), want, "{b}");
         }
         assert!(is_b64token("abc=="));
         assert!(!is_b64token("=="));
