@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { join, normalize, extname } from "node:path";
 import { chromium } from "playwright-core";
-import { allDocs, policyText, policyFormat, check } from "./helpers.mjs";
+import { allDocs, policyText, policyFormat, compareRuns } from "./helpers.mjs";
 
 const pkg = fileURLToPath(new URL("..", import.meta.url));
 const root = join(pkg, "..");
@@ -164,25 +164,9 @@ test("every shared vector and the WebCrypto document pass in headless Chromium",
   assert.deepEqual(errors, []);
   assert.equal(r.error, undefined, r.error);
   assert.equal(r.length, DOCS.length);
-  const failures = [];
-  let cases = 0;
-  DOCS.forEach(([file, doc], i) => {
-    const got = r[i];
-    if ("expect_load_error" in doc) {
-      const e = got.loadError;
-      if (!e || e.code !== "policy_error" || !e.message.includes(doc.expect_load_error) || e.errors < 1 || e.place !== e.first) {
-        failures.push(`${file}: want load error ${JSON.stringify(doc.expect_load_error)}, got ${JSON.stringify(got)}`);
-      }
-      return;
-    }
-    if (got.loadError) return failures.push(`${file}: did not load: ${got.loadError.message}`);
-    assert.equal(got.secure, true, "WebCrypto needs a secure context (127.0.0.1 is one)");
-    doc.cases.forEach((c, j) => {
-      cases++;
-      const errs = check(c.expect, got.decisions[j]);
-      if (errs.length) failures.push(`${file} / ${c.name}: ${errs.join("; ")}`);
-    });
-  });
+  const { failures, cases } = compareRuns(DOCS, r, (got) =>
+    assert.equal(got.secure, true, "WebCrypto needs a secure context (127.0.0.1 is one)"),
+  );
   assert.deepEqual(failures.slice(0, 20), [], `${failures.length} of ${cases} cases failed in Chromium`);
   assert.ok(cases > 900, `only ${cases} cases`);
 });

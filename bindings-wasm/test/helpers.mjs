@@ -172,3 +172,33 @@ export function webcryptoDoc() {
 export function allDocs() {
   return [...vectorFiles().map((f) => [f, loadVector(f)]), ["webcrypto (bindings-wasm)", webcryptoDoc()]];
 }
+
+/**
+ * Compares what a runtime made of `docs` (`[name, doc]`, as `allDocs` gives) with what
+ * each expects. `results[i]` is `{ loadError }` or `{ decisions }` (or `{ thrown }`),
+ * as the page and worker runners return them; `onLoaded(result)` sees each loaded one.
+ * Returns the failures, one line each, and the number of cases compared.
+ */
+export function compareRuns(docs, results, onLoaded = () => {}) {
+  const failures = [];
+  let cases = 0;
+  docs.forEach(([file, doc], i) => {
+    const got = results[i];
+    if (got.thrown) return failures.push(`${file}: threw ${got.thrown}`);
+    if ("expect_load_error" in doc) {
+      const e = got.loadError;
+      if (!e || e.code !== "policy_error" || !e.message.includes(doc.expect_load_error) || e.errors < 1 || e.place !== e.first) {
+        failures.push(`${file}: want load error ${JSON.stringify(doc.expect_load_error)}, got ${JSON.stringify(got)}`);
+      }
+      return;
+    }
+    if (got.loadError) return failures.push(`${file}: did not load: ${got.loadError.message}`);
+    onLoaded(got);
+    doc.cases.forEach((c, j) => {
+      cases++;
+      const errs = check(c.expect, got.decisions[j]);
+      if (errs.length) failures.push(`${file} / ${c.name}: ${errs.join("; ")}`);
+    });
+  });
+  return { failures, cases };
+}

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorkerd } from "./workerd.mjs";
-import { allDocs, policyText, policyFormat, check } from "../../bindings-wasm/test/helpers.mjs";
+import { allDocs, policyText, policyFormat, compareRuns } from "../../bindings-wasm/test/helpers.mjs";
 
 let workerd;
 before(async () => {
@@ -26,27 +26,8 @@ async function run(docs) {
 test("every shared vector and the WebCrypto document pass in workerd", async (t) => {
   const results = await run(DOCS);
   assert.equal(results.length, DOCS.length);
-  const failures = [];
-  let cases = 0;
   let verified = 0;
-  DOCS.forEach(([file, doc], i) => {
-    const got = results[i];
-    if (got.thrown) return failures.push(`${file}: threw ${got.thrown}`);
-    if ("expect_load_error" in doc) {
-      const e = got.loadError;
-      if (!e || e.code !== "policy_error" || !e.message.includes(doc.expect_load_error) || e.errors < 1 || e.place !== e.first) {
-        failures.push(`${file}: want load error ${JSON.stringify(doc.expect_load_error)}, got ${JSON.stringify(got)}`);
-      }
-      return;
-    }
-    if (got.loadError) return failures.push(`${file}: did not load: ${got.loadError.message}`);
-    verified += got.verifyCalls;
-    doc.cases.forEach((c, j) => {
-      cases++;
-      const errs = check(c.expect, got.decisions[j]);
-      if (errs.length) failures.push(`${file} / ${c.name}: ${errs.join("; ")}`);
-    });
-  });
+  const { failures, cases } = compareRuns(DOCS, results, (got) => (verified += got.verifyCalls));
   t.diagnostic(`${cases} cases in ${DOCS.length} documents; ${verified} signatures verified by workerd's WebCrypto`);
   assert.deepEqual(failures.slice(0, 20), [], `${failures.length} of ${cases} cases failed in workerd`);
   assert.ok(cases > 900, `only ${cases} cases`);
