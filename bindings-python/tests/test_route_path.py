@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from starlette._utils import get_route_path
 
 import admit
-from admit.fastapi import Admit, AdmitMiddleware, _route_path_copy, route_path
+from admit.fastapi import Admit, AdmitMiddleware, route_path
+from admit.fastapi._routing import _route_path_copy
 
 POLICY = """
 [[authenticators]]

@@ -1,0 +1,60 @@
+"""admit for FastAPI (and any ASGI/Starlette app).
+
+    import admit
+    from admit.fastapi import Admit, CurrentPrincipal, require
+
+    guard = Admit(admit.Engine.from_file("policy.toml"))
+    app = FastAPI()
+    guard.install(app)            # middleware + security schemes in the OpenAPI schema
+
+    @app.get("/api/v1/artifacts")
+    def artifacts(principal: CurrentPrincipal): ...
+
+    @app.delete("/api/v1/artifacts/{id}", dependencies=[Depends(require("artifacts:delete"))])
+    def delete(id: str): ...
+
+- :class:`AdmitMiddleware` (plain ASGI) decides every HTTP request and WebSocket
+  handshake with the policy. A denial is answered with the decision's status, headers
+  and body; a body-less denial gets FastAPI's ``{"detail": message}``. CORS preflights
+  are answered by the policy. An allowed request reaches the app with the decision's
+  headers added to the response, and ``request.state.principal`` and
+  ``request.state.decision`` set. It decides on the path Starlette routes on
+  (:func:`route_path`: ``scope["path"]`` less ``root_path``, already percent-decoded),
+  re-encoded for the engine, so the rule admit matches is the route Starlette runs.
+- :func:`get_principal` / :data:`CurrentPrincipal`, :func:`optional_principal`,
+  :func:`get_decision` are dependencies; :class:`require` checks scopes declared in
+  code (``Depends(require("a:b"))`` or FastAPI's ``Security(require(), scopes=[...])``).
+- :meth:`Admit.install` adds the policy's security schemes (API key header, HTTP
+  bearer) to the OpenAPI schema and marks each operation the policy protects, so
+  ``/docs`` shows the lock and the Authorize button works.
+- Reload: build a new engine and assign it, ``guard.engine = admit.Engine.from_file(...)``.
+  Requests in flight finish with the engine they started with; the next ones use the
+  new one. The engine is shared by every thread; its policy never changes, while
+  ``engine.set_jwks`` swaps a key set in place for all of them (README, "Threads").
+"""
+
+from __future__ import annotations
+
+from ._guard import Admit
+from ._middleware import AdmitMiddleware
+from ._openapi import security_schemes
+from ._routing import route_path
+
+__all__ = [
+    "Admit",
+    "AdmitMiddleware",
+    "CurrentPrincipal",
+    "get_decision",
+    "get_principal",
+    "optional_principal",
+    "require",
+    "route_path",
+    "security_schemes",
+]
+
+try:  # FastAPI is optional: the middleware alone is plain ASGI.
+    import fastapi as _fastapi  # noqa: F401
+except ImportError:  # pragma: no cover - exercised only without FastAPI installed
+    pass
+else:
+    from ._dependencies import CurrentPrincipal, get_decision, get_principal, optional_principal, require
