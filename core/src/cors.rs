@@ -2,6 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::authn::{Denial, single_header};
+use crate::request::Request;
+
 /// An allowed-origin pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum OriginPattern {
@@ -96,6 +99,39 @@ pub(crate) fn parse_origin(text: &str) -> Option<Origin<'_>> {
         None => None,
     };
     Some(Origin { scheme, host: lower(host), port })
+}
+
+/// True when `origin` names the request's own origin: a same-origin request is not a
+/// CORS request (Fetch standard), whatever `[cors]` allows. A browser's `Sec-Fetch-Site`
+/// is its own account and decides when present (`same-origin` only; any other value is
+/// a cross-origin request even if the names match). Without it, the Origin's host and
+/// port must equal the `Host` header's; the scheme cannot be compared, since the
+/// request's own scheme is not part of what the engine sees (Go's
+/// `CrossOriginProtection` makes the same comparison). A missing or unreadable Host
+/// is not the same origin.
+pub(crate) fn same_origin(req: &Request<'_>, origin: &str, max_bytes: usize) -> Result<bool, Denial> {
+    if let Some(site) = single_header(req, "Sec-Fetch-Site", max_bytes)? {
+        return Ok(site.eq_ignore_ascii_case("same-origin"));
+    }
+    let Some(host) = single_header(req, "Host", max_bytes)? else {
+        return Ok(false);
+    };
+    let Some(origin) = parse_origin(origin) else {
+        return Ok(false);
+    };
+    let Some((name, port)) = split_host_port(host) else {
+        return Ok(false);
+    };
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => match p.parse::<u16>() {
+            Ok(n) if default_port(&origin.scheme) == Some(n) => None,
+            Ok(n) => Some(n),
+            Err(_) => return Ok(false),
+        },
+        Some(_) => return Ok(false),
+    };
+    Ok(!name.is_empty() && name.eq_ignore_ascii_case(&origin.host) && port == origin.port)
 }
 
 impl OriginPattern {

@@ -11,7 +11,7 @@ use crate::authn::keys::KeyTable;
 use crate::authn::local::Local;
 use crate::authn::{Denial, Identity, Outcome, bearer_token, single_header};
 use crate::compile::compile;
-use crate::cors::Cors;
+use crate::cors::{Cors, same_origin};
 use crate::decision::Decision;
 use crate::error::{EngineError, LoadError, PolicyWarning};
 use crate::load::{Format, SourceMap, parse};
@@ -254,6 +254,26 @@ impl Engine {
     }
 
     fn evaluate(&self, req: &Request<'_>, host: &HostChecks<'_>) -> Verdict<'_> {
+        let mut v = self.judge(req, host);
+        let unread = v.reason == Reason::MalformedRequest;
+        if self.passes_as_dry_run(&v) && !unread && v.identity.is_none() && !v.authenticated {
+            // A dry run lets the request through, so the app's own code reads the
+            // principal: give it the one the credentials prove, as if the rule that
+            // refused before authentication (no route, a denied route, a CORS origin)
+            // had asked for any authenticator. The reason stays the refusal.
+            if let Ok(identity) = self.authenticate(req, None, host) {
+                v.identity = Some(identity);
+            }
+        }
+        v
+    }
+
+    /// True when a denial in `v` is reported, not enforced (`dry_run`).
+    fn passes_as_dry_run(&self, v: &Verdict<'_>) -> bool {
+        !v.reason.is_allow() && v.reason != Reason::Preflight && (self.dry_run || v.rule.is_some_and(|r| r.dry_run))
+    }
+
+    fn judge(&self, req: &Request<'_>, host: &HostChecks<'_>) -> Verdict<'_> {
         if !is_method_token(req.method) {
             return Verdict::denied(Denial::malformed("method is not an HTTP token"));
         }
@@ -270,6 +290,15 @@ impl Engine {
             let origin = match single_header(req, "Origin", self.max_header) {
                 Ok(o) => o,
                 Err(d) => return Verdict::denied(d),
+            };
+            // A same-origin request (the app's own page writing to it) is not CORS.
+            let origin = match origin {
+                Some(o) => match same_origin(req, o, self.max_header) {
+                    Ok(true) => None,
+                    Ok(false) => Some(o),
+                    Err(d) => return Verdict::denied(d),
+                },
+                None => None,
             };
             if let Some(origin) = origin {
                 if !cors.origins.allows(origin) {
@@ -453,9 +482,8 @@ impl Engine {
 
     fn render(&self, v: Verdict<'_>) -> Decision {
         let reason = v.reason;
-        let rule_dry_run = v.rule.is_some_and(|r| r.dry_run);
         let deny = !reason.is_allow();
-        let dry_run = deny && reason != Reason::Preflight && (self.dry_run || rule_dry_run);
+        let dry_run = self.passes_as_dry_run(&v);
         let enforced_deny = deny && !dry_run;
 
         let t = &self.text;
