@@ -15,7 +15,7 @@ use admit::{Format, LoadError, Resolver};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 create_exception!(
     admit,
@@ -384,6 +384,17 @@ impl Principal {
             "Principal(id={:?}, authenticator={:?}, kind={:?}, roles={:?}, scopes={:?})",
             self.inner.id, self.inner.authenticator, self.inner.kind, self.inner.roles, self.inner.scopes
         )
+    }
+    /// pydantic's hook, so a `Principal` can be a field of a model, a handler's return
+    /// type or a FastAPI `response_model`: it serializes as `to_dict()`. The schema is
+    /// built in Python (`admit/_pydantic.py`), where pydantic is.
+    #[classmethod]
+    fn __get_pydantic_core_schema__<'py>(
+        cls: &Bound<'py, PyType>,
+        source: &Bound<'py, PyAny>,
+        handler: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        cls.py().import("admit._pydantic")?.call_method1("principal_core_schema", (cls, source, handler))
     }
 }
 

@@ -44,6 +44,7 @@ __all__ = [
     "Admit",
     "AdmitMiddleware",
     "CurrentPrincipal",
+    "enforce",
     "get_decision",
     "get_principal",
     "optional_principal",
@@ -57,4 +58,4 @@ try:  # FastAPI is optional: the middleware alone is plain ASGI.
 except ImportError:  # pragma: no cover - exercised only without FastAPI installed
     pass
 else:
-    from ._dependencies import CurrentPrincipal, get_decision, get_principal, optional_principal, require
+    from ._dependencies import CurrentPrincipal, enforce, get_decision, get_principal, optional_principal, require

@@ -1,19 +1,22 @@
-"""FastAPI dependencies: the principal, the decision, and scopes required in code."""
+"""FastAPI dependencies: the principal, the decision, scopes required in code, and the
+policy enforced as a dependency (:class:`enforce`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional, Tuple
+from typing import TYPE_CHECKING, Annotated, Any, Dict, Optional, Tuple
 
 from fastapi import Depends, HTTPException
 from fastapi.security import SecurityScopes
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import HTTPConnection
 
 from .._admit import Decision, Principal
 
+if TYPE_CHECKING:
+    from ._guard import Admit
 
 _NOT_INSTALLED = (
-    "admit: this request has no decision; add the middleware first: "
-    "Admit(engine).install(app) or app.add_middleware(AdmitMiddleware, engine=engine)"
+    "admit: this request has no decision; add the middleware (Admit(engine).install(app)) "
+    "or the dependency (FastAPI(dependencies=[Depends(enforce(guard))])) first"
 )
 
 
@@ -27,8 +30,6 @@ def _state(conn: Any) -> Tuple[Decision, Optional[Principal]]:
 
 def _unauthenticated() -> "HTTPException":
     return HTTPException(status_code=401, detail="Not authenticated", headers={"WWW-Authenticate": "Bearer"})
-
-
 
 
 # The dependencies are `async def` though they never await: FastAPI runs a plain
@@ -68,7 +69,7 @@ class require:  # noqa: N801 - used like a function: Depends(require("a:b"))
         self.scopes: Tuple[str, ...] = scopes
         self.detail = detail
 
-    async def __call__(self, security_scopes: SecurityScopes, request: Request) -> Principal:
+    async def __call__(self, security_scopes: SecurityScopes, request: HTTPConnection) -> Principal:
         principal = _state(request)[1]
         if principal is None:
             raise _unauthenticated()
@@ -91,3 +92,63 @@ class require:  # noqa: N801 - used like a function: Depends(require("a:b"))
 
     def __hash__(self) -> int:
         return hash((self.scopes, self.detail))
+
+
+def _headers(decision: Decision) -> Dict[str, str]:
+    # One value per name, as HTTPException takes them; a repeated name (two challenges)
+    # is joined with ", ", which RFC 9110 gives the same meaning.
+    out: Dict[str, str] = {}
+    for name, value in decision.headers:
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+class enforce:  # noqa: N801 - used like a function: Depends(enforce(guard))
+    """The policy as a FastAPI dependency, for apps that want their own exception
+    handlers to render refusals.
+
+    ``FastAPI(dependencies=[Depends(enforce(guard))])``, or on an ``APIRouter`` or a
+    route. It decides the request on the path Starlette routed (the guard's
+    :meth:`~admit.fastapi.Admit.decide_scope`, ``root_path`` and mounts included), sets
+    ``request.state.decision`` and ``request.state.principal`` (so
+    :data:`CurrentPrincipal` works after it), and returns the decision. A refusal
+    raises ``HTTPException(status, detail=message, headers=...)``: the status, message
+    and headers (``WWW-Authenticate``, CORS, ``Vary``) are the decision's, the body is
+    whatever the app's handler for ``HTTPException`` makes of it (FastAPI's
+    ``{"detail": message}`` by default; a policy's own ``[responses] body`` is the
+    middleware's, not used here). A dry-run refusal passes, as in the middleware.
+
+    When the middleware already decided the request (whole-app enforcement plus this
+    dependency on some routers), its decision is reused, not made twice.
+
+    A dependency runs only on requests the router matched: an unknown path is the
+    app's 404, and a CORS preflight (``OPTIONS``, which no route serves) is the app's
+    405. Use the middleware (:meth:`Admit.install`) when the policy has ``[cors]`` or
+    must guard every request, mounts and static files included.
+    """
+
+    def __init__(self, guard: "Admit") -> None:
+        from ._guard import Admit
+
+        if not isinstance(guard, Admit):
+            raise TypeError(f"enforce takes an admit.fastapi.Admit, not {type(guard).__name__}")
+        self.guard = guard
+
+    async def __call__(self, request: HTTPConnection) -> Decision:
+        scope = request.scope
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        decided = state.get("decision")
+        if isinstance(decided, Decision):
+            return decided
+        guard = self.guard
+        decision = await guard._decide(scope) if guard.jwks else guard.decide_scope(scope)
+        state["decision"] = decision
+        state["principal"] = decision.principal
+        if not decision.allow:
+            raise HTTPException(status_code=decision.status, detail=decision.message, headers=_headers(decision))
+        return decision
+
+    def __repr__(self) -> str:
+        return f"enforce({self.guard!r})"
