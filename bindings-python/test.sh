@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the admit wheel, installs it into bindings-python/.venv with FastAPI, uvicorn
-# (and httptools, its second HTTP parser), httpx, pytest, PyJWT and mypy, and runs the
-# Python tests. Idempotent; fast when done.
+# (and httptools, its second HTTP parser), httpx, pytest, PyJWT, mypy, websockets (the
+# WebSocket and DevTools client) and fastapi-swagger (Swagger UI 5's files, for the
+# browser test), installs Debian's chromium when missing, and runs the Python tests.
+# Idempotent; fast when done.
 #   bindings-python/test.sh                 build, install, run every test
 #   bindings-python/test.sh --setup-only    build and install, run nothing
 #   bindings-python/test.sh -k vectors      extra arguments go to pytest
@@ -22,6 +24,8 @@ reqs=(
   "pytest==9.2.0"
   "pyjwt[crypto]==2.15.1"
   "mypy==2.4.1"
+  "websockets==15.0.1"
+  "fastapi-swagger==0.4.64"
 )
 stamp="$venv/.admit-reqs"
 
@@ -48,6 +52,15 @@ fi
 
 if [ "${1:-}" = "--setup-only" ]; then
   exit 0
+fi
+
+# Swagger UI's "Try it out" runs in headless Chromium (Debian's package).
+if ! command -v chromium >/dev/null; then
+  echo "==> apt-get install chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y --no-install-recommends chromium ||
+    { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends chromium; }
 fi
 
 echo "==> pytest"

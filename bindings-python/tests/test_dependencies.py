@@ -116,7 +116,6 @@ def ws_connect(url: str, headers: Dict[str, str]) -> Dict[str, Any]:
 
 @pytest.mark.parametrize("middleware", [True, False], ids=["middleware", "enforce"])
 def test_require_works_on_websocket_routes_under_uvicorn(middleware: bool) -> None:
-    pytest.importorskip("websockets")
     with LiveServer(ws_app(middleware=middleware)) as srv:
         base = srv.url.replace("http://", "ws://")
         assert ws_connect(f"{base}/ws/items", key(READER)) == {"status": 101, "text": "hello rita"}
@@ -129,7 +128,6 @@ def test_require_works_on_websocket_routes_under_uvicorn(middleware: bool) -> No
 
 
 def test_enforce_refuses_a_websocket_handshake_with_the_decisions_status() -> None:
-    pytest.importorskip("websockets")
     with LiveServer(ws_app(middleware=False)) as srv:
         base = srv.url.replace("http://", "ws://")
         none = ws_connect(f"{base}/ws/items", {})
