@@ -14,7 +14,7 @@ import pytest
 
 import admit
 from admit.jwks import JwksFetcher, max_age
-from conftest import FIXTURES, POLICIES, ROOT, TOKENS
+from conftest import EXAMPLES, FIXTURES, POLICIES, ROOT, TOKENS
 
 NOW = 1_790_000_000
 KEY = "sk-test-only-skillmeat-key"
@@ -514,3 +514,69 @@ def test_stubs_satisfy_mypy(tmp_path: Path) -> None:
     lines = [line for line in out.stdout.splitlines() if "error" in line]
     # Exactly one error: the deliberate `bad: int = d.reason` (a str).
     assert len(lines) == 1 and "sample.py:21" in lines[0], out.stdout + out.stderr
+
+
+STRICT_APP = '''
+from typing import Dict, Optional
+
+from fastapi import APIRouter, Depends, FastAPI, Security, WebSocket
+from pydantic import BaseModel
+
+import admit
+from admit.fastapi import Admit, CurrentPrincipal, enforce, get_decision, optional_principal, require
+
+guard = Admit(admit.Engine.from_file("policy.toml"))
+app = FastAPI()
+guard.install(app)
+router = APIRouter(prefix="/v2", dependencies=[Depends(enforce(guard))])
+
+
+class Me(BaseModel):
+    principal: admit.Principal
+    note: str
+
+
+@app.get("/me")
+async def me(who: CurrentPrincipal) -> admit.Principal:
+    return who
+
+
+@app.get("/me/note", response_model=Me)
+async def note(who: CurrentPrincipal) -> Me:
+    return Me(principal=who, note=who.id)
+
+
+@app.delete("/items/{id}", dependencies=[Depends(require("items:delete"))])
+async def delete(id: str, d: admit.Decision = Depends(get_decision)) -> Dict[str, Optional[str]]:
+    return {"rule": d.rule}
+
+
+@router.get("/maybe")
+async def maybe(who: Optional[admit.Principal] = Depends(optional_principal)) -> Dict[str, bool]:
+    return {"known": who is not None}
+
+
+@app.websocket("/ws")
+async def ws(socket: WebSocket, who: admit.Principal = Security(require(), scopes=["items:read"])) -> None:
+    await socket.accept()
+    await socket.send_text(who.id)
+
+
+app.include_router(router)
+'''
+
+
+def test_examples_and_a_strict_app_pass_mypy_strict(tmp_path: Path) -> None:
+    """The README's habits type-check under `mypy --strict`: the example apps, and an
+    app using every dependency, a Principal return type and a response model."""
+    pytest.importorskip("mypy")
+    app = tmp_path / "strict_app.py"
+    app.write_text(STRICT_APP)
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", str(app), str(EXAMPLES / "skillmeat_app.py"), str(EXAMPLES / "rag_modulo_app.py")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=dict(os.environ, MYPY_CACHE_DIR=str(tmp_path / ".mypy_cache")),
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
