@@ -1,67 +1,48 @@
 #!/usr/bin/env bash
-# Builds the admit wheel, installs it into bindings-python/.venv with FastAPI, uvicorn
-# (and httptools, its second HTTP parser), httpx, pytest, PyJWT, mypy, websockets (the
-# WebSocket and DevTools client) and fastapi-swagger (Swagger UI 5's files, for the
-# browser test), installs Debian's chromium when missing, and runs the Python tests.
-# Idempotent; fast when done.
+# Builds the admit wheel (build-wheel.sh: manylinux, abi3), installs it into
+# bindings-python/.venv with the pinned test tools (test-requirements.txt: FastAPI,
+# uvicorn and httptools, its second HTTP parser, httpx, pytest, PyJWT, mypy), and runs
+# the Python tests. Idempotent; fast when done: the wheel is rebuilt only when a source
+# changed (cargo then rebuilds only what changed), and reinstalled only when rebuilt.
 #   bindings-python/test.sh                 build, install, run every test
 #   bindings-python/test.sh --setup-only    build and install, run nothing
 #   bindings-python/test.sh -k vectors      extra arguments go to pytest
 # PYTHON picks the interpreter for the venv (default python3, 3.9 or later).
+# test-wheel.sh runs the same tests on the same wheel in a fresh venv without Rust.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 
 venv="$here/.venv"
 py="$venv/bin/python"
-# Pinned test tools; the package itself needs nothing at run time (FastAPI is optional).
-reqs=(
-  "maturin==1.16.0"
-  "fastapi==0.163.2"
-  "uvicorn==0.54.0"
-  "httptools==0.9.0"
-  "httpx==0.28.1"
-  "pytest==9.2.0"
-  "pyjwt[crypto]==2.15.1"
-  "mypy==2.4.1"
-  "websockets==15.0.1"
-  "fastapi-swagger==0.4.64"
-)
 stamp="$venv/.admit-reqs"
 
 if [ ! -x "$py" ]; then
   echo "==> creating $venv"
   "${PYTHON:-python3}" -m venv "$venv"
 fi
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${reqs[*]}" ]; then
-  echo "==> installing test tools"
-  "$py" -m pip install --quiet --disable-pip-version-check "${reqs[@]}"
-  echo "${reqs[*]}" > "$stamp"
+if ! cmp -s test-requirements.txt "$stamp"; then
+  echo "==> installing test tools (test-requirements.txt)"
+  "$py" -m pip install --quiet --disable-pip-version-check -r test-requirements.txt
+  cp test-requirements.txt "$stamp"
 fi
 
-# Rebuild the wheel when a source is newer than the installed copy.
+"$here/build-wheel.sh" >&2
+wheel="$(ls "$here"/dist/admit-*.whl)"
+# Reinstall when the wheel is not the one installed (its hash in the marker).
 marker="$venv/.admit-installed"
-newest="$(find src python Cargo.toml pyproject.toml ../core/src ../core/Cargo.toml -type f -newer "$marker" 2>/dev/null | head -1 || true)"
-if [ ! -f "$marker" ] || [ -n "$newest" ]; then
-  echo "==> building the wheel (maturin, release)"
-  rm -rf dist
-  "$venv/bin/maturin" build --release --locked -o dist -i "$py" 1>&2
-  "$py" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps dist/admit-*.whl
-  touch "$marker"
+sum="$(sha256sum "$wheel")"
+if [ ! -f "$marker" ] || [ "$(cat "$marker")" != "$sum" ]; then
+  echo "==> installing $(basename "$wheel")"
+  "$py" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+  echo "$sum" > "$marker"
 fi
 
 if [ "${1:-}" = "--setup-only" ]; then
   exit 0
 fi
 
-# Swagger UI's "Try it out" runs in headless Chromium (Debian's package).
-if ! command -v chromium >/dev/null; then
-  echo "==> apt-get install chromium"
-  export DEBIAN_FRONTEND=noninteractive
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get install -y --no-install-recommends chromium ||
-    { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends chromium; }
-fi
+"$here/ensure-chromium.sh"
 
 echo "==> pytest"
 set +e
