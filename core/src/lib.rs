@@ -42,6 +42,7 @@ mod authn;
 mod compile;
 mod cors;
 mod decision;
+pub mod describe;
 pub(crate) mod depth;
 mod engine;
 mod error;
