@@ -153,6 +153,8 @@ class JwksFetcher:
         self.retry_min = _positive("retry_min", retry_min)
         self.retry_max = _positive("retry_max", retry_max)
         self.timeout = _positive("timeout", timeout)
+        if self.min_refresh <= 0 or self.retry_min <= 0:
+            raise ValueError("min_refresh and retry_min must be more than 0 seconds")
         if self.min_refresh > self.max_refresh:
             raise ValueError("min_refresh must not be larger than max_refresh")
         if self.retry_min > self.retry_max:
@@ -356,8 +358,7 @@ class JwksFetcher:
                 delay = backoff / 2 + self._random.uniform(0, backoff / 2)
             else:
                 base = min(max(self._age * 0.9, self.min_refresh), self.max_refresh)
-                delay = base * self._random.uniform(0.9, 1.0)
-                delay = max(delay, self.min_refresh) if self.min_refresh <= base else delay
+                delay = max(self.min_refresh, base * self._random.uniform(0.9, 1.0))
             self.next_refresh = time.time() + delay
             return delay
 
