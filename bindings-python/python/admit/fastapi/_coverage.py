@@ -59,7 +59,7 @@ def app_route_match(app: Any, scope: Scope) -> str:
     partial = False
     for route in routes:
         try:
-            match, _ = route.matches(scope)
+            match, _ = route.matches(dict(scope))  # FastAPI's routes write into the scope
         except Exception:
             return "full"
         if match == Match.FULL:
@@ -70,7 +70,7 @@ def app_route_match(app: Any, scope: Scope) -> str:
     low = getattr(getattr(app, "router", None), "_match_low_priority", None)
     if callable(low):
         try:
-            match = low(scope)[0]
+            match = low(dict(scope))[0]
         except Exception:
             return "full"
         if match == Match.FULL:
@@ -316,5 +316,8 @@ def coverage(app: Any, engine: Engine, *, open_paths: Collection[str] = ()) -> C
                     open=route.probe in opened,
                 )
             )
-    unused = tuple(r for r in engine.rules() if not _rule_matches_app(app, r))
+    # A rule is used when it decides a route's probe, or when a path of its own (made
+    # from its patterns) is routed by the app (a mount's subtree, say).
+    deciding = {r.rule for r in results if r.rule is not None}
+    unused = tuple(r for r in engine.rules() if r["name"] not in deciding and not _rule_matches_app(app, r))
     return CoverageReport(routes=tuple(results), unused_rules=unused)
