@@ -72,9 +72,11 @@ def client(app: FastAPI) -> TestClient:
 
 def test_the_policy_answers_cors_alone() -> None:
     app = new_app()
-    Admit(admit.Engine.from_toml(WITH_CORS)).install(app)
+    guard = Admit(admit.Engine.from_toml(WITH_CORS))
+    guard.install(app)
     routes(app)
     with client(app) as c:
+        assert id(app) in guard.coverage_reports  # startup checked the app, and let it start
         pre = c.options("/items", headers=PREFLIGHT)
         assert pre.status_code == 204 and acao(pre) == [APP_ORIGIN]
         ok = c.get("/items", headers={"Origin": APP_ORIGIN, **KEY})
@@ -87,16 +89,14 @@ def test_the_policy_answers_cors_alone() -> None:
 # -- [cors] and CORSMiddleware: Access-Control-Allow-Origin twice ------------------------------------
 
 
-def test_cors_twice_is_what_install_prevents() -> None:
+def test_install_refuses_cors_middleware_added_before_it() -> None:
     # Wired by hand (no install, so no check): the bug on the wire.
     app = routes(new_app())
     app.add_middleware(AdmitMiddleware, guard=Admit(admit.Engine.from_toml(WITH_CORS)))
     add_cors(app)
     r = client(app).get("/items", headers={"Origin": APP_ORIGIN, **KEY})
     assert acao(r) == [APP_ORIGIN, APP_ORIGIN]  # browsers reject this answer
-
-
-def test_install_refuses_cors_middleware_added_before_it() -> None:
+    # install() sees CORSMiddleware already there and refuses.
     app = new_app()
     add_cors(app)
     with pytest.raises(AdmitConfigError, match=r"\[cors\].*CORSMiddleware.*twice.*Remove CORSMiddleware"):
@@ -151,9 +151,11 @@ def test_cors_middleware_inside_admit_is_accepted_when_the_policy_lets_preflight
     policy = BASE + '\n[[routes]]\nid = "preflights"\nmethods = ["OPTIONS"]\npath = "/**"\npublic = true\n'
     app = new_app()
     add_cors(app)
-    Admit(admit.Engine.from_toml(policy)).install(app)
+    guard = Admit(admit.Engine.from_toml(policy))
+    guard.install(app)
     routes(app)
     with client(app) as c:
+        assert id(app) in guard.coverage_reports  # checked at startup, and accepted
         pre = c.options("/items", headers=PREFLIGHT)
         assert pre.status_code == 200 and acao(pre) == [APP_ORIGIN]
 
@@ -163,10 +165,12 @@ def test_cors_middleware_inside_admit_is_accepted_when_the_policy_lets_preflight
 
 def test_cors_middleware_outside_admit_works() -> None:
     app = new_app()
-    Admit(admit.Engine.from_toml(BASE)).install(app)
+    guard = Admit(admit.Engine.from_toml(BASE))
+    guard.install(app)
     add_cors(app)  # added last: the outermost layer
     routes(app)
     with client(app) as c:
+        assert id(app) in guard.coverage_reports  # checked at startup, and accepted
         pre = c.options("/items", headers=PREFLIGHT)
         assert pre.status_code == 200 and acao(pre) == [APP_ORIGIN]
         ok = c.get("/items", headers={"Origin": APP_ORIGIN, **KEY})
