@@ -512,3 +512,41 @@ def test_concurrent_sync_refreshes_share_one_fetch() -> None:
         # and min_interval, as a second fetch behind a lock would be).
         assert [r.result(timeout=WAIT) for r in results] == [True] * 8
     assert calls[0] == 1
+
+
+@pytest.mark.parametrize("framework", ["starlette", "fastapi"])
+def test_install_hooks_the_apps_own_lifespan(framework: str) -> None:
+    from contextlib import asynccontextmanager
+
+    from fastapi.testclient import TestClient
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    fetch = FakeFetch()
+    f = JwksFetcher("https://issuer.test/jwks", "clerk", fetch=fetch, min_refresh=3600)
+    guard = Admit(engine(), jwks=[f])
+    events: List[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        events.append(f"user start, guard running: {guard.running}")
+        yield {"db": "connected"}
+        events.append(f"user stop, guard running: {guard.running}")
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"db": request.state.db, "calls": fetch.calls})
+
+    if framework == "starlette":
+        app: Any = Starlette(routes=[Route("/health", health)], lifespan=lifespan)
+    else:
+        app = FastAPI(lifespan=lifespan)
+        app.add_api_route("/health", health)
+    guard.install(app)
+    assert fetch.calls == 0
+    with TestClient(app) as c:
+        assert guard.running and guard.ready
+        # The app's lifespan ran first and its state reaches the handlers.
+        assert c.get("/health").json() == {"db": "connected", "calls": 1}
+    assert not guard.running
+    assert events == ["user start, guard running: False", "user stop, guard running: False"]
