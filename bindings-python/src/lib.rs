@@ -798,10 +798,96 @@ impl Engine {
         Ok(list)
     }
 
+    /// The route rules, in policy order (the first that matches decides): a list of
+    /// dicts with `index`, `name`, `methods` (upper case, `None` for every method),
+    /// `patterns` (canonical form), `catch_all` (a pattern ends in `**`), `access`
+    /// (`"public"`, `"deny"` or `"authenticated"`), `require`, `require_any`,
+    /// `authenticators` (ids, `None` for all) and `dry_run`.
+    fn rules<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        describe_rules(py, &self.inner)
+    }
+
+    /// The rule that decides `method` on `path`, as a dict with `index`, `name`,
+    /// `pattern` and `catch_all`; `None` when no rule matches (`no_route`). `path` is a
+    /// request target (percent-encoded), or with `decoded=True` a router's decoded path.
+    /// A path the policy refuses raises `ValueError` with the reason a decision gives.
+    #[pyo3(signature = (method, path, *, decoded = false))]
+    fn match_route<'py>(
+        &self,
+        py: Python<'py>,
+        method: &Bound<'_, PyAny>,
+        path: &Bound<'_, PyAny>,
+        decoded: bool,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        describe_match(py, &self.inner, method, path, decoded)
+    }
+
+    /// True when the policy has a `[cors]` table (the engine answers CORS itself).
+    fn has_cors(&self) -> bool {
+        self.inner.has_cors()
+    }
+
+    /// The enabled `jwt` authenticators in policy order: dicts with `id`, `issuer`
+    /// (`None` when not configured) and `audience` (a list).
+    fn jwt_authenticators<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        describe_jwts(py, &self.inner)
+    }
+
     fn __repr__(&self) -> String {
         let ids: Vec<String> = self.inner.authenticators().map(|(id, kind)| format!("{id} ({kind})")).collect();
         format!("Engine(authenticators=[{}])", ids.join(", "))
     }
+}
+
+fn describe_rules<'py>(py: Python<'py>, engine: &admit::Engine) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for r in engine.rules() {
+        let d = PyDict::new(py);
+        d.set_item("index", r.index)?;
+        d.set_item("name", r.name)?;
+        d.set_item("methods", r.methods)?;
+        d.set_item("patterns", &r.patterns)?;
+        d.set_item("catch_all", r.catch_all)?;
+        d.set_item("access", r.access.as_str())?;
+        d.set_item("require", r.require)?;
+        d.set_item("require_any", r.require_any)?;
+        d.set_item("authenticators", r.authenticators)?;
+        d.set_item("dry_run", r.dry_run)?;
+        list.append(d)?;
+    }
+    Ok(list)
+}
+
+fn describe_match<'py>(
+    py: Python<'py>,
+    engine: &admit::Engine,
+    method: &Bound<'_, PyAny>,
+    path: &Bound<'_, PyAny>,
+    decoded: bool,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let method = text_arg("method", method)?.to_cow()?;
+    let path = text_arg("path", path)?.to_cow()?;
+    let target = if decoded { admit::target_from_decoded(&path) } else { path };
+    let found = engine.match_route(&method, &target).map_err(|e| PyValueError::new_err(e.message()))?;
+    let Some(m) = found else { return Ok(None) };
+    let d = PyDict::new(py);
+    d.set_item("index", m.index)?;
+    d.set_item("name", m.name)?;
+    d.set_item("pattern", &m.pattern)?;
+    d.set_item("catch_all", m.catch_all)?;
+    Ok(Some(d))
+}
+
+fn describe_jwts<'py>(py: Python<'py>, engine: &admit::Engine) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for j in engine.jwt_authenticators() {
+        let d = PyDict::new(py);
+        d.set_item("id", j.id)?;
+        d.set_item("issuer", j.issuer)?;
+        d.set_item("audience", j.audience)?;
+        list.append(d)?;
+    }
+    Ok(list)
 }
 
 /// The SHA-256 of an API key as lower-case hex: what a policy stores.

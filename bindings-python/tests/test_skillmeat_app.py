@@ -209,10 +209,15 @@ def test_openapi_shows_the_lock(client_for: Any, jwks_server: JwksServer) -> Non
     schema = c.get("/openapi.json").json()
     schemes = schema["components"]["securitySchemes"]
     assert schemes["api-key"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
-    assert schemes["clerk"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    # Clerk has an issuer: an OpenID Connect scheme, and a bearer twin to paste a token in
+    assert schemes["clerk"] == {
+        "type": "openIdConnect",
+        "openIdConnectUrl": "https://test-instance.clerk.accounts.dev/.well-known/openid-configuration",
+    }
+    assert schemes["clerk-bearer"]["type"] == "http" and schemes["clerk-bearer"]["scheme"] == "bearer"
     assert schemes["enterprise-pat"] == {"type": "http", "scheme": "bearer"}
     locked = schema["paths"]["/api/v1/artifacts"]["get"]["security"]
-    assert {k for req in locked for k in req} == {"api-key", "clerk", "enterprise-pat"}
+    assert {k for req in locked for k in req} == {"api-key", "clerk", "clerk-bearer", "enterprise-pat"}
     assert "security" not in schema["paths"]["/health"]["get"]
     assert c.get("/docs").status_code == 200 and "swagger" in c.get("/docs").text.lower()
     # Zero-auth: nothing to lock.

@@ -43,6 +43,7 @@ mod compile;
 mod cors;
 mod decision;
 pub(crate) mod depth;
+pub mod describe;
 mod engine;
 mod error;
 mod load;

@@ -348,7 +348,7 @@ const SPLIT_SEGMENTS: usize = 16;
 /// All rules, with an index by first literal segment.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RouteTable {
-    rules: Vec<Rule>,
+    pub(crate) rules: Vec<Rule>,
     /// (rule, pattern) pairs by the pattern's first literal segment.
     by_first: SegmentIndex,
     /// (rule, pattern) pairs whose pattern starts with a parameter, `*`, `**`, or is `/`.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, List, Mapping, Optional, Sequence, Tuple, TypedDict, Union
+from typing import Any, Iterable, List, Literal, Mapping, Optional, Sequence, Tuple, TypedDict, Union
 
 __version__: str
 
@@ -24,6 +24,35 @@ class Problem(TypedDict):
     line: Optional[int]
     column: Optional[int]
     message: str
+
+class RuleInfo(TypedDict):
+    """One route rule of a compiled policy (``Engine.rules()``)."""
+
+    index: int
+    name: str
+    methods: Optional[List[str]]
+    patterns: List[str]
+    catch_all: bool
+    access: Literal["public", "deny", "authenticated"]
+    require: List[str]
+    require_any: List[str]
+    authenticators: Optional[List[str]]
+    dry_run: bool
+
+class RouteMatch(TypedDict):
+    """The rule and pattern that decide a method and path (``Engine.match_route()``)."""
+
+    index: int
+    name: str
+    pattern: str
+    catch_all: bool
+
+class JwtInfo(TypedDict):
+    """A ``jwt`` authenticator's issuer and audiences (``Engine.jwt_authenticators()``)."""
+
+    id: str
+    issuer: Optional[str]
+    audience: List[str]
 
 class PolicyError(ValueError):
     """A policy failed to load; every problem is in ``errors``."""
@@ -141,6 +170,10 @@ class Engine:
     def api_key_header(self, authenticator_id: str) -> Optional[str]: ...
     @property
     def warnings(self) -> List[Problem]: ...
+    def rules(self) -> List[RuleInfo]: ...
+    def match_route(self, method: str, path: str, *, decoded: bool = False) -> Optional[RouteMatch]: ...
+    def has_cors(self) -> bool: ...
+    def jwt_authenticators(self) -> List[JwtInfo]: ...
 
 def hash_key(key: str) -> str: ...
 def target_from_decoded(path: str) -> str: ...

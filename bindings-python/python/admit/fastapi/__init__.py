@@ -25,8 +25,22 @@
   :func:`get_decision` are dependencies; :class:`require` checks scopes declared in
   code (``Depends(require("a:b"))`` or FastAPI's ``Security(require(), scopes=[...])``).
 - :meth:`Admit.install` adds the policy's security schemes (API key header, HTTP
-  bearer) to the OpenAPI schema and marks each operation the policy protects, so
-  ``/docs`` shows the lock and the Authorize button works.
+  bearer, OpenID Connect for a ``jwt`` authenticator with an issuer, with each
+  operation's scopes) to the OpenAPI schema and marks each operation the policy
+  protects, so ``/docs`` shows the lock and the Authorize button works; with
+  ``docs=True`` it serves the app's docs pages without a decision.
+- JWKS key sets (``Admit(..., jwks=[JwksFetcher(...)])``) are fetched at startup (the
+  app's lifespan, which ``install`` hooks; :meth:`Admit.lifespan` or
+  :meth:`Admit.start`/:meth:`Admit.stop` elsewhere) and refreshed in the background;
+  a request waits only for the rate-limited ``unknown_key`` retry. ``guard.ready`` and
+  ``guard.status()`` are for a readiness endpoint.
+- :func:`coverage` reports the app's routes that no rule covers, those only a
+  catch-all covers and the rules that match no route; ``install`` logs it at startup
+  (``strict_coverage=True`` refuses to start with an uncovered route).
+  :func:`app_route_match` says whether the app routes a scope (``"full"``,
+  ``"partial"``: 405, ``"none"``: 404).
+- ``install`` refuses Starlette's ``CORSMiddleware`` beside a policy with ``[cors]``
+  (the headers would be sent twice): :class:`AdmitConfigError`.
 - Reload: build a new engine and assign it, ``guard.engine = admit.Engine.from_file(...)``.
   Requests in flight finish with the engine they started with; the next ones use the
   new one. The engine is shared by every thread; its policy never changes, while
@@ -35,21 +49,28 @@
 
 from __future__ import annotations
 
-from ._guard import Admit
+from ._coverage import CoverageReport, RouteCoverage, app_route_match, coverage
+from ._guard import Admit, AdmitConfigError
 from ._middleware import AdmitMiddleware
-from ._openapi import security_schemes
+from ._openapi import security_requirement, security_schemes
 from ._routing import route_path
 
 __all__ = [
     "Admit",
+    "AdmitConfigError",
     "AdmitMiddleware",
+    "CoverageReport",
     "CurrentPrincipal",
+    "RouteCoverage",
+    "app_route_match",
+    "coverage",
     "enforce",
     "get_decision",
     "get_principal",
     "optional_principal",
     "require",
     "route_path",
+    "security_requirement",
     "security_schemes",
 ]
 

@@ -1,27 +1,85 @@
-"""The guard: the engine an app enforces, its JWKS fetchers, and install()."""
+"""The guard: the engine an app enforces, its JWKS fetchers, and install().
+
+Key sets are fetched off the request path: every fetcher when the app starts (the
+lifespan that :meth:`Admit.install` hooks, or :meth:`Admit.lifespan` /
+:meth:`Admit.start` for other apps), then in the background, each before it goes stale
+(:meth:`admit.jwks.JwksFetcher.refresh_delay`). A request waits for a fetch only when
+its decision says ``unknown_key``: then one fetch per fetcher, at most once per
+``min_interval``, shared by every request that needs it meanwhile.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Collection, Iterable, List, Optional
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Collection,
+    Dict,
+    Iterable,
+    List,
+    Optional,
+    Tuple,
+)
 
 from .._admit import Decision, Engine
 from ..jwks import JwksFetcher
 from ._routing import route_path
-from ._types import ASGIApp, Scope
+from ._types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
+    from ._coverage import CoverageReport
     from ._middleware import AdmitMiddleware
+
+log = logging.getLogger("admit")
+
+_CORS_PROBE_ORIGIN = "https://cors-probe.invalid"
+
+
+class AdmitConfigError(RuntimeError):
+    """The app and the policy do not fit together: CORS answered twice, CORS
+    middleware inside admit that the policy refuses preflights for, or (with
+    ``strict_coverage``) a route no rule covers. Raised by :meth:`Admit.install`, at
+    the app's startup, or on its first request when it has no lifespan."""
+
+
+async def _wait(fut: "concurrent.futures.Future[Optional[Engine]]") -> Optional[Engine]:
+    """Awaits a fetch running in another thread without holding a worker thread."""
+    if fut.done():
+        return fut.result()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # not asyncio (trio): wait in a worker thread
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(fut.result)
+    return await asyncio.wrap_future(fut)
+
+
+def _cors_middleware_class() -> Optional[type]:
+    try:
+        from starlette.middleware.cors import CORSMiddleware
+    except ImportError:  # pragma: no cover - Starlette absent
+        return None
+    return CORSMiddleware
+
 
 class Admit:
     """The engine an app enforces, with its JWKS fetchers; swap ``engine`` to reload.
 
     ``fastapi_bodies``: give a denial without a body (the policy set none) FastAPI's
-    ``{"detail": message}`` JSON body. ``jwks``: fetchers refreshed when stale and when
-    a decision says ``unknown_key`` (then the request is decided again).
-    ``open_paths``: exact route paths (as :func:`route_path` gives them: decoded,
-    without ``root_path``) served without a decision (say ``/docs`` and
-    ``/openapi.json`` when the policy does not list them); prefer public routes in the
-    policy, where an operator sees them.
+    ``{"detail": message}`` JSON body. ``jwks``: fetchers whose key sets are fetched at
+    startup and refreshed in the background (see the module docstring; the app's
+    lifespan runs them after :meth:`install`, otherwise :meth:`lifespan` or
+    :meth:`start`); a decision that says ``unknown_key`` fetches again, rate-limited,
+    and is decided again. ``open_paths``: exact route paths (as :func:`route_path`
+    gives them: decoded, without ``root_path``) served without a decision; prefer
+    public routes in the policy, where an operator sees them. ``docs``: the default of
+    :meth:`install`'s ``docs``.
     """
 
     def __init__(
@@ -31,6 +89,7 @@ class Admit:
         jwks: Iterable[JwksFetcher] = (),
         fastapi_bodies: bool = True,
         open_paths: Collection[str] = (),
+        docs: bool = False,
     ) -> None:
         if not isinstance(engine, Engine):
             raise TypeError(f"engine must be an admit.Engine, not {type(engine).__name__}")
@@ -40,8 +99,20 @@ class Admit:
             if not isinstance(f, JwksFetcher):
                 raise TypeError(f"jwks must hold JwksFetcher objects, not {type(f).__name__}")
         self.fastapi_bodies = fastapi_bodies
+        for p in open_paths:
+            if not isinstance(p, str):
+                raise TypeError(f"open_paths must hold str, not {type(p).__name__}")
         self.open_paths = frozenset(open_paths)
+        self.docs = bool(docs)
         self._apps: List[Any] = []
+        self._checked: Dict[int, List[str]] = {}
+        self._running = False
+        self._started: Optional[contextlib.AbstractAsyncContextManager[Admit]] = None
+        self._warned_not_running = False
+        #: The last coverage report of each installed app (by ``id(app)``), made on its
+        #: first call (its startup).
+        self.coverage_reports: Dict[int, "CoverageReport"] = {}
+        _log_warnings(engine)
 
     @property
     def engine(self) -> Engine:
@@ -54,9 +125,18 @@ class Admit:
 
     def reload(self, engine: Engine) -> None:
         """Puts ``engine`` in force: installs the fetched key sets in it first, then
-        swaps (one assignment, atomic for the requests that follow)."""
+        swaps (one assignment, atomic for the requests that follow). Logs the new
+        policy's load warnings. Raises :class:`AdmitConfigError` (and keeps the old
+        engine) when the new policy has ``[cors]`` and an installed app has Starlette's
+        ``CORSMiddleware``."""
         if not isinstance(engine, Engine):
             raise TypeError(f"engine must be an admit.Engine, not {type(engine).__name__}")
+        if engine is self._engine:
+            return
+        for app in self._apps:
+            problem = _cors_twice(app, engine)
+            if problem:
+                raise AdmitConfigError(problem)
         for f in self.jwks:
             if f.text is not None:
                 try:
@@ -64,8 +144,10 @@ class Admit:
                 except Exception:  # the new policy may not have that authenticator any more
                     pass
         self._engine = engine
+        _log_warnings(engine)
         for app in self._apps:
-            app.openapi_schema = None
+            if hasattr(app, "openapi_schema"):
+                app.openapi_schema = None
 
     # -- deciding ---------------------------------------------------------------------
 
@@ -87,44 +169,370 @@ class Admit:
         return engine.decide(method, path or "/", scope.get("headers") or (), peer, decoded=True)
 
     async def _decide(self, scope: Scope) -> Decision:
-        engine = self._engine
-        if self.jwks and any(f.is_stale() and f.may_fetch() for f in self.jwks):
-            await self._refresh(engine, stale_only=True)
-        decision = self.decide_scope(scope, engine)
-        if decision.reason == "unknown_key" and self.jwks:
-            if await self._refresh(engine, stale_only=False):
-                decision = self.decide_scope(scope, engine)
+        """The decision, with the one ``unknown_key`` retry: the key sets are fetched
+        (each fetcher at most once per ``min_interval``, one fetch in flight shared by
+        every request that needs it) and the request is decided again. A request whose
+        key is known never waits."""
+        decision = self.decide_scope(scope, self._engine)
+        if decision.reason != "unknown_key" or not self.jwks:
+            return decision
+        if not self._running and not self._warned_not_running:
+            self._warned_not_running = True
+            log.warning(
+                "admit: the JWKS fetchers are not refreshed in the background: the guard's "
+                "lifespan is not running (install(app) runs it with the app's lifespan; "
+                "otherwise use `async with guard.lifespan():` or guard.start()/stop())"
+            )
+        if await self._on_unknown_key():
+            decision = self.decide_scope(scope, self._engine)
         return decision
 
-    async def _refresh(self, engine: Engine, *, stale_only: bool) -> bool:
+    async def _on_unknown_key(self) -> bool:
+        got = False
+        for f in list(self.jwks):
+            got = await self._fetch(f, force=False) or got
+        return got
+
+    async def _fetch(self, f: JwksFetcher, *, force: bool) -> bool:
+        """Joins or starts ``f``'s fetch (in a worker thread) and waits for it; True
+        when the engine in force then holds the fetched set."""
         import anyio.to_thread
 
-        def work() -> bool:
-            got = False
-            for f in self.jwks:
-                if stale_only and not f.is_stale():
-                    continue
-                got = f.refresh(engine) or got
-            return got
+        fut, mine = f._begin(force=force)
+        if fut is None:
+            return False
+        if mine:
+            await anyio.to_thread.run_sync(f._run, fut, self._current_engine)
+        return await _wait(fut) is not None
 
-        return await anyio.to_thread.run_sync(work)
+    def _current_engine(self) -> Engine:
+        return self._engine
+
+    # -- background refresh and readiness --------------------------------------------------
+
+    async def _refresh_loop(self, f: JwksFetcher) -> None:
+        import anyio
+
+        while True:
+            delay = f.refresh_delay()
+            log.debug("admit: next refresh of the key set of %s in %.1f s", f.authenticator_id, delay)
+            await anyio.sleep(delay)
+            try:
+                await self._fetch(f, force=True)
+            except Exception:  # never end the loop: the next attempt is scheduled
+                log.exception("admit: refreshing the key set of %s failed", f.authenticator_id)
+
+    async def _fetch_all(self, fetchers: List[JwksFetcher]) -> None:
+        import anyio
+
+        async with anyio.create_task_group() as tg:
+            for f in fetchers:
+                tg.start_soon(self._fetch_quietly, f)
+        missing = [f.authenticator_id for f in fetchers if not f.ready]
+        if missing:
+            log.warning("admit: not ready: no key set yet for %s (retrying in the background)", ", ".join(missing))
+        elif fetchers:
+            log.info("admit: every key set fetched (%s)", ", ".join(f.authenticator_id for f in fetchers))
+
+    async def _fetch_quietly(self, f: JwksFetcher) -> None:
+        try:
+            await self._fetch(f, force=True)
+        except Exception:
+            log.exception("admit: fetching the key set of %s failed", f.authenticator_id)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator["Admit"]:
+        """Runs the guard for the body of an ``async with``: fetches every key set
+        (failures are logged; :attr:`ready` says whether all arrived), then refreshes
+        each in the background until the block ends. For apps that :meth:`install`
+        does not hook (plain ASGI, a guard on a mounted sub-app, whose lifespan
+        Starlette does not run)::
+
+            @asynccontextmanager
+            async def lifespan(app):
+                async with guard.lifespan():
+                    yield
+
+        Entering it while the guard already runs does nothing (one refresher)."""
+        import anyio
+
+        if self._running:
+            yield self
+            return
+        self._running = True
+        try:
+            fetchers = list(self.jwks)
+            await self._fetch_all(fetchers)
+            async with anyio.create_task_group() as tg:
+                for f in fetchers:
+                    tg.start_soon(self._refresh_loop, f)
+                try:
+                    yield self
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            self._running = False
+            for f in self.jwks:
+                f.next_refresh = None
+
+    async def start(self) -> None:
+        """:meth:`lifespan` without a block: fetches the key sets and starts the
+        background refresh; :meth:`stop` ends it. Call both from the same task (an
+        ASGI lifespan handler's startup and shutdown, say)."""
+        if self._started is not None:
+            return
+        cm = self.lifespan()
+        await cm.__aenter__()
+        self._started = cm
+
+    async def stop(self) -> None:
+        """Stops the background refresh that :meth:`start` began."""
+        cm, self._started = self._started, None
+        if cm is not None:
+            await cm.__aexit__(None, None, None)
+
+    @property
+    def running(self) -> bool:
+        """True while the background refresh runs."""
+        return self._running
+
+    @property
+    def ready(self) -> bool:
+        """True once every JWKS fetcher has a key set (always, without fetchers)."""
+        return all(f.ready for f in self.jwks)
+
+    def status(self) -> Dict[str, Any]:
+        """For a readiness endpoint: ``ready``, ``running`` (the background refresh)
+        and ``jwks``, each fetcher's :meth:`admit.jwks.JwksFetcher.status` (last
+        success, last error, key count, next refresh). JSON-serialisable, no key
+        material."""
+        return {"ready": self.ready, "running": self._running, "jwks": [f.status() for f in self.jwks]}
 
     # -- wiring -----------------------------------------------------------------------
 
     def middleware(self, app: ASGIApp) -> "AdmitMiddleware":
-        """Wraps an ASGI app."""
+        """Wraps an ASGI app. Nothing runs its lifespan: use :meth:`lifespan`."""
         from ._middleware import AdmitMiddleware
 
         return AdmitMiddleware(app, guard=self)
 
-    def install(self, app: Any, *, openapi: bool = True) -> None:
-        """Adds the middleware to a FastAPI/Starlette app and, with ``openapi``, the
-        policy's security schemes to its OpenAPI schema."""
+    def install(
+        self,
+        app: Any,
+        *,
+        openapi: bool = True,
+        docs: Optional[bool] = None,
+        strict_coverage: bool = False,
+    ) -> None:
+        """Adds the middleware to a FastAPI/Starlette app and:
+
+        - hooks the app's lifespan (``app.router.lifespan_context``, the app's own
+          lifespan still runs) to run :meth:`lifespan`: key sets fetched at startup,
+          refreshed in the background, stopped at shutdown;
+        - with ``openapi``, adds the policy's security schemes to the OpenAPI schema;
+        - with ``docs`` (default: the guard's ``docs``, False), adds the app's
+          ``docs_url``, ``redoc_url``, ``openapi_url`` and
+          ``swagger_ui_oauth2_redirect_url`` to ``open_paths``, so the docs are served
+          without a decision (logged);
+        - on the app's first call (its startup), checks the app against the policy
+          and raises :class:`AdmitConfigError` at startup (or on each request of an app
+          without a lifespan) when Starlette's ``CORSMiddleware`` would answer CORS a
+          second time, or sit inside admit with preflights refused; logs the route
+          coverage (:func:`admit.fastapi.coverage`: WARNING when a route is not
+          covered), and with ``strict_coverage`` refuses to start when one is not.
+
+        ``CORSMiddleware`` already added with a policy that has ``[cors]`` raises here.
+        """
         from ._middleware import AdmitMiddleware
         from ._openapi import patch_openapi
 
+        if not hasattr(app, "add_middleware"):
+            raise TypeError(
+                "install() needs a Starlette or FastAPI app; wrap other ASGI apps with guard.middleware(app)"
+            )
+        problem = _cors_twice(app, self._engine)
+        if problem:
+            raise AdmitConfigError(problem)
         app.add_middleware(AdmitMiddleware, guard=self)
+        self._apps.append(app)
+        if self.docs if docs is None else docs:
+            self._open_docs(app)
         if openapi and hasattr(app, "openapi"):
-            self._apps.append(app)
             patch_openapi(app, self)
+        self._hook_first_call(app, strict_coverage)
+        self._hook_lifespan(app)
 
+    def _open_docs(self, app: Any) -> None:
+        names = ("docs_url", "redoc_url", "openapi_url", "swagger_ui_oauth2_redirect_url")
+        served = [getattr(app, n, None) for n in names]
+        openapi_url = getattr(app, "openapi_url", None)
+        docs_url = getattr(app, "docs_url", None)
+        paths = []
+        for name, url in zip(names, served):
+            if not isinstance(url, str) or not url:
+                continue
+            # FastAPI serves the pages only with an openapi_url, the redirect only with docs_url.
+            if name != "openapi_url" and not openapi_url:
+                continue
+            if name == "swagger_ui_oauth2_redirect_url" and not docs_url:
+                continue
+            paths.append(url)
+        if not paths:
+            log.warning("admit: docs=True, but the app serves no docs pages (no docs_url/openapi_url)")
+            return
+        self.open_paths = self.open_paths | frozenset(paths)
+        log.info("admit: docs=True: serving %s without a decision (open_paths)", ", ".join(paths))
+
+    def _hook_first_call(self, app: Any, strict: bool) -> None:
+        original = getattr(app, "build_middleware_stack", None)
+        if not callable(original):
+            return
+        guard = self
+
+        def build_middleware_stack() -> ASGIApp:
+            stack: ASGIApp = original()
+            errors = guard._check_app(app, strict)
+            if not errors:
+                return stack
+            error = AdmitConfigError("\n".join(errors))
+
+            async def refuse(scope: Scope, receive: Receive, send: Send) -> None:
+                if scope["type"] == "lifespan":  # the hooked lifespan fails the startup
+                    await stack(scope, receive, send)
+                    return
+                raise error
+
+            return refuse
+
+        app.build_middleware_stack = build_middleware_stack
+
+    def _check_app(self, app: Any, strict: bool) -> List[str]:
+        """The app against the policy, once per app: CORS, route coverage."""
+        key = id(app)
+        if key in self._checked:
+            return self._checked[key]
+        errors: List[str] = []
+        engine = self._engine
+        report = None
+        try:
+            from ._coverage import coverage
+
+            report = coverage(app, engine, open_paths=self.open_paths)
+        except Exception:  # a router admit cannot read: say so, decide as usual
+            log.exception("admit: cannot check the app's routes against the policy")
+        problem = _cors_twice(app, engine) or _cors_inside(app, self, engine, report)
+        if problem:
+            errors.append(problem)
+        if report is not None:
+            self.coverage_reports[key] = report
+            if report.uncovered:
+                log.warning("%s", report)
+                if strict:
+                    errors.append(
+                        "admit: strict_coverage: no rule of the policy covers "
+                        + ", ".join(f"{r.method} {r.path}" for r in report.uncovered)
+                        + " (each would answer 403 no_route)"
+                    )
+            else:
+                log.info("%s", report)
+        self._checked[key] = errors
+        return errors
+
+    def _hook_lifespan(self, app: Any) -> None:
+        router = getattr(app, "router", None)
+        original = getattr(router, "lifespan_context", None)
+        if router is None or not callable(original):
+            log.warning(
+                "admit: cannot hook the app's lifespan; run `async with guard.lifespan():` in it "
+                "to fetch the key sets at startup"
+            )
+            return
+        guard = self
+
+        @contextlib.asynccontextmanager
+        async def lifespan(a: Any) -> AsyncIterator[Any]:
+            errors = guard._checked.get(id(app))
+            if errors:
+                raise AdmitConfigError("\n".join(errors))
+            async with original(a) as state:
+                async with guard.lifespan():
+                    yield state
+
+        router.lifespan_context = lifespan
+
+
+def _log_warnings(engine: Engine) -> None:
+    for w in engine.warnings:
+        where = w["place"]
+        if w["line"] is not None:
+            where = f"line {w['line']}, column {w['column']}: {where}"
+        log.warning("admit: policy warning: %s: %s", where, w["message"])
+
+
+def _cors_entries(app: Any) -> Tuple[List[int], Optional[int], List[Any]]:
+    """Positions (outermost first) of CORSMiddleware entries and of admit's in
+    ``app.user_middleware``."""
+    cls = _cors_middleware_class()
+    entries = list(getattr(app, "user_middleware", None) or ())
+    cors: List[int] = []
+    admit: Optional[int] = None
+    from ._middleware import AdmitMiddleware
+
+    for i, m in enumerate(entries):
+        c = getattr(m, "cls", None)
+        if cls is not None and isinstance(c, type) and issubclass(c, cls):
+            cors.append(i)
+        elif admit is None and isinstance(c, type) and issubclass(c, AdmitMiddleware):
+            admit = i
+    return cors, admit, entries
+
+
+def _cors_twice(app: Any, engine: Engine) -> Optional[str]:
+    if not engine.has_cors():
+        return None
+    cors, _, _ = _cors_entries(app)
+    if not cors:
+        return None
+    return (
+        "admit: the policy has a [cors] table and the app has Starlette's CORSMiddleware: "
+        "every cross-origin answer would carry Access-Control-Allow-Origin twice, which "
+        "browsers reject. Remove CORSMiddleware (app.add_middleware(CORSMiddleware, ...)): "
+        "the policy's [cors] answers preflights and adds the CORS headers, denials included."
+    )
+
+
+def _cors_inside(app: Any, guard: Admit, engine: Engine, report: Optional["CoverageReport"]) -> Optional[str]:
+    """CORSMiddleware added before install() sits inside admit: admit decides each
+    preflight first, and without [cors] the policy has nothing to answer it with."""
+    if engine.has_cors():
+        return None
+    cors, admit, _ = _cors_entries(app)
+    if admit is None or not any(i > admit for i in cors):
+        return None
+    probes = sorted({r.probe for r in report.routes if r.kind != "websocket"}) if report is not None else ["/"]
+    refused = None
+    for path in probes or ["/"]:
+        d = engine.decide(
+            "OPTIONS",
+            path,
+            [("origin", _CORS_PROBE_ORIGIN), ("access-control-request-method", "GET"), ("host", "localhost")],
+            "127.0.0.1",
+            decoded=True,
+        )
+        if not d.allow:
+            refused = (path, d.status, d.reason)
+            break
+    if refused is None:
+        return None
+    path, status, reason = refused
+    return (
+        "admit: Starlette's CORSMiddleware was added before guard.install(app), so it sits "
+        "inside admit: admit decides each CORS preflight first, and this policy has no [cors] "
+        f"to answer it (OPTIONS {path} answers {status} {reason}); denials would carry no CORS "
+        "headers either. Move the CORS settings into the policy's [cors] table and remove "
+        "CORSMiddleware (the recommended setup), or add CORSMiddleware after guard.install(app) "
+        "(the middleware added last is the outermost)."
+    )
+
+
+__all__ = ["Admit", "AdmitConfigError"]
