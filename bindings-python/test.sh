@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the admit wheel, installs it into bindings-python/.venv with FastAPI, uvicorn
-# (and httptools, its second HTTP parser), httpx, pytest, PyJWT and mypy, and runs the
-# Python tests. Idempotent; fast when done.
+# (and httptools, its second HTTP parser; websockets and wsproto, its WebSocket
+# implementations), httpx, pytest, PyJWT and mypy, and runs the Python tests.
+# Idempotent; fast when done.
 #   bindings-python/test.sh                 build, install, run every test
 #   bindings-python/test.sh --setup-only    build and install, run nothing
 #   bindings-python/test.sh -k vectors      extra arguments go to pytest
@@ -22,6 +23,8 @@ reqs=(
   "pytest==9.2.0"
   "pyjwt[crypto]==2.15.1"
   "mypy==2.4.1"
+  "websockets==17.4"
+  "wsproto==1.3.2"
 )
 stamp="$venv/.admit-reqs"
 

@@ -14,6 +14,8 @@ Apps (one route each, `async def` handlers):
                        the SkillMeat policy, Clerk RS256 via the fixture JWKS
                        (tests/fixtures/jwks.json, in CLERK_JWKS), issuer and audience
   admit-rs256-policy   the same, the handler takes no principal (the policy guards it)
+  admit-...-state      the handler takes `request: Request` and reads
+                       request.state.principal (no dependency)
   pyjwt-rs256          HTTPBearer + an `async def` dependency: PyJWT (cryptography)
                        decode with the JWKS key of the token's kid (PyJWKSet, built
                        once), issuer, audience, leeway 5, the org role mapped to scopes
@@ -74,7 +76,7 @@ CONNECTIONS = 8
 
 
 def make_app(kind: str) -> Any:
-    from fastapi import Depends, FastAPI, HTTPException
+    from fastapi import Depends, FastAPI, HTTPException, Request
     from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
     app = FastAPI()
@@ -113,6 +115,12 @@ def make_app(kind: str) -> Any:
             @app.get(path)
             async def policy_only() -> Dict[str, Any]:
                 return {"user": None}
+
+        elif kind.endswith("-state"):  # the handler reads the principal the middleware stored
+
+            @app.get(path)
+            async def from_state(request: Request) -> Dict[str, Any]:
+                return {"user": request.state.principal.id}
 
         else:
 
@@ -374,7 +382,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=1, help="length of one wrk run (default 1)")
     ap.add_argument("--rounds", type=int, default=8,
                     help="runs per case, interleaved (default 8); the lowest CPU per request is kept")
-    ap.add_argument("--only", default="", help="run only the cases whose label contains this text (and the bare apps)")
+    ap.add_argument("--only", default="", help="run only the cases whose label contains one of these comma-separated texts (and the bare apps)")
     ap.add_argument("--serve", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -409,13 +417,16 @@ def main() -> None:
         ("bare (no auth), HS256 route", "bare", HS_PATH, "hs256"),
         ("admit HS256", "admit-hs256", HS_PATH, "hs256"),
         ("admit HS256, policy only", "admit-hs256-policy", HS_PATH, "hs256"),
+        ("admit HS256, request.state.principal", "admit-hs256-state", HS_PATH, "hs256"),
         ("HTTPBearer + PyJWT HS256", "pyjwt-hs256", HS_PATH, "hs256"),
         ("bare (no auth), API key route", "bare", KEY_PATH, "apikey"),
         ("admit API key", "admit-apikey", KEY_PATH, "apikey"),
         ("admit API key, policy only", "admit-apikey-policy", KEY_PATH, "apikey"),
+        ("admit API key, request.state.principal", "admit-apikey-state", KEY_PATH, "apikey"),
         ("APIKeyHeader + SHA-256", "apikey-sha256", KEY_PATH, "apikey"),
     ]
-    cases = [c for c in cases if args.only in c[0] or c[0].startswith("bare")]
+    only = [w for w in args.only.split(",") if w]
+    cases = [c for c in cases if not only or c[0].startswith("bare") or any(w in c[0] for w in only)]
     servers: Dict[str, Server] = {}
     try:
         for _, kind, _, _ in cases:
@@ -465,8 +476,10 @@ def main() -> None:
                               ("admit RS256, repeated token, policy only", "HTTPBearer + PyJWT RS256"),
                               ("admit RS256, fresh tokens, policy only", "HTTPBearer + PyJWT RS256"),
                               ("admit HS256, policy only", "HTTPBearer + PyJWT HS256"),
+                              ("admit HS256, request.state.principal", "HTTPBearer + PyJWT HS256"),
                               ("admit API key", "APIKeyHeader + SHA-256"),
-                              ("admit API key, policy only", "APIKeyHeader + SHA-256")):
+                              ("admit API key, policy only", "APIKeyHeader + SHA-256"),
+                              ("admit API key, request.state.principal", "APIKeyHeader + SHA-256")):
         if admit_label not in auth or peer not in auth:
             continue
         ratio = auth[admit_label] / auth[peer] if auth[peer] > 0 else float("nan")

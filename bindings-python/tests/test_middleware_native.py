@@ -184,3 +184,17 @@ def test_a_guard_with_its_own_decide_scope_keeps_it(engine: admit.Engine) -> Non
     sent = run(mw, build("/api/items/1", "", "GET", GOOD_HEADERS, ("127.0.0.1", 1)))
     assert sent[0]["status"] == 400 and b"custom guard" in sent[1]["body"]
     assert not app.scopes
+
+
+def test_the_middleware_decides_with_the_engine_in_force(engine: admit.Engine) -> None:
+    # The native path reads the guard's engine on every request: a reload is seen by
+    # the next request.
+    app = Recorder()
+    guard = Admit(engine)
+    mw = AdmitMiddleware(app, guard=guard)
+    request = build("/api/items/1", "", "GET", GOOD_HEADERS, ("10.0.0.1", 1))
+    assert run(mw, dict(request))[0]["status"] == 200
+    guard.engine = admit.Engine.from_toml(POLICY.replace('require = ["items:read"]', "deny = true"))
+    assert run(mw, dict(request))[0]["status"] == 403
+    guard.engine = engine
+    assert run(mw, dict(request))[0]["status"] == 200

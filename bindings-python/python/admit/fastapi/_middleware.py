@@ -132,7 +132,7 @@ class AdmitMiddleware:
         if guard.jwks:  # fetchers to refresh: the guard awaits them
             decision = await guard._decide(view)
         elif self._native:  # nothing to await: decide in this frame
-            decision = guard.engine._decide_asgi(view, path)
+            decision = guard._engine._decide_asgi(view, path)  # guard.engine, less a call
         else:
             decision = guard.decide_scope(view)
         state = scope.get("state")
