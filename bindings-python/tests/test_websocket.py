@@ -59,6 +59,10 @@ deny = true
 """ % admit.hash_key(KEY)
 
 IMPLEMENTATIONS = ["websockets", "websockets-sansio", "wsproto"]
+# uvicorn's `websockets` implementation (websockets.legacy) warns that it is deprecated;
+# it is still uvicorn's `--ws websockets`, so it is tested.
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+              pytest.mark.filterwarnings("ignore:The `websockets` implementation is deprecated")]
 
 
 class Recorder:
