@@ -877,15 +877,15 @@ fn decide_asgi_scope(
     }
     let target = admit::target_from_decoded(if path.is_empty() { "/" } else { &path });
     let borrowed: Vec<(&[u8], &[u8])> = pairs.iter().map(|(n, v)| (&**n, &**v)).collect();
-    let now = clock();
-    Ok(py.detach(|| {
-        engine.decide(&admit::Request {
-            method: &method,
-            path: &target,
-            headers: &borrowed,
-            peer: peer.as_deref(),
-            now,
-        })
+    // Decided with the GIL held, unlike `decide`: the caller is the event loop's thread,
+    // the decision takes microseconds, and a GIL handed to a busy worker thread (a sync
+    // endpoint) could keep the event loop waiting for it for the switch interval (5 ms).
+    Ok(engine.decide(&admit::Request {
+        method: &method,
+        path: &target,
+        headers: &borrowed,
+        peer: peer.as_deref(),
+        now: clock(),
     }))
 }
 
