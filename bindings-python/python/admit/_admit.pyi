@@ -127,7 +127,8 @@ class Engine:
     ) -> Decision: ...
     def _decide_asgi(self, scope: Mapping[str, Any], path: object) -> Decision:
         """For the middleware: ``Admit.decide_scope(scope)``'s decision, ``path`` the
-        route path (``admit.fastapi.route_path(scope)``), in one call."""
+        route path (``admit.fastapi.route_path(scope)``), in one call, with the GIL
+        held (``decide`` releases it)."""
     def malformed(self, detail: str) -> Decision: ...
     def set_jwks(self, authenticator_id: str, jwks: Union[str, bytes, Mapping[str, Any]]) -> int: ...
     def issue_token(
