@@ -184,6 +184,12 @@ def test_a_guard_with_its_own_decide_scope_keeps_it(engine: admit.Engine) -> Non
     sent = run(mw, build("/api/items/1", "", "GET", GOOD_HEADERS, ("127.0.0.1", 1)))
     assert sent[0]["status"] == 400 and b"custom guard" in sent[1]["body"]
     assert not app.scopes
+    # A decide_scope set on the guard itself is kept too.
+    patched = Admit(engine)
+    patched.decide_scope = lambda scope, engine=None: patched.engine.malformed("patched")  # type: ignore[method-assign]
+    mw = AdmitMiddleware(app, guard=patched)
+    assert not mw._native
+    assert b"patched" in run(mw, build("/api/items/1", "", "GET", GOOD_HEADERS, ("127.0.0.1", 1)))[1]["body"]
 
 
 def test_the_middleware_decides_with_the_engine_in_force(engine: admit.Engine) -> None:

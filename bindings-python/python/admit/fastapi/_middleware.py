@@ -108,7 +108,10 @@ class AdmitMiddleware:
         self.app = app
         self.guard = guard
         self._fastapi = wrapped_fastapi(app)
-        self._native = getattr(type(guard), "decide_scope", None) is _DECIDE_SCOPE
+        self._native = (
+            getattr(type(guard), "decide_scope", None) is _DECIDE_SCOPE
+            and "decide_scope" not in getattr(guard, "__dict__", {})
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
