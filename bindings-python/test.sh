@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the admit wheel (build-wheel.sh: manylinux, abi3), installs it into
 # bindings-python/.venv with the pinned test tools (test-requirements.txt: FastAPI,
-# uvicorn and httptools, its second HTTP parser, httpx, pytest, PyJWT, mypy), and runs
-# the Python tests. Idempotent; fast when done: the wheel is rebuilt only when a source
+# uvicorn and httptools, its second HTTP parser, websockets and wsproto, its WebSocket
+# implementations, httpx, pytest, PyJWT, mypy, fastapi-swagger), installs Debian's
+# chromium when missing (ensure-chromium.sh), and runs the Python tests. Idempotent;
+# fast when done: the wheel is rebuilt only when a source
 # changed (cargo then rebuilds only what changed), and reinstalled only when rebuilt.
 #   bindings-python/test.sh                 build, install, run every test
 #   bindings-python/test.sh --setup-only    build and install, run nothing

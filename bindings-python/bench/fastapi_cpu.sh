@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs bench/fastapi_cpu.py: uvicorn CPU per request of a FastAPI app guarded by admit
-# against HTTPBearer + PyJWT (RS256 and HS256), loaded by wrk. Builds the wheel into
-# .venv (test.sh --setup-only) and installs wrk (Debian) when it is missing.
-#   bindings-python/bench/fastapi_cpu.sh [--seconds 1] [--rounds 8]
+# against HTTPBearer + PyJWT (RS256 and HS256) and APIKeyHeader + SHA-256 (API keys),
+# loaded by wrk. Builds the wheel into .venv (test.sh --setup-only) and installs wrk
+# (Debian) when it is missing.
+#   bindings-python/bench/fastapi_cpu.sh [--seconds 1] [--rounds 8] [--only TEXT,...]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 "$here/test.sh" --setup-only

@@ -457,6 +457,13 @@ impl Decision {
     fn dry_run(&self) -> bool {
         self.inner.dry_run
     }
+    /// For the ASGI middleware: the request passes as it is (allowed, not a dry-run
+    /// refusal, no headers to add), so the app is called with nothing around it. One
+    /// read instead of `allow`, `dry_run` and `headers`.
+    #[getter]
+    fn _plain(&self) -> bool {
+        decision_is_plain(&self.inner)
+    }
     /// The first value of a response header (case-insensitive), or `None`.
     fn header(&self, name: Cow<'_, str>) -> Option<&str> {
         self.inner.header(&name)
@@ -690,6 +697,15 @@ impl Engine {
         Ok(Decision { inner })
     }
 
+    /// The ASGI middleware's entry point (`admit.fastapi.AdmitMiddleware`): the same
+    /// decision as `Admit.decide_scope(scope)`, read from the scope in one call. `path`
+    /// is the route path the caller computed (`admit.fastapi.route_path`); method,
+    /// headers and client come from the scope.
+    #[pyo3(name = "_decide_asgi")]
+    fn decide_asgi(&self, py: Python<'_>, scope: &Bound<'_, PyAny>, path: &Bound<'_, PyAny>) -> PyResult<Decision> {
+        decide_asgi_scope(&self.inner, py, scope, path).map(|inner| Decision { inner })
+    }
+
     /// The decision for a request the host could not read (say a path that is not
     /// UTF-8), answered the way this policy answers malformed requests.
     fn malformed(&self, detail: Cow<'_, str>) -> Decision {
@@ -888,6 +904,86 @@ fn describe_jwts<'py>(py: Python<'py>, engine: &admit::Engine) -> PyResult<Bound
         list.append(d)?;
     }
     Ok(list)
+}
+
+/// What the middleware does with an allowed request that needs nothing else: no
+/// headers to add, not a dry-run refusal to report.
+fn decision_is_plain(d: &admit::Decision) -> bool {
+    d.allow && !d.dry_run && d.headers.is_empty()
+}
+
+/// `scope.get(key)` for an ASGI scope: a dict (every server's), or any mapping.
+fn scope_get<'py>(scope: &Bound<'py, PyAny>, key: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if let Ok(d) = scope.cast::<PyDict>() {
+        return d.get_item(key);
+    }
+    let v = scope.call_method1(pyo3::intern!(scope.py(), "get"), (key,))?;
+    Ok(if v.is_none() { None } else { Some(v) })
+}
+
+/// The decision `Admit.decide_scope` makes for an ASGI scope, with `path` the route
+/// path: method `scope.get("method") or "GET"`, headers `scope.get("headers") or ()`,
+/// peer `scope["client"][0]` when the client is set and that is a str. Arguments are
+/// converted as `Engine.decide(..., decoded=True)` converts them; a `path` that is not
+/// a str is the malformed decision "the request has no path"; `""` (the root_path
+/// itself) is decided as `/`.
+fn decide_asgi_scope(
+    engine: &admit::Engine,
+    py: Python<'_>,
+    scope: &Bound<'_, PyAny>,
+    path: &Bound<'_, PyAny>,
+) -> PyResult<admit::Decision> {
+    let Ok(path) = path.cast::<PyString>() else {
+        return Ok(engine.malformed("the request has no path"));
+    };
+    let method_obj = scope_get(scope, pyo3::intern!(py, "method"))?;
+    let method = match &method_obj {
+        Some(m) if m.is_truthy()? => Some(text_arg("method", m)?),
+        _ => None,
+    };
+    let client = scope_get(scope, pyo3::intern!(py, "client"))?;
+    let peer_obj = match client {
+        Some(c) if c.is_truthy()? => Some(c.get_item(0)?),
+        _ => None,
+    };
+    let peer = peer_obj.as_ref().and_then(|p| p.cast::<PyString>().ok());
+    let headers = match scope_get(scope, pyo3::intern!(py, "headers"))? {
+        Some(h) if h.is_truthy()? => header_objects(&h)?,
+        _ => Vec::new(),
+    };
+    let mut pairs: Vec<HeaderBytes<'_>> = Vec::with_capacity(headers.len());
+    let mut unreadable: Option<String> = None;
+    for (n, v) in &headers {
+        match (header_part("name", n)?, header_part("value", v)?) {
+            (Ok(n), Ok(v)) => pairs.push((n, v)),
+            (Err(e), _) | (_, Err(e)) => {
+                unreadable.get_or_insert(e);
+            }
+        }
+    }
+    let method = match method.map(|m| m.to_cow()).transpose() {
+        Ok(m) => m.unwrap_or(Cow::Borrowed("GET")),
+        Err(_) => return Ok(engine.malformed("the method, path or peer is not valid UTF-8")),
+    };
+    let (path, peer) = match (path.to_cow(), peer.map(|p| p.to_cow()).transpose()) {
+        (Ok(p), Ok(peer)) => (p, peer),
+        _ => return Ok(engine.malformed("the method, path or peer is not valid UTF-8")),
+    };
+    if let Some(detail) = unreadable {
+        return Ok(engine.malformed(&detail));
+    }
+    let target = admit::target_from_decoded(if path.is_empty() { "/" } else { &path });
+    let borrowed: Vec<(&[u8], &[u8])> = pairs.iter().map(|(n, v)| (&**n, &**v)).collect();
+    // Decided with the GIL held, unlike `decide`: the caller is the event loop's thread,
+    // the decision takes microseconds, and a GIL handed to a busy worker thread (a sync
+    // endpoint) could keep the event loop waiting for it for the switch interval (5 ms).
+    Ok(engine.decide(&admit::Request {
+        method: &method,
+        path: &target,
+        headers: &borrowed,
+        peer: peer.as_deref(),
+        now: clock(),
+    }))
 }
 
 /// The SHA-256 of an API key as lower-case hex: what a policy stores.

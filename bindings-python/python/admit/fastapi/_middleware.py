@@ -3,17 +3,94 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
+import logging
+from typing import Any, List, Optional, Tuple
 
 from .._admit import Decision, Engine
 from ._guard import Admit
 from ._routing import route_path, wrapped_fastapi
 from ._types import ASGIApp, Message, Receive, Scope, Send
 
+#: Denials (INFO) and dry-run refusals (WARNING), one record a request; a child of the
+#: ``admit`` logger. Never a header value, a token, a key or the query string.
+log = logging.getLogger("admit.decisions")
+
+_INFO = logging.INFO
+_WARNING = logging.WARNING
+
+# A refused WebSocket handshake on a server without the ASGI "websocket.http.response"
+# extension is closed before it is accepted, with these codes (the IANA registry's 3000
+# Unauthorized and 3003 Forbidden; 1008 Policy Violation for any other refusal).
+WS_CLOSE_UNAUTHORIZED = 3000
+WS_CLOSE_FORBIDDEN = 3003
+WS_CLOSE_POLICY = 1008
+
+
+# The guard's own decide_scope, as this module found it: the engine's ASGI entry point
+# makes its decision; a guard whose decide_scope is another (a subclass, a patch) keeps it.
+_DECIDE_SCOPE = Admit.decide_scope
+
 
 def _enc(text: str) -> bytes:
     return text.encode("latin-1", "replace")
 
+
+def _close_code(status: int) -> int:
+    if status == 401:
+        return WS_CLOSE_UNAUTHORIZED
+    if status == 403:
+        return WS_CLOSE_FORBIDDEN
+    return WS_CLOSE_POLICY
+
+
+def _close_reason(message: str) -> str:
+    # A close frame's reason is at most 123 bytes of UTF-8.
+    raw = message.encode("utf-8", "replace")
+    if len(raw) <= 123:
+        return message
+    return raw[:123].decode("utf-8", "ignore")
+
+
+def _printable(text: str) -> str:
+    # A path or a message may carry what a client sent; a log line gets no control
+    # characters from it (the `extra` fields keep the text as it is).
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _log_decision(level: int, scope: Scope, path: Optional[str], decision: Decision) -> None:
+    principal = decision.principal
+    pid = principal.id if principal is not None else None
+    authenticator = principal.authenticator if principal is not None else None
+    method = scope.get("method") or ("WEBSOCKET" if scope.get("type") == "websocket" else "GET")
+    shown = path if isinstance(path, str) else "?"
+    fields: dict[str, Any] = {
+        "admit_method": method,
+        "admit_path": path,
+        "admit_status": decision.status,
+        "admit_reason": decision.reason,
+        "admit_message": decision.message,
+        "admit_rule": decision.rule,
+        "admit_principal": pid,
+        "admit_authenticator": authenticator,
+        "admit_dry_run": decision.dry_run,
+    }
+    what = "dry run, would deny" if level == _WARNING else "denied"
+    log.log(
+        level,
+        "%s %s %s: %s %s (rule %s, principal %s, authenticator %s): %s",
+        what,
+        _printable(str(method)),
+        _printable(shown),
+        decision.reason,
+        decision.status,
+        decision.rule if decision.rule is not None else "-",
+        _printable(pid) if pid is not None else "-",
+        authenticator if authenticator is not None else "-",
+        _printable(decision.message),
+        extra=fields,
+    )
 
 
 class AdmitMiddleware:
@@ -31,6 +108,10 @@ class AdmitMiddleware:
         self.app = app
         self.guard = guard
         self._fastapi = wrapped_fastapi(app)
+        self._native = (
+            getattr(type(guard), "decide_scope", None) is _DECIDE_SCOPE
+            and "decide_scope" not in getattr(guard, "__dict__", {})
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -45,23 +126,36 @@ class AdmitMiddleware:
         if fastapi is not None and fastapi.root_path:
             view = dict(scope)
             view["root_path"] = fastapi.root_path
+        # route_path(view): with an empty root_path, Starlette routes on scope["path"]
+        # (the engine refuses a path that is not a str, as decide_scope does).
+        path = route_path(view) if view.get("root_path") else view.get("path")
         if guard.open_paths and route_path(view) in guard.open_paths:
             await self.app(scope, receive, send)
             return
-        # Without JWKS fetchers there is nothing to await: decide in this frame.
-        decision = await guard._decide(view) if guard.jwks else guard.decide_scope(view)
+        if guard.jwks:  # fetchers to refresh: the guard awaits them
+            decision = await guard._decide(view)
+        elif self._native:  # nothing to await: decide in this frame
+            decision = guard._engine._decide_asgi(view, path)  # guard.engine, less a call
+        else:
+            decision = guard.decide_scope(view)
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
         state["decision"] = decision
         state["principal"] = decision.principal
-        if not decision.allow:
-            if kind == "websocket":
-                await receive()  # websocket.connect
-                await send({"type": "websocket.close", "code": 1008, "reason": decision.message[:120]})
-                return
-            await self._deny(decision, send)
+        if decision._plain:  # allowed, nothing to add or report
+            await self.app(scope, receive, send)
             return
+        if not decision.allow:
+            if decision.reason != "preflight" and log.isEnabledFor(_INFO):
+                _log_decision(_INFO, view, path, decision)
+            if kind == "websocket":
+                await self._refuse_websocket(scope, decision, receive, send)
+            else:
+                await self._deny(decision, send)
+            return
+        if decision.dry_run and log.isEnabledFor(_WARNING):
+            _log_decision(_WARNING, view, path, decision)
         extra = decision.headers
         if not extra or kind != "http":
             await self.app(scope, receive, send)
@@ -76,7 +170,9 @@ class AdmitMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
-    async def _deny(self, decision: Decision, send: Send) -> None:
+    def _response(self, decision: Decision) -> Tuple[List[Tuple[bytes, bytes]], bytes]:
+        """The refusal's headers and body: the policy's body, or FastAPI's
+        ``{"detail": message}``."""
         headers = [(_enc(n), _enc(v)) for n, v in decision.headers]
         body_text = decision.body
         if body_text is None and self.guard.fastapi_bodies and decision.status not in (204, 304):
@@ -84,6 +180,28 @@ class AdmitMiddleware:
             headers.append((b"content-type", b"application/json"))
         body = body_text.encode("utf-8") if body_text else b""
         headers.append((b"content-length", str(len(body)).encode()))
+        return headers, body
+
+    async def _deny(self, decision: Decision, send: Send) -> None:
+        headers, body = self._response(decision)
         await send({"type": "http.response.start", "status": decision.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    async def _refuse_websocket(self, scope: Scope, decision: Decision, receive: Receive, send: Send) -> None:
+        """A refused handshake: the decision's HTTP response where the server offers
+        the ``websocket.http.response`` extension; otherwise closed before it is
+        accepted, with 3000 (401), 3003 (403) or 1008 and the message as the reason."""
+        await receive()  # websocket.connect
+        extensions = scope.get("extensions")
+        if isinstance(extensions, dict) and "websocket.http.response" in extensions:
+            headers, body = self._response(decision)
+            await send({"type": "websocket.http.response.start", "status": decision.status, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+            return
+        await send(
+            {
+                "type": "websocket.close",
+                "code": _close_code(decision.status),
+                "reason": _close_reason(decision.message),
+            }
+        )
