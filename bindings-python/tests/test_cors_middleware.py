@@ -130,19 +130,39 @@ def test_reloading_into_cors_with_cors_middleware_is_refused() -> None:
 # -- no [cors], CORSMiddleware inside admit: preflights refused --------------------------------------
 
 
-def test_cors_middleware_inside_admit_is_refused_at_startup() -> None:
-    # By hand first: admit decides the preflight, and the policy has no rule for OPTIONS.
+def test_cors_middleware_inside_admit_answers_preflights_no_rule_and_no_route_take() -> None:
+    # No rule and no app route take OPTIONS /items: admit lets the app answer, as for any
+    # unknown route, and the CORSMiddleware inside it answers the preflight.
     app = routes(new_app())
     add_cors(app)
     app.add_middleware(AdmitMiddleware, guard=Admit(admit.Engine.from_toml(BASE)))
     pre = client(app).options("/items", headers=PREFLIGHT)
-    assert pre.status_code == 403 and pre.json() == {"detail": "no route matches the request"}
+    assert pre.status_code == 200 and acao(pre) == [APP_ORIGIN]
+    # install() after CORSMiddleware: accepted at startup, since the preflight passes
+    app = new_app()
+    add_cors(app)
+    guard = Admit(admit.Engine.from_toml(BASE))
+    guard.install(app)
+    routes(app)
+    with client(app) as c:
+        assert id(app) in guard.coverage_reports
+        assert c.options("/items", headers=PREFLIGHT).status_code == 200
+
+
+def test_cors_middleware_inside_admit_is_refused_at_startup_when_the_policy_refuses_preflights() -> None:
+    # A rule takes OPTIONS and wants credentials, which a preflight never carries.
+    policy = BASE + '\n[[routes]]\nid = "options"\nmethods = ["OPTIONS"]\npath = "/**"\nrequire = ["items:read"]\n'
+    app = routes(new_app())
+    add_cors(app)
+    app.add_middleware(AdmitMiddleware, guard=Admit(admit.Engine.from_toml(policy)))
+    pre = client(app).options("/items", headers=PREFLIGHT)
+    assert pre.status_code == 401
     # install() after CORSMiddleware puts admit outside it: refused at startup.
     app = new_app()
     add_cors(app)
-    Admit(admit.Engine.from_toml(BASE)).install(app)
+    Admit(admit.Engine.from_toml(policy)).install(app)
     routes(app)
-    with pytest.raises(AdmitConfigError, match=r"added before guard.install\(app\).*OPTIONS /items answers 403 no_route"):
+    with pytest.raises(AdmitConfigError, match=r"added before guard.install\(app\).*OPTIONS /items answers 401"):
         with client(app):
             pass
 

@@ -324,3 +324,21 @@ def test_a_handler_returns_a_principal_and_uses_it_in_a_response_model(client_fo
     spec = app.openapi()
     text = json.dumps(spec)
     assert '"authenticator"' in text and '"scopes"' in text
+
+
+def test_enforce_logs_its_refusals_and_dry_run_passes(caplog: Any) -> None:
+    import logging
+
+    from fastapi.testclient import TestClient
+
+    caplog.set_level(logging.INFO, logger="admit")
+    with TestClient(dep_app(Admit(engine()))) as c:
+        c.post("/items", headers=key(READER))
+    with TestClient(dep_app(Admit(engine(dry_run=True)))) as c:
+        c.post("/items", headers=key(READER))
+    records = [r for r in caplog.records if r.name == "admit.decisions"]
+    assert [r.levelno for r in records] == [logging.INFO, logging.WARNING]
+    for r in records:
+        msg = r.getMessage()
+        assert "POST /items" in msg and "insufficient_scope" in msg and "principal rita" in msg
+        assert READER not in msg and READER not in str(r.__dict__)

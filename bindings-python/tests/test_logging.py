@@ -154,13 +154,13 @@ def test_nothing_is_built_when_the_level_is_off(caplog: pytest.LogCaptureFixture
     from admit.fastapi import _middleware
 
     calls: List[Optional[str]] = []
-    real = _middleware._log_decision
+    real = _middleware.log_decision
 
     def counting(level: int, scope: Any, path: Optional[str], decision: admit.Decision) -> None:
         calls.append(path)
         real(level, scope, path, decision)
 
-    monkeypatch.setattr(_middleware, "_log_decision", counting)
+    monkeypatch.setattr(_middleware, "log_decision", counting)
     caplog.set_level(logging.ERROR, logger="admit")
     call(AdmitMiddleware(ok_app, engine=engine()), "GET", "/notes", [])
     call(AdmitMiddleware(ok_app, engine=engine(dry_run=True)), "GET", "/notes", [])

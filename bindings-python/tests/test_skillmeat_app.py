@@ -87,10 +87,11 @@ def test_zero_auth_every_caller_is_local_admin(client_for: Any) -> None:
     assert c.get("/health").json() == {"status": "healthy"}
 
 
-def test_unknown_route_is_refused(client_for: Any) -> None:
+def test_an_unknown_route_answers_as_fastapi_does(client_for: Any) -> None:
+    # no rule and no route: FastAPI's own 404, not the policy's 403
     c = client_for(create_app({}))
     r = c.get("/api/v1/nowhere")
-    assert r.status_code == 403 and "detail" in r.json()
+    assert r.status_code == 404 and r.json() == {"detail": "Not Found"}
 
 
 # -- auth enabled, no method configured ---------------------------------------------------

@@ -10,6 +10,8 @@ from fastapi.security import SecurityScopes
 from starlette.requests import HTTPConnection
 
 from .._admit import Decision, Principal
+from ._log import INFO, WARNING, log, log_decision
+from ._routing import route_path
 
 if TYPE_CHECKING:
     from ._guard import Admit
@@ -147,7 +149,11 @@ class enforce:  # noqa: N801 - used like a function: Depends(enforce(guard))
         state["decision"] = decision
         state["principal"] = decision.principal
         if not decision.allow:
+            if decision.reason != "preflight" and log.isEnabledFor(INFO):
+                log_decision(INFO, scope, route_path(scope), decision)
             raise HTTPException(status_code=decision.status, detail=decision.message, headers=_headers(decision))
+        if decision.dry_run and log.isEnabledFor(WARNING):
+            log_decision(WARNING, scope, route_path(scope), decision)
         return decision
 
     def __repr__(self) -> str:

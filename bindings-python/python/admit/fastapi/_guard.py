@@ -501,6 +501,16 @@ def _cors_twice(app: Any, engine: Engine) -> Optional[str]:
     )
 
 
+def _unrouted(app: Any, method: str, path: str) -> bool:
+    """True when no route of ``app`` takes the request: the middleware then lets the
+    app answer a ``no_route`` refusal itself (and a CORSMiddleware inside answers a
+    preflight)."""
+    from ._coverage import app_route_match
+
+    scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": [], "query_string": b""}
+    return app_route_match(app, scope) != "full"
+
+
 def _cors_inside(app: Any, guard: Admit, engine: Engine, report: Optional["CoverageReport"]) -> Optional[str]:
     """CORSMiddleware added before install() sits inside admit: admit decides each
     preflight first, and without [cors] the policy has nothing to answer it with."""
@@ -519,7 +529,7 @@ def _cors_inside(app: Any, guard: Admit, engine: Engine, report: Optional["Cover
             "127.0.0.1",
             decoded=True,
         )
-        if not d.allow:
+        if not d.allow and not (d.reason == "no_route" and _unrouted(app, "OPTIONS", path)):
             refused = (path, d.status, d.reason)
             break
     if refused is None:

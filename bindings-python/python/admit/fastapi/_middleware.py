@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any, List, Optional, Tuple
 
 from .._admit import Decision, Engine
 from ._guard import Admit
-from ._routing import route_path, wrapped_fastapi
+from ._coverage import app_route_match
+from ._log import INFO, WARNING, log, log_decision
+from ._routing import route_path, routed_app, wrapped_fastapi
 from ._types import ASGIApp, Message, Receive, Scope, Send
-
-#: Denials (INFO) and dry-run refusals (WARNING), one record a request; a child of the
-#: ``admit`` logger. Never a header value, a token, a key or the query string.
-log = logging.getLogger("admit.decisions")
-
-_INFO = logging.INFO
-_WARNING = logging.WARNING
 
 # A refused WebSocket handshake on a server without the ASGI "websocket.http.response"
 # extension is closed before it is accepted, with these codes (the IANA registry's 3000
@@ -51,48 +45,6 @@ def _close_reason(message: str) -> str:
     return raw[:123].decode("utf-8", "ignore")
 
 
-def _printable(text: str) -> str:
-    # A path or a message may carry what a client sent; a log line gets no control
-    # characters from it (the `extra` fields keep the text as it is).
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def _log_decision(level: int, scope: Scope, path: Optional[str], decision: Decision) -> None:
-    principal = decision.principal
-    pid = principal.id if principal is not None else None
-    authenticator = principal.authenticator if principal is not None else None
-    method = scope.get("method") or ("WEBSOCKET" if scope.get("type") == "websocket" else "GET")
-    shown = path if isinstance(path, str) else "?"
-    fields: dict[str, Any] = {
-        "admit_method": method,
-        "admit_path": path,
-        "admit_status": decision.status,
-        "admit_reason": decision.reason,
-        "admit_message": decision.message,
-        "admit_rule": decision.rule,
-        "admit_principal": pid,
-        "admit_authenticator": authenticator,
-        "admit_dry_run": decision.dry_run,
-    }
-    what = "dry run, would deny" if level == _WARNING else "denied"
-    log.log(
-        level,
-        "%s %s %s: %s %s (rule %s, principal %s, authenticator %s): %s",
-        what,
-        _printable(str(method)),
-        _printable(shown),
-        decision.reason,
-        decision.status,
-        decision.rule if decision.rule is not None else "-",
-        _printable(pid) if pid is not None else "-",
-        authenticator if authenticator is not None else "-",
-        _printable(decision.message),
-        extra=fields,
-    )
-
-
 class AdmitMiddleware:
     """ASGI middleware enforcing a policy. ``AdmitMiddleware(app, engine=...)`` or
     ``AdmitMiddleware(app, guard=Admit(...))`` (with Starlette's ``add_middleware``
@@ -108,6 +60,7 @@ class AdmitMiddleware:
         self.app = app
         self.guard = guard
         self._fastapi = wrapped_fastapi(app)
+        self._router = routed_app(app)
         self._native = (
             getattr(type(guard), "decide_scope", None) is _DECIDE_SCOPE
             and "decide_scope" not in getattr(guard, "__dict__", {})
@@ -147,15 +100,20 @@ class AdmitMiddleware:
             await self.app(scope, receive, send)
             return
         if not decision.allow:
-            if decision.reason != "preflight" and log.isEnabledFor(_INFO):
-                _log_decision(_INFO, view, path, decision)
+            if decision.reason == "no_route" and self._unrouted(view):
+                # No rule and no route: the app answers as for any unknown path (404,
+                # 405, a trailing-slash redirect); no handler runs.
+                await self.app(scope, receive, send)
+                return
+            if decision.reason != "preflight" and log.isEnabledFor(INFO):
+                log_decision(INFO, view, path, decision)
             if kind == "websocket":
                 await self._refuse_websocket(scope, decision, receive, send)
             else:
                 await self._deny(decision, send)
             return
-        if decision.dry_run and log.isEnabledFor(_WARNING):
-            _log_decision(_WARNING, view, path, decision)
+        if decision.dry_run and log.isEnabledFor(WARNING):
+            log_decision(WARNING, view, path, decision)
         extra = decision.headers
         if not extra or kind != "http":
             await self.app(scope, receive, send)
@@ -169,6 +127,12 @@ class AdmitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def _unrouted(self, view: Scope) -> bool:
+        """True when the app has no route taking this request (``app_route_match`` is
+        ``"none"`` or ``"partial"``), so the app's router refuses it itself."""
+        router = self._router
+        return router is not None and app_route_match(router, view) != "full"
 
     def _response(self, decision: Decision) -> Tuple[List[Tuple[bytes, bytes]], bytes]:
         """The refusal's headers and body: the policy's body, or FastAPI's

@@ -61,3 +61,21 @@ def wrapped_fastapi(app: Any) -> Any:
             return None
     return None
 
+
+
+def routed_app(app: Any) -> Any:
+    """The Starlette app or router that ``app`` is or wraps (through ``.app``
+    attributes of middleware): what routes the requests the middleware passes on. None
+    when there is none (a plain ASGI app)."""
+    try:
+        from starlette.applications import Starlette
+        from starlette.routing import Router
+    except ImportError:  # pragma: no cover - Starlette is optional
+        return None
+    for _ in range(32):
+        if isinstance(app, (Starlette, Router)):
+            return app
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
