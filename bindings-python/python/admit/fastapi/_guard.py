@@ -23,11 +23,11 @@ from typing import (
     Iterable,
     List,
     Optional,
-    Tuple,
 )
 
 from .._admit import Decision, Engine
 from ..jwks import JwksFetcher
+from ._app_checks import cors_inside, cors_twice, log_warnings
 from ._routing import route_path
 from ._types import ASGIApp, Receive, Scope, Send
 
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
     from ._middleware import AdmitMiddleware
 
 log = logging.getLogger("admit")
-
-_CORS_PROBE_ORIGIN = "https://cors-probe.invalid"
-
 
 class AdmitConfigError(RuntimeError):
     """The app and the policy do not fit together: CORS answered twice, CORS
@@ -58,14 +55,6 @@ async def _wait(fut: "concurrent.futures.Future[Optional[Engine]]") -> Optional[
 
         return await anyio.to_thread.run_sync(fut.result)
     return await asyncio.wrap_future(fut)
-
-
-def _cors_middleware_class() -> Optional[type]:
-    try:
-        from starlette.middleware.cors import CORSMiddleware
-    except ImportError:  # pragma: no cover - Starlette absent
-        return None
-    return CORSMiddleware
 
 
 class Admit:
@@ -112,7 +101,7 @@ class Admit:
         #: The last coverage report of each installed app (by ``id(app)``), made on its
         #: first call (its startup).
         self.coverage_reports: Dict[int, "CoverageReport"] = {}
-        _log_warnings(engine)
+        log_warnings(engine)
 
     @property
     def engine(self) -> Engine:
@@ -134,7 +123,7 @@ class Admit:
         if engine is self._engine:
             return
         for app in self._apps:
-            problem = _cors_twice(app, engine)
+            problem = cors_twice(app, engine)
             if problem:
                 raise AdmitConfigError(problem)
         for f in self.jwks:
@@ -144,7 +133,7 @@ class Admit:
                 except Exception:  # the new policy may not have that authenticator any more
                     pass
         self._engine = engine
-        _log_warnings(engine)
+        log_warnings(engine)
         for app in self._apps:
             if hasattr(app, "openapi_schema"):
                 app.openapi_schema = None
@@ -350,7 +339,7 @@ class Admit:
             raise TypeError(
                 "install() needs a Starlette or FastAPI app; wrap other ASGI apps with guard.middleware(app)"
             )
-        problem = _cors_twice(app, self._engine)
+        problem = cors_twice(app, self._engine)
         if problem:
             raise AdmitConfigError(problem)
         app.add_middleware(AdmitMiddleware, guard=self)
@@ -420,7 +409,7 @@ class Admit:
             report = coverage(app, engine, open_paths=self.open_paths)
         except Exception:  # a router admit cannot read: say so, decide as usual
             log.exception("admit: cannot check the app's routes against the policy")
-        problem = _cors_twice(app, engine) or _cors_inside(app, self, engine, report)
+        problem = cors_twice(app, engine) or cors_inside(app, self, engine, report)
         if problem:
             errors.append(problem)
         if report is not None:
@@ -459,90 +448,6 @@ class Admit:
                     yield state
 
         router.lifespan_context = lifespan
-
-
-def _log_warnings(engine: Engine) -> None:
-    for w in engine.warnings:
-        where = w["place"]
-        if w["line"] is not None:
-            where = f"line {w['line']}, column {w['column']}: {where}"
-        log.warning("admit: policy warning: %s: %s", where, w["message"])
-
-
-def _cors_entries(app: Any) -> Tuple[List[int], Optional[int], List[Any]]:
-    """Positions (outermost first) of CORSMiddleware entries and of admit's in
-    ``app.user_middleware``."""
-    cls = _cors_middleware_class()
-    entries = list(getattr(app, "user_middleware", None) or ())
-    cors: List[int] = []
-    admit: Optional[int] = None
-    from ._middleware import AdmitMiddleware
-
-    for i, m in enumerate(entries):
-        c = getattr(m, "cls", None)
-        if cls is not None and isinstance(c, type) and issubclass(c, cls):
-            cors.append(i)
-        elif admit is None and isinstance(c, type) and issubclass(c, AdmitMiddleware):
-            admit = i
-    return cors, admit, entries
-
-
-def _cors_twice(app: Any, engine: Engine) -> Optional[str]:
-    if not engine.has_cors():
-        return None
-    cors, _, _ = _cors_entries(app)
-    if not cors:
-        return None
-    return (
-        "admit: the policy has a [cors] table and the app has Starlette's CORSMiddleware: "
-        "every cross-origin answer would carry Access-Control-Allow-Origin twice, which "
-        "browsers reject. Remove CORSMiddleware (app.add_middleware(CORSMiddleware, ...)): "
-        "the policy's [cors] answers preflights and adds the CORS headers, denials included."
-    )
-
-
-def _unrouted(app: Any, method: str, path: str) -> bool:
-    """True when no route of ``app`` takes the request: the middleware then lets the
-    app answer a ``no_route`` refusal itself (and a CORSMiddleware inside answers a
-    preflight)."""
-    from ._coverage import app_route_match
-
-    scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": [], "query_string": b""}
-    return app_route_match(app, scope) != "full"
-
-
-def _cors_inside(app: Any, guard: Admit, engine: Engine, report: Optional["CoverageReport"]) -> Optional[str]:
-    """CORSMiddleware added before install() sits inside admit: admit decides each
-    preflight first, and without [cors] the policy has nothing to answer it with."""
-    if engine.has_cors():
-        return None
-    cors, admit, _ = _cors_entries(app)
-    if admit is None or not any(i > admit for i in cors):
-        return None
-    probes = sorted({r.probe for r in report.routes if r.kind != "websocket"}) if report is not None else ["/"]
-    refused = None
-    for path in probes or ["/"]:
-        d = engine.decide(
-            "OPTIONS",
-            path,
-            [("origin", _CORS_PROBE_ORIGIN), ("access-control-request-method", "GET"), ("host", "localhost")],
-            "127.0.0.1",
-            decoded=True,
-        )
-        if not d.allow and not (d.reason == "no_route" and _unrouted(app, "OPTIONS", path)):
-            refused = (path, d.status, d.reason)
-            break
-    if refused is None:
-        return None
-    path, status, reason = refused
-    return (
-        "admit: Starlette's CORSMiddleware was added before guard.install(app), so it sits "
-        "inside admit: admit decides each CORS preflight first, and this policy has no [cors] "
-        f"to answer it (OPTIONS {path} answers {status} {reason}); denials would carry no CORS "
-        "headers either. Move the CORS settings into the policy's [cors] table and remove "
-        "CORSMiddleware (the recommended setup), or add CORSMiddleware after guard.install(app) "
-        "(the middleware added last is the outermost)."
-    )
 
 
 __all__ = ["Admit", "AdmitConfigError"]
