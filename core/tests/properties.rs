@@ -511,3 +511,23 @@ fn policies_round_trip_and_decide_the_same() {
             .unwrap();
     }
 }
+
+#[test]
+fn credential_sources_round_trip_through_json() {
+    let policy = admit::parse_policy(SOURCES, Format::Toml).unwrap();
+    let json = serde_json::to_string_pretty(&policy).unwrap();
+    assert!(json.contains("\"allow_query\": true"), "{json}");
+    let env =
+        MapResolver::from_env([("CLERK_JWKS", fixture("jwks.json")), ("PAT", "test-only-pat-token-value".to_owned())]);
+    let (a, b) = (sources(), Engine::from_json(&json, &env).unwrap());
+    let session = format!("__session={}", token("clerk_org_admin"));
+    for (m, p, h) in [
+        ("GET", "/items", vec![(b"Cookie".to_vec(), session.clone().into_bytes())]),
+        ("POST", "/items", vec![(b"Cookie".to_vec(), session.into_bytes())]),
+        ("GET", "/items", vec![(b"X-Auth".to_vec(), b"Token demo-admin-key".to_vec())]),
+        ("GET", "/items?access_token=test-only-pat-token-value", vec![]),
+    ] {
+        let d = decide(&a, m, p, &h);
+        assert_eq!(d, decide(&b, m, p, &h), "{m} {p}");
+    }
+}
