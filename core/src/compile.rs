@@ -10,11 +10,12 @@ use base64::Engine as _;
 use crate::authn::jwt::{self, JwtAuthenticator, JwtKey, KeyFamily, KeySet, SignerKey, SigningKey, VerifyingKey};
 use crate::authn::keys::{KeyEntry, KeyTable, from_hex, sha256};
 use crate::authn::local::Local;
+use crate::authn::sources::{Source, Sources, is_token};
 use crate::authn::token_cache::{DEFAULT_CAPACITY, MAX_CAPACITY, TokenCache};
 use crate::cors::{Cors, OriginList, OriginPattern};
 use crate::error::{LoadError, PolicyError, PolicyWarning};
 use crate::load::SourceMap;
-use crate::policy::{AuthenticatorSpec, CorsSpec, CredentialSpec, JwtSpec, PathsSpec, Policy, RouteSpec};
+use crate::policy::{AuthenticatorSpec, CorsSpec, CredentialSpec, JwtSpec, PathsSpec, Policy, RouteSpec, SourceSpec};
 use crate::response::Responses;
 use crate::roles::{DirectScopes, RoleTable, Who};
 use crate::routes::{Access, Methods, Owner, Pattern, Requirement, RouteTable, Rule, is_method_token};
@@ -167,7 +168,9 @@ pub(crate) fn compile(policy: &Policy, resolver: &dyn Resolver, source: &SourceM
             false
         }
     };
-    let vary_origin = cors.is_some() || authenticators.iter().any(|a| matches!(a.kind, AuthnKind::Local(_)));
+    // A cookie credential's cross-site check reads Origin, so answers depend on it.
+    let vary_origin =
+        cors.is_some() || authenticators.iter().any(|a| matches!(a.kind, AuthnKind::Local(_)) || a.sources.has_cookie);
 
     let Ctx { mut errors, mut warnings, .. } = cx;
     if !errors.is_empty() {
@@ -275,6 +278,30 @@ fn compile_authenticators(
         }
         let had_role_errors = !errors.is_empty();
         cx.errors.extend(errors);
+        // Sources are checked whether or not the authenticator is on, as role names are:
+        // they hold no reference.
+        let sources = match spec {
+            AuthenticatorSpec::Anonymous(_) | AuthenticatorSpec::Local(_) => Sources::new(id, Vec::new()),
+            AuthenticatorSpec::ApiKey(s) => {
+                if s.header.is_some() && s.sources.is_some() {
+                    cx.err(format!("{place}.header"), "`header` is shorthand for `sources`: write one of them");
+                }
+                let shorthand =
+                    s.header.as_ref().map(|h| vec![SourceSpec { header: Some(h.clone()), ..SourceSpec::default() }]);
+                let (list, at) = match (&s.sources, &shorthand) {
+                    (Some(l), _) => (Some(l.as_slice()), SourcesAt::List),
+                    (None, Some(l)) => (Some(l.as_slice()), SourcesAt::Header),
+                    (None, None) => (None, SourcesAt::List),
+                };
+                compile_sources(cx, id, &place, list, at, SourceFor::ApiKey)
+            }
+            AuthenticatorSpec::BearerToken(s) => {
+                compile_sources(cx, id, &place, s.sources.as_deref(), SourcesAt::List, SourceFor::Token)
+            }
+            AuthenticatorSpec::Jwt(s) => {
+                compile_sources(cx, id, &place, s.sources.as_deref(), SourcesAt::List, SourceFor::Token)
+            }
+        };
         if !enabled || had_role_errors {
             continue;
         }
@@ -329,15 +356,8 @@ fn compile_authenticators(
                 })
             }
             AuthenticatorSpec::ApiKey(s) => {
-                let header = s.header.clone().unwrap_or_else(|| "X-API-Key".to_owned());
-                if !is_method_token(&header) {
-                    cx.err(format!("{place}.header"), format!("`{header}` is not a header name"));
-                }
-                if header.eq_ignore_ascii_case("authorization") {
-                    cx.err(format!("{place}.header"), "keys in Authorization are read by `bearer_token`");
-                }
                 let table = key_table(cx, &s.keys, &format!("{place}.keys"), id, "api_key", roles, scopes);
-                Some(AuthnKind::ApiKey { header, table })
+                Some(AuthnKind::ApiKey(table))
             }
             AuthenticatorSpec::BearerToken(s) => {
                 let table = key_table(cx, &s.tokens, &format!("{place}.tokens"), id, "bearer_token", roles, scopes);
@@ -348,13 +368,16 @@ fn compile_authenticators(
             }
         };
         if let Some(kind) = kind {
-            out.push(Authn { id: id_arc, kind });
+            out.push(Authn { id: id_arc, kind, sources });
         }
     }
     // A bearer_token authenticator takes every Bearer value, so a jwt after it never
     // sees a token.
     let mut seen_bearer: Option<&str> = None;
     for a in &out {
+        if !a.sources.list.contains(&Source::Bearer) {
+            continue;
+        }
         match a.kind {
             AuthnKind::Bearer(_) if seen_bearer.is_none() => seen_bearer = Some(&a.id),
             AuthnKind::Jwt(_) => {
@@ -374,6 +397,165 @@ fn compile_authenticators(
         }
     }
     (out, ids)
+}
+
+/// Where a list of sources was written: `sources`, or `api_key`'s `header` shorthand.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SourcesAt {
+    List,
+    Header,
+}
+
+/// Which authenticator reads them: an API key is any text, a token has RFC 6750 syntax
+/// and defaults to the Bearer header.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SourceFor {
+    ApiKey,
+    Token,
+}
+
+fn compile_sources(
+    cx: &mut Ctx<'_>,
+    id: &str,
+    place: &str,
+    specs: Option<&[SourceSpec]>,
+    at: SourcesAt,
+    kind: SourceFor,
+) -> Sources {
+    let Some(specs) = specs else {
+        let default = match kind {
+            SourceFor::ApiKey => Source::Header { name: "X-API-Key".to_owned(), prefix: None },
+            SourceFor::Token => Source::Bearer,
+        };
+        return Sources::new(id, vec![default]);
+    };
+    if specs.is_empty() {
+        cx.err(format!("{place}.sources"), "at least one source is needed (leave `sources` out for the default)");
+    }
+    let mut list: Vec<Source> = Vec::new();
+    // The entry each of `list` was written as, for errors.
+    let mut written: Vec<usize> = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let sp = match at {
+            SourcesAt::List => format!("{place}.sources[{i}]"),
+            SourcesAt::Header => place.to_owned(),
+        };
+        let named = [spec.header.is_some(), spec.cookie.is_some(), spec.query.is_some()];
+        match named.iter().filter(|n| **n).count() {
+            0 => {
+                cx.err(&sp, "a source names one of `header`, `cookie` or `query`");
+                continue;
+            }
+            1 => {}
+            _ => {
+                cx.err(&sp, "a source names only one of `header`, `cookie` and `query`; list each in its own entry");
+                continue;
+            }
+        }
+        if spec.prefix.is_some() && spec.header.is_none() {
+            cx.err(format!("{sp}.prefix"), "`prefix` belongs to a `header` source");
+            continue;
+        }
+        if spec.allow_query && spec.query.is_none() {
+            cx.err(format!("{sp}.allow_query"), "`allow_query` belongs to a `query` source");
+            continue;
+        }
+        let source = if let Some(name) = &spec.header {
+            let hp = format!("{sp}.header");
+            if !is_token(name) {
+                cx.err(&hp, format!("`{}` is not a header name", name.escape_debug()));
+                continue;
+            }
+            if name.eq_ignore_ascii_case("cookie") {
+                cx.err(&hp, "read a cookie with `{ cookie = \"NAME\" }`, not the whole Cookie header");
+                continue;
+            }
+            let prefix = match &spec.prefix {
+                None => None,
+                Some(p) if p.trim().is_empty() || p.chars().any(char::is_control) || !p.is_ascii() => {
+                    cx.err(format!("{sp}.prefix"), "a prefix is printable ASCII text with a non-space character");
+                    continue;
+                }
+                Some(p) => Some(p.clone()),
+            };
+            let authorization = name.eq_ignore_ascii_case("authorization");
+            let bearer =
+                authorization && prefix.as_deref().is_some_and(|p| p.trim_end().eq_ignore_ascii_case("bearer"));
+            match kind {
+                SourceFor::ApiKey if authorization && (prefix.is_none() || bearer) => {
+                    cx.err(
+                        &hp,
+                        "keys in Authorization are read by `bearer_token` (or give another `prefix`, such as `Token `)",
+                    );
+                    continue;
+                }
+                SourceFor::Token if authorization && prefix.is_none() => {
+                    cx.err(&hp, "a token in Authorization needs its scheme as `prefix` (`Bearer `)");
+                    continue;
+                }
+                _ => {}
+            }
+            if bearer { Source::Bearer } else { Source::Header { name: name.clone(), prefix } }
+        } else if let Some(name) = &spec.cookie {
+            if !is_token(name) {
+                cx.err(
+                    format!("{sp}.cookie"),
+                    format!(
+                        "`{}` is not a cookie name (an RFC 6265 token: no spaces, `;`, `=`, `,` or quotes)",
+                        name.escape_debug()
+                    ),
+                );
+                continue;
+            }
+            Source::Cookie(name.clone())
+        } else if let Some(name) = &spec.query {
+            let qp = format!("{sp}.query");
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && !b"&=#+%".contains(&b)) {
+                cx.err(
+                    &qp,
+                    format!(
+                        "`{}` is not a query parameter name (printable ASCII without `&`, `=`, `#`, `+`, `%`)",
+                        name.escape_debug()
+                    ),
+                );
+                continue;
+            }
+            if !spec.allow_query {
+                cx.err(
+                    &qp,
+                    "a credential in the query string needs `allow_query = true`: RFC 6750 section 2.3 advises against it, since servers, proxies and browsers log URLs",
+                );
+                continue;
+            }
+            Source::Query(name.clone())
+        } else {
+            continue;
+        };
+        if let Some(j) = list.iter().position(|s| same_place(s, &source)).and_then(|k| written.get(k)) {
+            cx.err(&sp, format!("this source names the same place as sources[{j}]"));
+            continue;
+        }
+        list.push(source);
+        written.push(i);
+    }
+    Sources::new(id, list)
+}
+
+/// True when two sources read the same place (header names are case-insensitive).
+fn same_place(a: &Source, b: &Source) -> bool {
+    match (a, b) {
+        (Source::Bearer, Source::Bearer) => true,
+        // A header read whole overlaps every prefixed reading of it.
+        (Source::Header { name: x, prefix: p }, Source::Header { name: y, prefix: q }) => {
+            x.eq_ignore_ascii_case(y)
+                && match (p, q) {
+                    (Some(p), Some(q)) => p.eq_ignore_ascii_case(q),
+                    _ => true,
+                }
+        }
+        (Source::Cookie(x), Source::Cookie(y)) | (Source::Query(x), Source::Query(y)) => x == y,
+        _ => false,
+    }
 }
 
 fn key_table(

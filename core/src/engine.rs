@@ -9,7 +9,8 @@ use crate::authn::crypto::deferred::{HostChecks, Step, Verdicts};
 use crate::authn::jwt::{self, JwtAuthenticator, TokenRequest};
 use crate::authn::keys::KeyTable;
 use crate::authn::local::Local;
-use crate::authn::{Denial, Identity, Outcome, bearer_token, single_header};
+use crate::authn::sources::{Source, Sources, Syntax};
+use crate::authn::{Denial, Identity, Outcome, single_header};
 use crate::compile::compile;
 use crate::cors::{Cors, same_origin};
 use crate::decision::Decision;
@@ -32,7 +33,7 @@ pub(crate) const DEFAULT_MAX_PATH: usize = 8192;
 pub(crate) enum AuthnKind {
     Anonymous(Identity),
     Local(Local),
-    ApiKey { header: String, table: KeyTable },
+    ApiKey(KeyTable),
     Bearer(KeyTable),
     Jwt(Box<JwtAuthenticator>),
 }
@@ -41,6 +42,8 @@ pub(crate) enum AuthnKind {
 pub(crate) struct Authn {
     pub(crate) id: Arc<str>,
     pub(crate) kind: AuthnKind,
+    /// Where a credential authenticator finds its credential; empty for fallbacks.
+    pub(crate) sources: Sources,
 }
 
 /// Header names and fixed values, allocated once per engine so that a decision only
@@ -179,7 +182,7 @@ impl Engine {
             let kind = match a.kind {
                 AuthnKind::Anonymous(_) => "anonymous",
                 AuthnKind::Local(_) => "local",
-                AuthnKind::ApiKey { .. } => "api_key",
+                AuthnKind::ApiKey(_) => "api_key",
                 AuthnKind::Bearer(_) => "bearer_token",
                 AuthnKind::Jwt(_) => "jwt",
             };
@@ -187,10 +190,16 @@ impl Engine {
         })
     }
 
-    /// The header an enabled `api_key` authenticator reads.
+    /// The header an enabled `api_key` authenticator reads: the first of its sources that
+    /// is a header without a prefix (`None` when it reads only prefixed headers, cookies or
+    /// the query).
     pub fn api_key_header(&self, authenticator: &str) -> Option<&str> {
-        self.authenticators.iter().find_map(|a| match &a.kind {
-            AuthnKind::ApiKey { header, .. } if &*a.id == authenticator => Some(header.as_str()),
+        let a = self.authenticators.iter().find(|a| &*a.id == authenticator)?;
+        if !matches!(a.kind, AuthnKind::ApiKey(_)) {
+            return None;
+        }
+        a.sources.list.iter().find_map(|s| match s {
+            Source::Header { name, prefix: None } => Some(name.as_str()),
             _ => None,
         })
     }
@@ -428,19 +437,20 @@ impl Engine {
             }
             let outcome = match &a.kind {
                 AuthnKind::Anonymous(_) | AuthnKind::Local(_) => continue,
-                AuthnKind::ApiKey { header, table } => match single_header(req, header, self.max_header)? {
+                AuthnKind::ApiKey(table) => match self.credential(req, a, Syntax::Text, &[], &mut bearer)? {
                     None => Outcome::Absent,
-                    Some("") => Outcome::Denied(Denial::malformed(format!("empty {header} header"))),
                     Some(key) => table.check(key.as_bytes(), req.now),
                 },
-                AuthnKind::Bearer(table) => match self.bearer(req, &mut bearer)? {
+                AuthnKind::Bearer(table) => match self.credential(req, a, Syntax::Token, &[], &mut bearer)? {
                     None => Outcome::Absent,
                     Some(token) => table.check(token.as_bytes(), req.now),
                 },
-                AuthnKind::Jwt(jwt) => match self.bearer(req, &mut bearer)? {
-                    None => Outcome::Absent,
-                    Some(token) => jwt.authenticate(token, req.now, &self.roles, &self.scopes, host),
-                },
+                AuthnKind::Jwt(jwt) => {
+                    match self.credential(req, a, Syntax::Token, &jwt.authorized_parties, &mut bearer)? {
+                        None => Outcome::Absent,
+                        Some(token) => jwt.authenticate(&token, req.now, &self.roles, &self.scopes, host),
+                    }
+                }
             };
             match outcome {
                 Outcome::Absent => {}
@@ -471,13 +481,59 @@ impl Engine {
         Err(first_denial.unwrap_or_else(|| Denial::new(Reason::MissingCredentials, "")))
     }
 
-    fn bearer<'r>(&self, req: &Request<'r>, cache: &mut Option<Option<&'r str>>) -> Result<Option<&'r str>, Denial> {
-        if let Some(b) = cache {
-            return Ok(*b);
+    /// The credential an authenticator finds in its sources, after the cross-site check
+    /// a cookie-borne one needs. `parties` are a `jwt` authenticator's
+    /// `authorized_parties`.
+    fn credential<'r>(
+        &self,
+        req: &Request<'r>,
+        a: &Authn,
+        syntax: Syntax,
+        parties: &[String],
+        bearer: &mut Option<Option<&'r str>>,
+    ) -> Result<Option<Cow<'r, str>>, Denial> {
+        let Some(found) = a.sources.find(req, self.max_header, syntax, bearer)? else {
+            return Ok(None);
+        };
+        if found.from_cookie {
+            self.cookie_is_same_origin(req, parties)?;
         }
-        let b = bearer_token(req, self.max_header)?;
-        *cache = Some(b);
-        Ok(b)
+        Ok(Some(found.value))
+    }
+
+    /// A browser sends cookies on its own, also with a request another site's page makes
+    /// (CSRF): a credential from a cookie on a method that is not safe needs a sign that
+    /// the request comes from the API's own origin, or from one the operator allows. The
+    /// signs, in order: `Sec-Fetch-Site: same-origin`; an `Origin` naming the `Host`
+    /// (without Fetch Metadata); an `Origin` that `[cors]` allows with credentials, or that
+    /// is one of the `authorized_parties`. Without `Origin` and `Sec-Fetch-Site` (no
+    /// browser said anything) the request is refused, unless the authenticator has
+    /// `authorized_parties`: then, as Clerk's SDKs do, the token's `azp` is what protects.
+    fn cookie_is_same_origin(&self, req: &Request<'_>, parties: &[String]) -> Result<(), Denial> {
+        if matches!(req.method, "GET" | "HEAD" | "OPTIONS") {
+            return Ok(());
+        }
+        let origin = single_header(req, "Origin", self.max_header)?;
+        let site = single_header(req, "Sec-Fetch-Site", self.max_header)?;
+        if site.is_some_and(|s| s.eq_ignore_ascii_case("same-origin")) {
+            return Ok(());
+        }
+        let cross_site = || Denial::new(Reason::OriginNotAllowed, "cross-site request with a cookie credential");
+        match origin {
+            Some(o) => {
+                if site.is_none() && same_origin(req, o, self.max_header)? {
+                    return Ok(());
+                }
+                let cors_allows = self.cors.as_ref().is_some_and(|c| c.credentials && c.origins.allows(o));
+                if cors_allows || parties.iter().any(|p| p == o) { Ok(()) } else { Err(cross_site()) }
+            }
+            None if site.is_some() => Err(cross_site()),
+            None if !parties.is_empty() => Ok(()),
+            None => Err(Denial::new(
+                Reason::OriginNotAllowed,
+                "no same-origin signal (Sec-Fetch-Site or Origin) for a cookie credential",
+            )),
+        }
     }
 
     fn render(&self, v: Verdict<'_>) -> Decision {

@@ -252,9 +252,14 @@ pub struct ApiKeySpec {
     /// Whether it is switched on. Default `true`.
     #[serde(default, skip_serializing_if = "Condition::is_always_true")]
     pub enabled: Condition,
-    /// The header the key arrives in. Default `X-API-Key`.
+    /// The header the key arrives in. Default `X-API-Key`. Shorthand for
+    /// `sources = [{ header = "..." }]`; not with `sources`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
+    /// Where the key may arrive: headers, cookies, an opted-in query parameter. Default
+    /// `[{ header = "X-API-Key" }]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<SourceSpec>>,
     /// The keys.
     #[serde(default)]
     pub keys: Vec<CredentialSpec>,
@@ -269,9 +274,37 @@ pub struct BearerTokenSpec {
     /// Whether it is switched on. Default `true`.
     #[serde(default, skip_serializing_if = "Condition::is_always_true")]
     pub enabled: Condition,
+    /// Where the token may arrive. Default `[{ header = "Authorization", prefix = "Bearer " }]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<SourceSpec>>,
     /// The tokens.
     #[serde(default)]
     pub tokens: Vec<CredentialSpec>,
+}
+
+/// One place a credential may arrive in: exactly one of `header`, `cookie` and `query`.
+/// `{ header = "Authorization", prefix = "Bearer " }` is RFC 6750's Bearer header;
+/// `{ query = "access_token", allow_query = true }` must opt in (RFC 6750 section 2.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// A request header (name case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// With `header`: the text the value starts with (ASCII case-insensitive), taken off
+    /// with the spaces after it; a value without it holds no credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// A cookie of the `Cookie` header (name case-sensitive, RFC 6265).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+    /// A query parameter of the request target. Needs `allow_query = true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// With `query`: the operator's explicit opt-in to a source RFC 6750 section 2.3
+    /// discourages (query strings are logged by servers, proxies and browsers).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_query: bool,
 }
 
 /// `type = "jwt"`.
@@ -286,6 +319,9 @@ pub struct JwtSpec {
     /// Accepted algorithms (`HS256`, `RS256`, `ES256`, `EdDSA`, ...). Required; `none` is
     /// never accepted.
     pub algorithms: ValueList,
+    /// Where the token may arrive. Default `[{ header = "Authorization", prefix = "Bearer " }]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<SourceSpec>>,
     /// An HMAC secret (HS256/384/512), as a reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Value>,

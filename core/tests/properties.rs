@@ -346,6 +346,87 @@ proptest! {
 }
 
 /// Any text at all, control characters, quotes, backslashes and non-ASCII included.
+const SOURCES: &str = include_str!("../../tests/fixtures/policies/sources.toml");
+
+/// The credential-sources fixture: a Clerk JWT in Authorization or the `__session`
+/// cookie, API keys in headers or the `api_key` cookie (docs/policy.md 5.9).
+fn sources() -> Engine {
+    let env = [("CLERK_JWKS", fixture("jwks.json")), ("PAT", "test-only-pat-token-value".to_owned())];
+    Engine::from_toml(SOURCES, &MapResolver::from_env(env)).unwrap()
+}
+
+/// Cookie pairs that are not the session: well-formed, without `=`, empty, or bytes.
+fn cookie_junk() -> impl Strategy<Value = Vec<u8>> {
+    let pair = prop_oneof![
+        "[a-z_]{1,8}=[A-Za-z0-9]{0,8}".prop_map(String::into_bytes),
+        "[a-z]{0,6}".prop_map(String::into_bytes),
+        Just(b"=".to_vec()),
+        Just(b"".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..12),
+    ];
+    proptest::collection::vec(pair, 0..4).prop_map(|ps| ps.join(&b"; "[..]))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A credential from a cookie never admits a state-changing request that lacks a
+    /// same-origin signal, whatever else the Cookie header holds and however the
+    /// cookies are split over Cookie headers.
+    #[test]
+    fn cookie_credentials_need_a_same_origin_signal(
+        m in method(),
+        before in cookie_junk(),
+        after in cookie_junk(),
+        split in any::<bool>(),
+        signal in 0usize..6,
+        api_key in any::<bool>(),
+    ) {
+        let engine = sources();
+        let session = if api_key { b"api_key=demo-admin-key".to_vec() } else {
+            format!("__session={}", token("clerk_org_admin")).into_bytes()
+        };
+        let mut headers: Vec<(Vec<u8>, Vec<u8>)> = vec![(b"Host".to_vec(), b"api.example.com".to_vec())];
+        if split {
+            headers.push((b"Cookie".to_vec(), before));
+            headers.push((b"Cookie".to_vec(), [session, b"; ".to_vec(), after].concat()));
+        } else {
+            headers.push((b"Cookie".to_vec(), [before, b"; ".to_vec(), session, b"; ".to_vec(), after].concat()));
+        }
+        let same_origin = match signal {
+            1 => { headers.push((b"Sec-Fetch-Site".to_vec(), b"same-origin".to_vec())); true }
+            2 => { headers.push((b"Origin".to_vec(), b"https://api.example.com".to_vec())); true }
+            3 => { headers.push((b"Origin".to_vec(), b"https://evil.example".to_vec())); false }
+            4 => {
+                headers.push((b"Origin".to_vec(), b"https://api.example.com".to_vec()));
+                headers.push((b"Sec-Fetch-Site".to_vec(), b"same-site".to_vec()));
+                false
+            }
+            5 => { headers.push((b"Origin".to_vec(), b"null".to_vec())); false }
+            _ => false,
+        };
+        let d = decide(&engine, &m, "/items", &headers);
+        let safe = matches!(m.as_str(), "GET" | "HEAD" | "OPTIONS");
+        prop_assert!(!d.allow || safe || same_origin, "{} {:?} -> {:?}", m, headers, d);
+        if d.allow {
+            prop_assert_eq!(d.reason, Reason::Ok);
+        }
+    }
+
+    /// Whatever bytes the Cookie headers hold, they alone never admit anyone, and the
+    /// engine answers without panicking.
+    #[test]
+    fn arbitrary_cookies_never_admit(
+        m in method(),
+        cookies in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..3),
+    ) {
+        let engine = sources();
+        let headers: Vec<(Vec<u8>, Vec<u8>)> = cookies.into_iter().map(|c| (b"Cookie".to_vec(), c)).collect();
+        let d = decide(&engine, &m, "/items", &headers);
+        prop_assert!(!d.allow, "{} {:?} -> {:?}", m, headers, d);
+    }
+}
+
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![any::<String>(), "[\\x00-\\x1f\"\\\\a-z\u{7f}\u{e9}\u{1f600}]{0,12}"]
 }
@@ -428,5 +509,25 @@ fn policies_round_trip_and_decide_the_same() {
                 Ok(())
             })
             .unwrap();
+    }
+}
+
+#[test]
+fn credential_sources_round_trip_through_json() {
+    let policy = admit::parse_policy(SOURCES, Format::Toml).unwrap();
+    let json = serde_json::to_string_pretty(&policy).unwrap();
+    assert!(json.contains("\"allow_query\": true"), "{json}");
+    let env =
+        MapResolver::from_env([("CLERK_JWKS", fixture("jwks.json")), ("PAT", "test-only-pat-token-value".to_owned())]);
+    let (a, b) = (sources(), Engine::from_json(&json, &env).unwrap());
+    let session = format!("__session={}", token("clerk_org_admin"));
+    for (m, p, h) in [
+        ("GET", "/items", vec![(b"Cookie".to_vec(), session.clone().into_bytes())]),
+        ("POST", "/items", vec![(b"Cookie".to_vec(), session.into_bytes())]),
+        ("GET", "/items", vec![(b"X-Auth".to_vec(), b"Token demo-admin-key".to_vec())]),
+        ("GET", "/items?access_token=test-only-pat-token-value", vec![]),
+    ] {
+        let d = decide(&a, m, p, &h);
+        assert_eq!(d, decide(&b, m, p, &h), "{m} {p}");
     }
 }

@@ -12,6 +12,7 @@ pub(crate) mod keys;
 pub(crate) mod local;
 mod material;
 mod pem;
+pub(crate) mod sources;
 pub(crate) mod token_cache;
 
 use std::borrow::Cow;
