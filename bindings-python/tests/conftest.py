@@ -65,14 +65,17 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """A real uvicorn on 127.0.0.1, in a thread, started and stopped by a test."""
+    """A real uvicorn on 127.0.0.1, in a thread, started and stopped by a test; entered
+    once it serves (after startup, with ``lifespan="on"``). ``options`` go to
+    ``uvicorn.Config`` (``ws=``, ``lifespan=``; the lifespan is off by default)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, **options: Any) -> None:
         import uvicorn
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        options.setdefault("lifespan", "off")
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

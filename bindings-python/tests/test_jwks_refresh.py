@@ -25,7 +25,7 @@ import admit
 from admit.fastapi import Admit
 import admit.jwks
 from admit.jwks import JwksFetcher
-from conftest import FIXTURES, POLICIES, free_port
+from conftest import FIXTURES, POLICIES, LiveServer
 
 ISSUER = "https://test-instance.clerk.accounts.dev"
 AUDIENCE = "skillmeat-api"
@@ -119,31 +119,11 @@ def jwks_server() -> Iterator[JwksServer]:
     s.close()
 
 
-class Live:
+class Live(LiveServer):
     """uvicorn on 127.0.0.1 in a thread, lifespan on: entered once startup is done."""
 
     def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> "Live":
-        self.thread.start()
-        deadline = time.monotonic() + WAIT
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=WAIT)
-        assert not self.thread.is_alive(), "uvicorn did not stop"
+        super().__init__(app, lifespan="on")
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return httpx.get(self.url + path, timeout=WAIT, **kw)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from typing import Any, Dict, Iterator, List
 
 import pytest
@@ -23,7 +21,7 @@ from websockets.sync.client import connect  # noqa: E402
 
 import admit  # noqa: E402
 from admit.fastapi import Admit, AdmitMiddleware  # noqa: E402
-from conftest import free_port  # noqa: E402
+from conftest import LiveServer  # noqa: E402
 
 KEY = "test-only-websocket-key"
 POLICY = """
@@ -100,29 +98,13 @@ class Recorder:
         await self.guarded(scope, receive, recording_send)
 
 
-class Server:
+class Server(LiveServer):
+    """uvicorn with one of its WebSocket implementations."""
+
     def __init__(self, app: Any, ws: str) -> None:
-        import uvicorn
+        super().__init__(app, ws=ws)
 
-        self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, ws=ws, log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> "Server":
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start within 15 s")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-
-    def url(self, path: str) -> str:
+    def ws_url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
 
 
@@ -152,7 +134,7 @@ def refused(url: str, headers: Dict[str, str]) -> Any:
 def test_an_allowed_handshake_connects_and_echoes(served: Any) -> None:
     app = Recorder(strip_extension=False)
     server = served(app)
-    with connect(server.url("/ws"), additional_headers={"X-API-Key": KEY}, open_timeout=10) as ws:
+    with connect(server.ws_url("/ws"), additional_headers={"X-API-Key": KEY}, open_timeout=10) as ws:
         ws.send("hello")
         assert ws.recv(timeout=10) == "mia: hello"
     assert app.accepted == ["mia"]
@@ -162,18 +144,18 @@ def test_a_refused_handshake_gets_the_decisions_http_response(served: Any) -> No
     app = Recorder(strip_extension=False)
     server = served(app)
 
-    r = refused(server.url("/ws"), {})
+    r = refused(server.ws_url("/ws"), {})
     assert r.status_code == 401
     assert r.headers["WWW-Authenticate"] == 'Bearer realm="ws-test"'
     assert r.headers["Content-Type"] == "application/json"
     assert json.loads(r.body) == {"detail": "authentication required"}
 
-    r = refused(server.url("/ws"), {"X-API-Key": "wrong-key"})
+    r = refused(server.ws_url("/ws"), {"X-API-Key": "wrong-key"})
     assert r.status_code == 401
     assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
     assert json.loads(r.body) == {"detail": "unknown key"}
 
-    r = refused(server.url("/ws/admin"), {"X-API-Key": KEY})
+    r = refused(server.ws_url("/ws/admin"), {"X-API-Key": KEY})
     assert r.status_code == 403
     assert 'error="insufficient_scope", scope="chat:admin"' in r.headers["WWW-Authenticate"]
     assert json.loads(r.body) == {"detail": "insufficient scope"}
@@ -189,16 +171,16 @@ def test_without_the_extension_a_refused_handshake_is_closed_with_a_code(served:
     server = served(app)
     # uvicorn answers a close before accept with an empty 403, whatever the code (the
     # ASGI spec); the code is what the middleware sent.
-    assert refused(server.url("/ws"), {}).status_code == 403
-    assert refused(server.url("/ws/admin"), {"X-API-Key": KEY}).status_code == 403
-    assert refused(server.url("/nowhere"), {"X-API-Key": KEY}).status_code == 403
-    assert refused(server.url("/ws/../ws"), {"X-API-Key": KEY}).status_code == 403  # malformed: 400
+    assert refused(server.ws_url("/ws"), {}).status_code == 403
+    assert refused(server.ws_url("/ws/admin"), {"X-API-Key": KEY}).status_code == 403
+    assert refused(server.ws_url("/nowhere"), {"X-API-Key": KEY}).status_code == 403
+    assert refused(server.ws_url("/ws/../ws"), {"X-API-Key": KEY}).status_code == 403  # malformed: 400
     closes = [(m["code"], m["reason"]) for m in app.sent if m["type"] == "websocket.close"]
     assert closes == [(3000, "authentication required"), (3003, "insufficient scope"), (3003, "route denied"),
                       (1008, "request path has a `.` or `..` segment")]
     assert app.accepted == []
     # Allowed handshakes are not affected.
-    with connect(server.url("/ws"), additional_headers={"X-API-Key": KEY}, open_timeout=10) as ws:
+    with connect(server.ws_url("/ws"), additional_headers={"X-API-Key": KEY}, open_timeout=10) as ws:
         ws.send("x")
         assert ws.recv(timeout=10) == "mia: x"
 
