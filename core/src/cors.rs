@@ -92,13 +92,18 @@ pub(crate) fn parse_origin(text: &str) -> Option<Origin<'_>> {
     }
     let scheme = lower(scheme);
     let port = match port {
-        Some(p) => {
-            let n: u16 = p.parse().ok().filter(|_| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
-            if default_port(&scheme) == Some(n) { None } else { Some(n) }
-        }
+        Some(p) => explicit_port(p, &scheme)?,
         None => None,
     };
     Some(Origin { scheme, host: lower(host), port })
+}
+
+/// A `:port` written after a host, for `scheme`: `Some(None)` for the scheme's default
+/// port (the same as none), `Some(Some(n))` for another, `None` when it is not a port
+/// (empty, not all digits, above 65535).
+fn explicit_port(p: &str, scheme: &str) -> Option<Option<u16>> {
+    let n: u16 = p.parse().ok().filter(|_| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
+    Some(if default_port(scheme) == Some(n) { None } else { Some(n) })
 }
 
 /// True when `origin` names the request's own origin: a same-origin request is not a
@@ -124,12 +129,10 @@ pub(crate) fn same_origin(req: &Request<'_>, origin: &str, max_bytes: usize) -> 
     };
     let port = match port {
         None => None,
-        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => match p.parse::<u16>() {
-            Ok(n) if default_port(&origin.scheme) == Some(n) => None,
-            Ok(n) => Some(n),
-            Err(_) => return Ok(false),
+        Some(p) => match explicit_port(p, &origin.scheme) {
+            Some(port) => port,
+            None => return Ok(false),
         },
-        Some(_) => return Ok(false),
     };
     Ok(!name.is_empty() && name.eq_ignore_ascii_case(&origin.host) && port == origin.port)
 }
@@ -152,11 +155,10 @@ impl OriginPattern {
         let port = match port {
             None => PortPattern::Default,
             Some("*") => PortPattern::Any,
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-                let n: u16 = p.parse().map_err(|_| bad())?;
-                if default_port(&scheme) == Some(n) { PortPattern::Default } else { PortPattern::Exact(n) }
-            }
-            Some(_) => return Err(bad()),
+            Some(p) => match explicit_port(p, &scheme).ok_or_else(bad)? {
+                None => PortPattern::Default,
+                Some(n) => PortPattern::Exact(n),
+            },
         };
         let host = host.to_ascii_lowercase();
         if host.is_empty() || host.contains(['/', '?', '#', '@', ' ', '\\']) {

@@ -82,7 +82,7 @@ class AdmitMiddleware:
         # route_path(view): with an empty root_path, Starlette routes on scope["path"]
         # (the engine refuses a path that is not a str, as decide_scope does).
         path = route_path(view) if view.get("root_path") else view.get("path")
-        if guard.open_paths and route_path(view) in guard.open_paths:
+        if guard.open_paths and isinstance(path, str) and path in guard.open_paths:
             await self.app(scope, receive, send)
             return
         if guard.jwks:  # fetchers to refresh: the guard awaits them
