@@ -8,14 +8,14 @@ use std::sync::{Arc, RwLock};
 use base64::Engine as _;
 
 use crate::authn::jwt::{self, JwtAuthenticator, JwtKey, KeyFamily, KeySet, SignerKey, SigningKey, VerifyingKey};
-use crate::authn::keys::{KeyEntry, KeyTable, from_hex, sha256};
+use crate::authn::keys::{KeyEntry, KeyStore, KeyTable, from_hex, sha256};
 use crate::authn::local::Local;
 use crate::authn::sources::{Source, Sources, is_token};
 use crate::authn::token_cache::{DEFAULT_CAPACITY, MAX_CAPACITY, TokenCache};
 use crate::cors::{Cors, OriginList, OriginPattern};
 use crate::error::{LoadError, PolicyError, PolicyWarning};
 use crate::load::SourceMap;
-use crate::policy::{AuthenticatorSpec, CorsSpec, CredentialSpec, JwtSpec, PathsSpec, Policy, RouteSpec, SourceSpec};
+use crate::policy::{AuthenticatorSpec, CorsSpec, CredentialSpec, Credentials, JwtSpec, PathsSpec, Policy, RouteSpec, SourceSpec};
 use crate::response::Responses;
 use crate::roles::{DirectScopes, RoleTable, Who};
 use crate::routes::{Access, Methods, Owner, Pattern, Requirement, RouteTable, Rule, is_method_token};
@@ -24,21 +24,21 @@ use crate::value::{Resolver, Value};
 
 use crate::engine::{Authn, AuthnKind, DEFAULT_MAX_HEADER, DEFAULT_MAX_PATH, Engine, HeaderText};
 
-struct Ctx<'a> {
-    resolver: &'a dyn Resolver,
-    errors: Vec<PolicyError>,
-    warnings: Vec<PolicyWarning>,
+pub(crate) struct Ctx<'a> {
+    pub(crate) resolver: &'a dyn Resolver,
+    pub(crate) errors: Vec<PolicyError>,
+    pub(crate) warnings: Vec<PolicyWarning>,
 }
 
 impl Ctx<'_> {
-    fn err(&mut self, place: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn err(&mut self, place: impl Into<String>, message: impl Into<String>) {
         self.errors.push(PolicyError::new(place, message));
     }
-    fn warn(&mut self, place: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn warn(&mut self, place: impl Into<String>, message: impl Into<String>) {
         self.warnings.push(PolicyWarning { place: place.into(), line: None, column: None, message: message.into() });
     }
     /// Resolves a value that may be absent; errors are recorded.
-    fn opt(&mut self, v: &Value, place: &str) -> Option<String> {
+    pub(crate) fn opt(&mut self, v: &Value, place: &str) -> Option<String> {
         match v.resolve(self.resolver) {
             Ok(s) => s,
             Err(e) => {
@@ -48,7 +48,7 @@ impl Ctx<'_> {
         }
     }
     /// Resolves a value that must be present.
-    fn req(&mut self, v: &Value, place: &str) -> Option<String> {
+    pub(crate) fn req(&mut self, v: &Value, place: &str) -> Option<String> {
         match v.require(self.resolver) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -247,14 +247,19 @@ fn compile_authenticators(
             AuthenticatorSpec::Local(s) => {
                 roles.resolve(&s.roles, &format!("{place}.roles"), &mut errors);
             }
+            // A keys file's roles are checked when the file is read.
             AuthenticatorSpec::ApiKey(s) => {
-                for (k, key) in s.keys.iter().enumerate() {
-                    roles.resolve(&key.roles, &format!("{place}.keys[{k}].roles"), &mut errors);
+                if let Credentials::Inline(list) = &s.keys {
+                    for (k, key) in list.iter().enumerate() {
+                        roles.resolve(&key.roles, &format!("{place}.keys[{k}].roles"), &mut errors);
+                    }
                 }
             }
             AuthenticatorSpec::BearerToken(s) => {
-                for (k, key) in s.tokens.iter().enumerate() {
-                    roles.resolve(&key.roles, &format!("{place}.tokens[{k}].roles"), &mut errors);
+                if let Credentials::Inline(list) = &s.tokens {
+                    for (k, key) in list.iter().enumerate() {
+                        roles.resolve(&key.roles, &format!("{place}.tokens[{k}].roles"), &mut errors);
+                    }
                 }
             }
             AuthenticatorSpec::Jwt(s) => {
@@ -356,12 +361,14 @@ fn compile_authenticators(
                 })
             }
             AuthenticatorSpec::ApiKey(s) => {
-                let table = key_table(cx, &s.keys, &format!("{place}.keys"), id, "api_key", roles, scopes);
-                Some(AuthnKind::ApiKey(table))
+                let kinds = KeyKind { authenticator: id, kind: "api_key" };
+                let store = key_store(cx, &s.keys, &format!("{place}.keys"), kinds, roles, scopes);
+                Some(AuthnKind::ApiKey(store))
             }
             AuthenticatorSpec::BearerToken(s) => {
-                let table = key_table(cx, &s.tokens, &format!("{place}.tokens"), id, "bearer_token", roles, scopes);
-                Some(AuthnKind::Bearer(table))
+                let kinds = KeyKind { authenticator: id, kind: "bearer_token" };
+                let store = key_store(cx, &s.tokens, &format!("{place}.tokens"), kinds, roles, scopes);
+                Some(AuthnKind::Bearer(store))
             }
             AuthenticatorSpec::Jwt(s) => {
                 compile_jwt(cx, s, &place, Arc::clone(&id_arc), roles).map(|j| AuthnKind::Jwt(Box::new(j)))
@@ -558,15 +565,68 @@ fn same_place(a: &Source, b: &Source) -> bool {
     }
 }
 
-fn key_table(
+/// Whose keys a table holds: the authenticator's id and its `type`.
+#[derive(Clone, Copy)]
+pub(crate) struct KeyKind<'a> {
+    pub authenticator: &'a str,
+    pub kind: &'static str,
+}
+
+/// The keys of an `api_key` or `bearer_token` authenticator: the policy's list, or the
+/// keys file it names (read through the resolver, as `{ file = ... }` values are).
+fn key_store(
+    cx: &mut Ctx<'_>,
+    credentials: &Credentials,
+    place: &str,
+    kinds: KeyKind<'_>,
+    roles: &RoleTable,
+    scopes: &ScopeTable,
+) -> KeyStore {
+    let reference = match credentials {
+        Credentials::Inline(list) => return KeyStore::new(key_table(cx, list, place, kinds, roles, scopes), None),
+        Credentials::File(v) => v,
+    };
+    let path = match reference {
+        Value::File { path } => Some(path.clone()),
+        Value::Env { .. } => cx.opt(reference, place),
+        Value::Literal(_) => None,
+    };
+    let Some(path) = path.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()) else {
+        if !matches!(reference, Value::Literal(_)) {
+            cx.warn(
+                place,
+                format!("{} is not set: no key is accepted until the host calls set_keys", reference.describe()),
+            );
+        }
+        return KeyStore::new(KeyTable::default(), None);
+    };
+    let table = match cx.resolver.file(&path) {
+        Ok(text) => match crate::keys_file::read(&text, kinds, roles, scopes) {
+            Ok(table) => table,
+            Err(errors) => {
+                for e in errors {
+                    cx.err(place, format!("keys file `{path}`: {e}"));
+                }
+                KeyTable::default()
+            }
+        },
+        Err(e) => {
+            cx.err(place, format!("cannot read keys file `{path}`: {}", e.replace(&path, "…")));
+            KeyTable::default()
+        }
+    };
+    KeyStore::new(table, Some(path))
+}
+
+pub(crate) fn key_table(
     cx: &mut Ctx<'_>,
     specs: &[CredentialSpec],
     place: &str,
-    authenticator: &str,
-    kind: &'static str,
+    kinds: KeyKind<'_>,
     roles: &RoleTable,
     scopes: &ScopeTable,
 ) -> KeyTable {
+    let KeyKind { authenticator, kind } = kinds;
     let mut table = KeyTable::default();
     let mut key_ids: HashMap<&str, usize> = HashMap::new();
     let mut digests: HashMap<[u8; 32], usize> = HashMap::new();
@@ -777,8 +837,23 @@ fn compile_jwt(
                 .warn(&jp, format!("{} is not set: no token is accepted until the host calls set_jwks", js.describe())),
         }
     }
+    let mut jwks_url = None;
+    if let Some(u) = &s.jwks_url {
+        let up = format!("{place}.jwks_url");
+        if s.jwks.is_some() {
+            cx.err(&up, "write one of `jwks` (the set itself) and `jwks_url` (where the host fetches it)");
+        }
+        jwks_configured = true;
+        match cx.opt(u, &up) {
+            Some(url) => match crate::fetch::check_url(url.trim()) {
+                Ok(()) => jwks_url = Some(url.trim().to_owned()),
+                Err(e) => cx.err(&up, e),
+            },
+            None => cx.warn(&up, format!("{} is not set: no token is accepted until the host calls set_jwks", u.describe())),
+        }
+    }
     if s.secret.is_none() && s.public_key.is_none() && !jwks_configured {
-        cx.err(place, "a jwt authenticator needs `secret`, `public_key` or `jwks`");
+        cx.err(place, "a jwt authenticator needs `secret`, `public_key`, `jwks` or `jwks_url`");
     }
     if let Some(sk) = &s.signing_key {
         let sp = format!("{place}.signing_key");
@@ -838,6 +913,7 @@ fn compile_jwt(
         algorithms,
         keys: RwLock::new(Arc::new(KeySet { keys, verified: TokenCache::new(cache_capacity) })),
         static_keys,
+        jwks_url,
         issuer,
         audience,
         authorized_parties,

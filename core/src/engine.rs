@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::authn::crypto::deferred::{HostChecks, Step, Verdicts};
 use crate::authn::jwt::{self, JwtAuthenticator, TokenRequest};
-use crate::authn::keys::KeyTable;
+use crate::authn::keys::KeyStore;
 use crate::authn::local::Local;
 use crate::authn::sources::{Source, Sources, Syntax};
 use crate::authn::{Denial, Identity, Outcome, single_header};
@@ -33,8 +33,8 @@ pub(crate) const DEFAULT_MAX_PATH: usize = 8192;
 pub(crate) enum AuthnKind {
     Anonymous(Identity),
     Local(Local),
-    ApiKey(KeyTable),
-    Bearer(KeyTable),
+    ApiKey(KeyStore),
+    Bearer(KeyStore),
     Jwt(Box<JwtAuthenticator>),
 }
 
@@ -214,6 +214,62 @@ impl Engine {
         read.check_usable(&jwt.algorithms).map_err(EngineError::Invalid)?;
         let n = read.keys.len();
         jwt.set_keys(read.keys);
+        Ok(n)
+    }
+
+    /// The key set URL of each enabled `jwt` authenticator that has a `jwks_url`, as
+    /// `(authenticator id, url)`: what the host fetches (the rules are in
+    /// `docs/policy.md`, and [`crate::fetch`]) and hands to [`Engine::set_jwks`]. Until
+    /// then the authenticator accepts no token (`unknown_key`).
+    pub fn jwks_urls(&self) -> Vec<(&str, &str)> {
+        self.authenticators
+            .iter()
+            .filter_map(|a| match &a.kind {
+                AuthnKind::Jwt(j) => j.jwks_url.as_deref().map(|u| (&*a.id, u)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The keys file of each enabled `api_key` or `bearer_token` authenticator that keeps
+    /// its keys in one, as `(authenticator id, path as the policy's reference gave it)`:
+    /// what a host watches and hands to [`Engine::set_keys`] when it changes.
+    pub fn keys_files(&self) -> Vec<(&str, &str)> {
+        self.authenticators
+            .iter()
+            .filter_map(|a| match &a.kind {
+                AuthnKind::ApiKey(k) | AuthnKind::Bearer(k) => k.file.as_deref().map(|f| (&*a.id, f)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Replaces the keys of an `api_key` or `bearer_token` authenticator with those of a
+    /// keys file's text (TOML, or JSON when it starts with `{`; see
+    /// [`crate::policy::KeysFile`]), whole and at once: the next decision sees the new
+    /// set. A file with any problem is refused and the working set is kept. Returns the
+    /// number of keys taken. The error names places and lines, never a value of the file.
+    pub fn set_keys(&self, authenticator: &str, keys_file: &str) -> Result<usize, EngineError> {
+        let (store, kind) = match self.authenticators.iter().find(|a| &*a.id == authenticator).map(|a| &a.kind) {
+            Some(AuthnKind::ApiKey(k)) => (k, "api_key"),
+            Some(AuthnKind::Bearer(k)) => (k, "bearer_token"),
+            Some(_) => {
+                return Err(EngineError::Unsupported(format!(
+                    "authenticator `{authenticator}` is not an api_key or bearer_token authenticator"
+                )));
+            }
+            None if self.all_ids.contains(authenticator) => {
+                return Err(EngineError::Unsupported(format!("authenticator `{authenticator}` is not enabled")));
+            }
+            None => return Err(EngineError::UnknownAuthenticator(authenticator.to_owned())),
+        };
+        let kinds = crate::compile::KeyKind { authenticator, kind };
+        let table = crate::keys_file::read(keys_file, kinds, &self.roles, &self.scopes).map_err(|errors| {
+            let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            EngineError::Invalid(format!("keys file refused, the old keys stay: {}", text.join("; ")))
+        })?;
+        let n = table.len();
+        store.replace(table);
         Ok(n)
     }
 

@@ -67,6 +67,11 @@ impl SourceMap {
 /// messages and places whatever the format, and one copy of the generated deserializers
 /// instead of two (the WASM package is 16% smaller for it).
 pub(crate) fn parse(text: &str, format: Format) -> Result<(Policy, SourceMap), LoadError> {
+    parse_as::<Policy>(text, format)
+}
+
+/// Parses a document of the policy's family (a policy, a keys file) the same way.
+pub(crate) fn parse_as<T: serde::de::DeserializeOwned>(text: &str, format: Format) -> Result<(T, SourceMap), LoadError> {
     let within = match format {
         Format::Toml => crate::depth::toml_within(text.as_bytes(), MAX_POLICY_DEPTH),
         Format::Json => crate::depth::json_within(text.as_bytes(), MAX_POLICY_DEPTH),
@@ -94,7 +99,7 @@ pub(crate) fn parse(text: &str, format: Format) -> Result<(Policy, SourceMap), L
             (tree, SourceMap::Json(text.to_owned()))
         }
     };
-    let policy = from_tree::<Policy>(tree.0).map_err(|e| {
+    let policy = from_tree::<T>(tree.0).map_err(|e| {
         let mut err = PolicyError::new(e.place(), e.message());
         map.locate(&mut err);
         LoadError::one(err)

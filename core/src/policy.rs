@@ -260,9 +260,10 @@ pub struct ApiKeySpec {
     /// `[{ header = "X-API-Key" }]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<SourceSpec>>,
-    /// The keys.
+    /// The keys: a list, or a keys file kept outside the policy (`{ file = "PATH" }`, or
+    /// `{ env = "NAME" }` naming the file's path) that the host can replace at run time.
     #[serde(default)]
-    pub keys: Vec<CredentialSpec>,
+    pub keys: Credentials,
 }
 
 /// `type = "bearer_token"`.
@@ -277,9 +278,78 @@ pub struct BearerTokenSpec {
     /// Where the token may arrive. Default `[{ header = "Authorization", prefix = "Bearer " }]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<SourceSpec>>,
-    /// The tokens.
+    /// The tokens: a list, or a keys file kept outside the policy, as for `api_key`.
     #[serde(default)]
-    pub tokens: Vec<CredentialSpec>,
+    pub tokens: Credentials,
+}
+
+/// The credentials of an `api_key` or `bearer_token` authenticator: written in the policy,
+/// or kept in a keys file of their own (see [`KeysFile`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Credentials {
+    /// `keys = [{ id = ..., sha256 = ... }, ...]`.
+    Inline(Vec<CredentialSpec>),
+    /// `keys = { file = "PATH" }`, or `keys = { env = "NAME" }` whose value is the path.
+    File(Value),
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials::Inline(Vec::new())
+    }
+}
+
+impl<'de> Deserialize<'de> for Credentials {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct CredentialsVisitor;
+        impl<'de> serde::de::Visitor<'de> for CredentialsVisitor {
+            type Value = Credentials;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of keys, or a keys file: `{ file = \"PATH\" }` or `{ env = \"NAME\" }`")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Credentials, A::Error> {
+                let mut items = Vec::new();
+                while let Some(c) = seq.next_element::<CredentialSpec>()? {
+                    items.push(c);
+                }
+                Ok(Credentials::Inline(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Credentials, A::Error> {
+                let v = Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(Credentials::File(v))
+            }
+        }
+        d.deserialize_any(CredentialsVisitor)
+    }
+}
+
+impl Serialize for Credentials {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Credentials::Inline(list) => list.serialize(s),
+            Credentials::File(v) => v.serialize(s),
+        }
+    }
+}
+
+/// A keys file: the credentials of one `api_key` or `bearer_token` authenticator, kept
+/// apart from the policy so that keys are added and revoked without touching it.
+///
+/// ```toml
+/// [[keys]]
+/// id = "bob"
+/// sha256 = "ba0fd156826bd8b9d591c4dde23be07e3fe78a0d9946b7a2c362e8a996d5c60d"
+/// roles = ["researcher"]
+/// ```
+///
+/// Each entry has the fields of a key in the policy but `secret` and `enabled`, and
+/// every value is written literally: a keys file is data, not a place for references.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysFile {
+    /// The keys.
+    #[serde(default)]
+    pub keys: Vec<CredentialSpec>,
 }
 
 /// One place a credential may arrive in: exactly one of `header`, `cookie` and `query`.
@@ -334,6 +404,11 @@ pub struct JwtSpec {
     /// A JSON Web Key Set, as JSON text or the path of a file holding it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<Value>,
+    /// Where the host fetches the JSON Web Key Set from (`https://`, or `http://` on a
+    /// loopback address). The engine never fetches: it lists the URL
+    /// ([`crate::Engine::jwks_urls`]) and takes the set through `set_jwks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_url: Option<Value>,
     /// A PEM private key for issuing tokens with RS/PS/ES/EdDSA algorithms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_key: Option<Value>,

@@ -395,6 +395,8 @@ pub(crate) struct JwtAuthenticator {
     pub keys: RwLock<Arc<KeySet>>,
     /// Keys from `secret` and `public_key`: kept when the JWKS is replaced.
     pub static_keys: Vec<JwtKey>,
+    /// Where the host fetches the key set from (`jwks_url`), checked at load.
+    pub jwks_url: Option<String>,
     pub issuer: Option<String>,
     pub audience: Vec<String>,
     pub authorized_parties: Vec<String>,

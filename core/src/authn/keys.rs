@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -98,6 +99,11 @@ impl KeyTable {
         true
     }
 
+    /// How many keys the table holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Checks a presented key.
     pub fn check(&self, presented: &[u8], now: i64) -> Outcome {
         let digest = sha256(presented);
@@ -114,6 +120,42 @@ impl KeyTable {
             return Outcome::Denied(Denial::new(Reason::Expired, "key expired"));
         }
         Outcome::Authenticated(entry.identity.clone())
+    }
+}
+
+/// The key table of one `api_key` or `bearer_token` authenticator, replaceable while
+/// decisions run (`Engine::set_keys`): a decision reads the table it started with, and a
+/// replacement is seen by the next decision.
+#[derive(Debug)]
+pub(crate) struct KeyStore {
+    table: RwLock<Arc<KeyTable>>,
+    /// The keys file the table was read from (as the policy names it), if any.
+    pub file: Option<String>,
+}
+
+impl KeyStore {
+    pub fn new(table: KeyTable, file: Option<String>) -> Self {
+        KeyStore { table: RwLock::new(Arc::new(table)), file }
+    }
+
+    /// Checks a presented key against the current table.
+    pub fn check(&self, presented: &[u8], now: i64) -> Outcome {
+        // A poisoned lock only means a writer panicked between two whole tables: the
+        // table it holds is still a whole one.
+        let table = match self.table.read() {
+            Ok(t) => Arc::clone(&t),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        };
+        table.check(presented, now)
+    }
+
+    /// Swaps in a new table, whole.
+    pub fn replace(&self, table: KeyTable) {
+        let new = Arc::new(table);
+        match self.table.write() {
+            Ok(mut guard) => *guard = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
     }
 }
 
