@@ -70,7 +70,13 @@ fn describe(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(_) => format!("no answer within {TIMEOUT_SECS} s"),
         ureq::Error::HostNotFound => "host not found".to_owned(),
-        ureq::Error::Io(io) => format!("connection failed ({})", io.kind()),
+        ureq::Error::Io(io) => match io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+            Some(rustls::Error::InvalidCertificate(_)) => {
+                "TLS failed: the issuer's certificate is not trusted (see --ca-file)".to_owned()
+            }
+            Some(_) => "TLS failed".to_owned(),
+            None => format!("connection failed ({})", io.kind()),
+        },
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) => {
             "TLS failed (is the certificate trusted? see --ca-file)".to_owned()
         }

@@ -172,7 +172,8 @@ fn shared_vectors_through_the_cli() {
             for (id, text) in doc.get(field).and_then(Value::as_object).into_iter().flatten() {
                 std::fs::create_dir_all(&scratch).unwrap();
                 let file = scratch.join(format!("{field}-{id}"));
-                std::fs::write(&file, text.as_str().unwrap_or_else(|| panic!("{name}: {field}.{id} is not text"))).unwrap();
+                std::fs::write(&file, text.as_str().unwrap_or_else(|| panic!("{name}: {field}.{id} is not text")))
+                    .unwrap();
                 sets.push(flag.to_owned());
                 sets.push(format!("{id}={}", file.display()));
             }
