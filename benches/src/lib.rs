@@ -39,14 +39,27 @@ pub fn token(name: &str) -> String {
 /// An example policy compiled with an environment.
 pub fn example(name: &str, env: &[(&str, &str)]) -> Engine {
     let text = read(&format!("examples/policies/{name}.toml"));
-    Engine::from_toml(&text, &MapResolver::from_env(env.iter().copied())).unwrap_or_else(|e| panic!("{name}: {e}"))
+    Engine::from_toml(&text, &examples_resolver(env)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The environment given, and the files beside the example policies (FetchML's keys file).
+fn examples_resolver(env: &[(&str, &str)]) -> MapResolver {
+    let mut r = MapResolver::from_env(env.iter().copied());
+    r.files.insert("fetchml-keys.toml".to_owned(), read("examples/policies/fetchml-keys.toml"));
+    r
+}
+
+/// The engine with the key set a host would have fetched for its Clerk `jwks_url`.
+pub fn with_clerk_keys(engine: Engine) -> Engine {
+    engine.set_jwks("clerk", &read("tests/fixtures/jwks.json")).unwrap_or_else(|e| panic!("clerk jwks: {e}"));
+    engine
 }
 
 /// An example policy whose JWT authenticators remember no verified token: every
 /// decision checks the signature, as for a token seen for the first time.
 pub fn example_fresh(name: &str, env: &[(&str, &str)]) -> Engine {
     let text = uncached(&read(&format!("examples/policies/{name}.toml")));
-    Engine::from_toml(&text, &MapResolver::from_env(env.iter().copied())).unwrap_or_else(|e| panic!("{name}: {e}"))
+    Engine::from_toml(&text, &examples_resolver(env)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// The policy text with `verified_cache = 0` in each `jwt` authenticator.
@@ -118,11 +131,10 @@ pub fn scenarios() -> Vec<Scenario> {
     let origin = "http://sot4-model-registry-dev.s3-website.us-east-2.amazonaws.com";
     let skillmeat_on =
         [("SKILLMEAT_AUTH_ENABLED", "true"), ("SKILLMEAT_API_KEY_ENABLED", "true"), ("SKILLMEAT_API_KEY", API_KEY)];
-    let jwks = read("tests/fixtures/jwks.json");
     let clerk_env = [
         ("SKILLMEAT_AUTH_ENABLED", "true"),
         ("CLERK_ISSUER", "https://test-instance.clerk.accounts.dev"),
-        ("CLERK_JWKS", jwks.as_str()),
+        ("CLERK_JWKS_URL", "https://test-instance.clerk.accounts.dev/.well-known/jwks.json"),
     ];
     let common = vec![h("Host", "api.example.com"), h("User-Agent", "bench/1.0"), h("Accept", "application/json")];
     let with = |extra: Vec<(Vec<u8>, Vec<u8>)>| {
@@ -179,7 +191,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "JWT RS256 (SkillMeat Clerk)",
             reason: Reason::Ok,
-            engine: example_fresh("skillmeat", &clerk_env),
+            engine: with_clerk_keys(example_fresh("skillmeat", &clerk_env)),
             method: "DELETE",
             path: "/api/v1/artifacts/7",
             headers: with(vec![bearer(&token("clerk_org_admin"))]),
@@ -188,7 +200,7 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "JWT RS256 repeated: a verified-token cache hit (SkillMeat Clerk)",
             reason: Reason::Ok,
-            engine: example("skillmeat", &clerk_env),
+            engine: with_clerk_keys(example("skillmeat", &clerk_env)),
             method: "DELETE",
             path: "/api/v1/artifacts/7",
             headers: with(vec![bearer(&token("clerk_org_admin"))]),

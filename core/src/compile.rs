@@ -282,6 +282,8 @@ fn compile_authenticators(
                     }
                 }
             }
+            // The host's check names its roles at decision time.
+            AuthenticatorSpec::Delegated(_) => {}
         }
         let had_role_errors = !errors.is_empty();
         cx.errors.extend(errors);
@@ -306,6 +308,9 @@ fn compile_authenticators(
                 compile_sources(cx, id, &place, s.sources.as_deref(), SourcesAt::List, SourceFor::Token)
             }
             AuthenticatorSpec::Jwt(s) => {
+                compile_sources(cx, id, &place, s.sources.as_deref(), SourcesAt::List, SourceFor::Token)
+            }
+            AuthenticatorSpec::Delegated(s) => {
                 compile_sources(cx, id, &place, s.sources.as_deref(), SourcesAt::List, SourceFor::Token)
             }
         };
@@ -375,6 +380,7 @@ fn compile_authenticators(
             AuthenticatorSpec::Jwt(s) => {
                 compile_jwt(cx, s, &place, Arc::clone(&id_arc), roles).map(|j| AuthnKind::Jwt(Box::new(j)))
             }
+            AuthenticatorSpec::Delegated(_) => Some(AuthnKind::Delegated),
         };
         if let Some(kind) = kind {
             out.push(Authn { id: id_arc, kind, sources });
@@ -388,7 +394,7 @@ fn compile_authenticators(
             continue;
         }
         match a.kind {
-            AuthnKind::Bearer(_) if seen_bearer.is_none() => seen_bearer = Some(&a.id),
+            AuthnKind::Bearer(_) | AuthnKind::Delegated if seen_bearer.is_none() => seen_bearer = Some(&a.id),
             AuthnKind::Jwt(_) => {
                 if let Some(b) = seen_bearer {
                     let place = policy
@@ -398,7 +404,7 @@ fn compile_authenticators(
                         .map_or_else(String::new, |i| format!("authenticators[{i}]"));
                     cx.warn(
                         place,
-                        format!("`{}` never sees a token: the bearer_token authenticator `{b}` before it takes every Bearer value; put the jwt authenticator first", a.id),
+                        format!("`{}` never sees a token: the authenticator `{b}` before it (bearer_token or delegated) takes every Bearer value; put the jwt authenticator first", a.id),
                     );
                 }
             }

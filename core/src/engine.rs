@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use crate::authn::crypto::deferred::{HostChecks, Step, Verdicts};
+use crate::authn::crypto::deferred::{CredentialCheck, CredentialVerdict, HostChecks, Step, Verdicts};
 use crate::authn::jwt::{self, JwtAuthenticator, TokenRequest};
 use crate::authn::keys::KeyStore;
 use crate::authn::local::Local;
@@ -21,7 +21,7 @@ use crate::policy::{PathsSpec, Policy};
 use crate::reason::Reason;
 use crate::request::Request;
 use crate::response::Responses;
-use crate::roles::RoleTable;
+use crate::roles::{DirectScopes, RoleTable, Who};
 use crate::routes::{Access, RouteTable, Rule, is_method_token};
 use crate::scopes::ScopeTable;
 use crate::value::Resolver;
@@ -36,6 +36,8 @@ pub(crate) enum AuthnKind {
     ApiKey(KeyStore),
     Bearer(KeyStore),
     Jwt(Box<JwtAuthenticator>),
+    /// The host's check decides on the credential (`Step::Check`).
+    Delegated,
 }
 
 #[derive(Debug)]
@@ -185,6 +187,7 @@ impl Engine {
                 AuthnKind::ApiKey(_) => "api_key",
                 AuthnKind::Bearer(_) => "bearer_token",
                 AuthnKind::Jwt(_) => "jwt",
+                AuthnKind::Delegated => "delegated",
             };
             (&*a.id, kind)
         })
@@ -306,8 +309,10 @@ impl Engine {
     pub fn decide_step(&self, req: &Request<'_>, verdicts: &Verdicts) -> Step {
         let host = HostChecks::new(verdicts);
         let verdict = self.evaluate(req, &host);
-        let asked = host.into_asked();
-        if asked.is_empty() { Step::Decided(self.render(verdict)) } else { Step::Verify(asked) }
+        match host.into_step() {
+            Some(step) => step,
+            None => Step::Decided(self.render(verdict)),
+        }
     }
 
     /// The decision for a request a host could not even read (a method or path that is
@@ -507,6 +512,10 @@ impl Engine {
                         Some(token) => jwt.authenticate(&token, req.now, &self.roles, &self.scopes, host),
                     }
                 }
+                AuthnKind::Delegated => match self.credential(req, a, Syntax::Token, &[], &mut bearer)? {
+                    None => Outcome::Absent,
+                    Some(credential) => self.delegated(a, &credential, host),
+                },
             };
             match outcome {
                 Outcome::Absent => {}
@@ -535,6 +544,53 @@ impl Engine {
             }
         }
         Err(first_denial.unwrap_or_else(|| Denial::new(Reason::MissingCredentials, "")))
+    }
+
+    /// A `delegated` authenticator's credential, judged by the host's check: its verdict
+    /// when given, else a request for one (and meanwhile a refusal, never a pass).
+    fn delegated(&self, a: &Authn, credential: &str, host: &HostChecks<'_>) -> Outcome {
+        let Some(verdict) = host.credential(&a.id, credential) else {
+            host.ask_credential(CredentialCheck {
+                authenticator: Arc::clone(&a.id),
+                credential: credential.to_owned(),
+            });
+            return Outcome::Denied(Denial::invalid(
+                "the credential is checked by the host, and no verdict was given (no check registered?)",
+            ));
+        };
+        match verdict {
+            CredentialVerdict::Refused(reason) => {
+                let reason = match reason {
+                    Reason::Expired | Reason::Revoked => *reason,
+                    _ => Reason::InvalidCredentials,
+                };
+                Outcome::Denied(Denial::new(reason, "credential refused by the host's check"))
+            }
+            CredentialVerdict::Principal { id, roles, scopes } => {
+                if id.is_empty() || id.chars().any(char::is_control) {
+                    return Outcome::Denied(Denial::invalid(
+                        "the host's check gave an empty or unprintable principal id",
+                    ));
+                }
+                let mut unknown = Vec::new();
+                let role_ids = self.roles.resolve(roles, "", &mut unknown);
+                if let Some(first) = roles.iter().find(|r| self.roles.id(r).is_none()) {
+                    return Outcome::Denied(Denial::invalid(format!(
+                        "the host's check named role `{}`, which the policy does not define",
+                        sanitize(first)
+                    )));
+                }
+                let who = Who { id, authenticator: &a.id, kind: "delegated" };
+                Outcome::Authenticated(self.roles.identity(
+                    who,
+                    &role_ids,
+                    scopes,
+                    DirectScopes::Exact,
+                    &self.scopes,
+                    None,
+                ))
+            }
+        }
     }
 
     /// The credential an authenticator finds in its sources, after the cross-site check

@@ -62,7 +62,7 @@ mod tree;
 pub mod value;
 
 pub use authn::crypto::BACKEND as CRYPTO_BACKEND;
-pub use authn::crypto::deferred::{SignatureCheck, Step, Verdicts};
+pub use authn::crypto::deferred::{CredentialCheck, CredentialVerdict, SignatureCheck, Step, Verdicts};
 pub use authn::jwt::TokenRequest;
 pub use authn::keys::{sha256, to_hex};
 pub use decision::{Decision, Principal};

@@ -84,10 +84,14 @@ pub enum AuthenticatorSpec {
     BearerToken(BearerTokenSpec),
     /// Signed JSON Web Tokens in `Authorization: Bearer`.
     Jwt(Box<JwtSpec>),
+    /// Credentials only the host's application can check (a session in its database, an
+    /// opaque token to introspect): the engine finds the credential, the host's check
+    /// names the principal or refuses, the engine applies the rest of the policy.
+    Delegated(DelegatedSpec),
 }
 
 /// The `type` names, in the order the documentation lists them.
-const AUTHENTICATOR_TYPES: &str = "`anonymous`, `local`, `api_key`, `bearer_token`, `jwt`";
+const AUTHENTICATOR_TYPES: &str = "`anonymous`, `local`, `api_key`, `bearer_token`, `jwt`, `delegated`";
 
 impl<'de> Deserialize<'de> for AuthenticatorSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -105,6 +109,7 @@ impl<'de> Deserialize<'de> for AuthenticatorSpec {
             "api_key" => read(rest).map(AuthenticatorSpec::ApiKey),
             "bearer_token" => read(rest).map(AuthenticatorSpec::BearerToken),
             "jwt" => read(rest).map(AuthenticatorSpec::Jwt),
+            "delegated" => read(rest).map(AuthenticatorSpec::Delegated),
             other => {
                 return Err(D::Error::custom(format_args!(
                     "unknown authenticator type `{other}`, expected one of {AUTHENTICATOR_TYPES}"
@@ -131,6 +136,7 @@ impl AuthenticatorSpec {
             AuthenticatorSpec::ApiKey(s) => &s.id,
             AuthenticatorSpec::BearerToken(s) => &s.id,
             AuthenticatorSpec::Jwt(s) => &s.id,
+            AuthenticatorSpec::Delegated(s) => &s.id,
         }
     }
 
@@ -142,6 +148,7 @@ impl AuthenticatorSpec {
             AuthenticatorSpec::ApiKey(s) => &s.enabled,
             AuthenticatorSpec::BearerToken(s) => &s.enabled,
             AuthenticatorSpec::Jwt(s) => &s.enabled,
+            AuthenticatorSpec::Delegated(s) => &s.enabled,
         }
     }
 
@@ -153,6 +160,7 @@ impl AuthenticatorSpec {
             AuthenticatorSpec::ApiKey(_) => "api_key",
             AuthenticatorSpec::BearerToken(_) => "bearer_token",
             AuthenticatorSpec::Jwt(_) => "jwt",
+            AuthenticatorSpec::Delegated(_) => "delegated",
         }
     }
 }
@@ -350,6 +358,20 @@ pub struct KeysFile {
     /// The keys.
     #[serde(default)]
     pub keys: Vec<CredentialSpec>,
+}
+
+/// `type = "delegated"`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelegatedSpec {
+    /// The authenticator's id: the name the host registers its check under.
+    pub id: String,
+    /// Whether it is switched on. Default `true`.
+    #[serde(default, skip_serializing_if = "Condition::is_always_true")]
+    pub enabled: Condition,
+    /// Where the credential may arrive. Default `[{ header = "Authorization", prefix = "Bearer " }]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<SourceSpec>>,
 }
 
 /// One place a credential may arrive in: exactly one of `header`, `cookie` and `query`.

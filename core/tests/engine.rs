@@ -253,9 +253,16 @@ fn issuing_needs_a_signing_key() {
 
 const FETCHML: &str = include_str!("../../examples/policies/fetchml.toml");
 
+/// FetchML's policy with its keys file beside it.
+fn fetchml() -> Engine {
+    let r =
+        resolver(&[], &[("fetchml-keys.toml", include_str!("../../examples/policies/fetchml-keys.toml").to_owned())]);
+    Engine::from_toml(FETCHML, &r).unwrap()
+}
+
 #[test]
 fn bytes_that_are_not_utf8_are_malformed_only_where_admit_reads_them() {
-    let engine = Engine::from_toml(FETCHML, &MapResolver::default()).unwrap();
+    let engine = fetchml();
     let d = decide(&engine, "GET", "/api/v1/status", &[(b"X-API-Key", b"demo-\xff-key")]);
     assert_eq!(d.reason, Reason::MalformedRequest);
     assert_eq!(d.status, 400);
@@ -270,7 +277,7 @@ fn bytes_that_are_not_utf8_are_malformed_only_where_admit_reads_them() {
 
 #[test]
 fn decisions_are_deterministic_and_ignore_header_name_case() {
-    let engine = Engine::from_toml(FETCHML, &MapResolver::default()).unwrap();
+    let engine = fetchml();
     for name in [&b"X-API-Key"[..], b"x-api-key", b"X-Api-KEY"] {
         let a = decide(&engine, "GET", "/api/v1/jobs/bob/1", &[(name, b"demo-researcher-key")]);
         let b = decide(&engine, "GET", "/api/v1/jobs/bob/1", &[(name, b"demo-researcher-key")]);
@@ -282,7 +289,7 @@ fn decisions_are_deterministic_and_ignore_header_name_case() {
 
 #[test]
 fn the_engine_is_shared_across_threads() {
-    let engine = std::sync::Arc::new(Engine::from_toml(FETCHML, &MapResolver::default()).unwrap());
+    let engine = std::sync::Arc::new(fetchml());
     let handles: Vec<_> = (0..4)
         .map(|i| {
             let engine = std::sync::Arc::clone(&engine);
@@ -419,7 +426,8 @@ fn a_policy_written_back_out_decides_the_same() {
         let text =
             std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/policies").join(file))
                 .unwrap();
-        let r = resolver(&env, &[]);
+        let keys = include_str!("../../examples/policies/fetchml-keys.toml").to_owned();
+        let r = resolver(&env, &[("fetchml-keys.toml", keys)]);
         let policy = admit::parse_policy(&text, Format::Toml).unwrap();
         let json = serde_json::to_string(&policy).unwrap();
         let a = Engine::from_toml(&text, &r).unwrap();
@@ -458,7 +466,7 @@ fn dry_run_reports_without_enforcing() {
 
 #[test]
 fn a_host_that_cannot_read_a_request_gets_the_policy_s_malformed_answer() {
-    let engine = Engine::from_toml(FETCHML, &MapResolver::default()).unwrap();
+    let engine = fetchml();
     let d = engine.malformed("method is not UTF-8");
     assert!(!d.allow);
     assert_eq!(d.status, 400);

@@ -18,6 +18,7 @@ use proptest::prelude::*;
 
 const SKILLMEAT: &str = include_str!("../../examples/policies/skillmeat.toml");
 const FETCHML: &str = include_str!("../../examples/policies/fetchml.toml");
+const FETCHML_KEYS: &str = include_str!("../../examples/policies/fetchml-keys.toml");
 const RAG: &str = include_str!("../../examples/policies/rag-modulo.toml");
 const PAT: &str = "test-only-enterprise-pat-secret-0123456789";
 const API_KEY: &str = "sk-test-only-skillmeat-key";
@@ -31,9 +32,11 @@ fn skillmeat() -> Engine {
         ("SKILLMEAT_API_KEY", API_KEY.to_owned()),
         ("SKILLMEAT_ENTERPRISE_PAT_SECRET", PAT.to_owned()),
         ("CLERK_ISSUER", "https://test-instance.clerk.accounts.dev".to_owned()),
-        ("CLERK_JWKS", fixture("jwks.json")),
+        ("CLERK_JWKS_URL", "https://test-instance.clerk.accounts.dev/.well-known/jwks.json".to_owned()),
     ];
-    Engine::from_toml(SKILLMEAT, &MapResolver::from_env(env)).unwrap()
+    let engine = Engine::from_toml(SKILLMEAT, &MapResolver::from_env(env)).unwrap();
+    engine.set_jwks("clerk", &fixture("jwks.json")).unwrap();
+    engine
 }
 
 fn decide(engine: &Engine, method: &str, path: &str, headers: &[(Vec<u8>, Vec<u8>)]) -> Decision {
@@ -492,7 +495,8 @@ proptest! {
 /// A policy written back out (as JSON) and read again decides the same.
 #[test]
 fn policies_round_trip_and_decide_the_same() {
-    let env = MapResolver::from_env([("JWT_SECRET_KEY", RAG_SECRET)]);
+    let mut env = MapResolver::from_env([("JWT_SECRET_KEY", RAG_SECRET)]);
+    env.files.insert("fetchml-keys.toml".to_owned(), FETCHML_KEYS.to_owned());
     for text in [FETCHML, RAG, SKILLMEAT] {
         let policy = admit::parse_policy(text, Format::Toml).unwrap();
         let json = serde_json::to_string_pretty(&policy).unwrap();

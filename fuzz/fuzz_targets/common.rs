@@ -18,10 +18,13 @@ pub fn skillmeat() -> Engine {
         ("SKILLMEAT_API_KEY", API_KEY),
         ("SKILLMEAT_ENTERPRISE_PAT_SECRET", PAT),
         ("CLERK_ISSUER", "https://test-instance.clerk.accounts.dev"),
-        ("CLERK_JWKS", JWKS),
+        ("CLERK_JWKS_URL", "https://test-instance.clerk.accounts.dev/.well-known/jwks.json"),
     ];
-    Engine::from_toml(include_str!("../../examples/policies/skillmeat.toml"), &MapResolver::from_env(env))
-        .unwrap_or_else(|e| panic!("fixture policy: {e}"))
+    let engine = Engine::from_toml(include_str!("../../examples/policies/skillmeat.toml"), &MapResolver::from_env(env))
+        .unwrap_or_else(|e| panic!("fixture policy: {e}"));
+    // The set a host fetches from CLERK_JWKS_URL.
+    engine.set_jwks("clerk", JWKS).unwrap_or_else(|e| panic!("fixture jwks: {e}"));
+    engine
 }
 
 /// Splits fuzz input on NUL bytes: method, path, then header name/value pairs.

@@ -46,6 +46,7 @@ pub fn decide(engine: &admit::Engine, req: &admit::Request<'_>) -> admit::Decisi
                     verdicts.record(check, valid);
                 }
             }
+            Step::Check(check) => panic!("no host check is registered for {check:?}"),
         }
     }
     panic!("no decision after 16 rounds of signature checks");

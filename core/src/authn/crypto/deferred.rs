@@ -11,6 +11,11 @@
 //! verdict never passes.
 //!
 //! Native builds check every signature themselves and always answer `Step::Decided`.
+//!
+//! The same pause serves `delegated` authenticators, whose credentials only the host's
+//! application can check (a session row, RFC 7662 token introspection): the engine
+//! answers [`Step::Check`] with the credential, the host records its
+//! [`CredentialVerdict`], and asks again. A credential with no verdict is refused.
 
 use std::sync::Arc;
 
@@ -34,10 +39,49 @@ pub struct SignatureCheck {
     pub signature: Vec<u8>,
 }
 
+/// A credential for the host to check: what a `delegated` authenticator found in the
+/// request. Its `Debug` never shows the credential.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CredentialCheck {
+    /// The id of the `delegated` authenticator that found it.
+    pub authenticator: Arc<str>,
+    /// The credential, as it arrived (its source's prefix taken off). A secret: a host
+    /// hands it to its own check and nowhere else.
+    pub credential: String,
+}
+
+impl std::fmt::Debug for CredentialCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialCheck")
+            .field("authenticator", &self.authenticator)
+            .field("credential", &format_args!("<{} bytes>", self.credential.len()))
+            .finish()
+    }
+}
+
+/// What the host's check made of a credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialVerdict {
+    /// The credential is good: this principal, with these roles (names the policy
+    /// defines) and scopes (names the policy declares; others do not count).
+    Principal {
+        /// The principal's id.
+        id: String,
+        /// Roles of the principal.
+        roles: Vec<String>,
+        /// Scopes beyond its roles'.
+        scopes: Vec<String>,
+    },
+    /// The credential is refused: `invalid_credentials`, `expired` or `revoked` (any
+    /// other reason is taken as `invalid_credentials`).
+    Refused(crate::reason::Reason),
+}
+
 /// The host's verdicts on the checks it was asked for.
 #[derive(Debug, Clone, Default)]
 pub struct Verdicts {
     done: Vec<(SignatureCheck, bool)>,
+    credentials: Vec<(CredentialCheck, CredentialVerdict)>,
 }
 
 impl Verdicts {
@@ -51,14 +95,27 @@ impl Verdicts {
         self.done.push((check, valid));
     }
 
+    /// Records the host's verdict on a credential it was asked to check.
+    pub fn record_credential(&mut self, check: CredentialCheck, verdict: CredentialVerdict) {
+        self.credentials.push((check, verdict));
+    }
+
     /// The number of verdicts recorded.
     pub fn len(&self) -> usize {
-        self.done.len()
+        self.done.len() + self.credentials.len()
     }
 
     /// True when no verdict is recorded.
     pub fn is_empty(&self) -> bool {
-        self.done.is_empty()
+        self.done.is_empty() && self.credentials.is_empty()
+    }
+
+    /// The verdict on this authenticator's credential, if the host gave one.
+    pub(crate) fn credential(&self, authenticator: &str, credential: &str) -> Option<&CredentialVerdict> {
+        self.credentials
+            .iter()
+            .find(|(c, _)| &*c.authenticator == authenticator && c.credential == credential)
+            .map(|(_, v)| v)
     }
 
     /// The verdict on this exact check, if the host gave one.
@@ -77,20 +134,38 @@ pub enum Step {
     Decided(Decision),
     /// Verify these, record each verdict, and ask again.
     Verify(Vec<SignatureCheck>),
+    /// Check this credential with the host's check for its authenticator, record the
+    /// verdict ([`Verdicts::record_credential`]), and ask again.
+    Check(CredentialCheck),
 }
 
 /// No verdicts: what a native decision, which defers nothing, looks up in.
-static NO_VERDICTS: Verdicts = Verdicts { done: Vec::new() };
+static NO_VERDICTS: Verdicts = Verdicts { done: Vec::new(), credentials: Vec::new() };
 
 /// The verdicts one decision may use, and the checks it found it needs.
 pub(crate) struct HostChecks<'v> {
     verdicts: &'v Verdicts,
     asked: std::cell::RefCell<Vec<SignatureCheck>>,
+    asked_credential: std::cell::RefCell<Option<CredentialCheck>>,
 }
 
 impl<'v> HostChecks<'v> {
     pub fn new(verdicts: &'v Verdicts) -> Self {
-        HostChecks { verdicts, asked: std::cell::RefCell::new(Vec::new()) }
+        HostChecks {
+            verdicts,
+            asked: std::cell::RefCell::new(Vec::new()),
+            asked_credential: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// The host's verdict on a credential, if it gave one.
+    pub fn credential(&self, authenticator: &str, credential: &str) -> Option<&'v CredentialVerdict> {
+        self.verdicts.credential(authenticator, credential)
+    }
+
+    /// Asks the host to check a credential (the first one asked for in a decision).
+    pub fn ask_credential(&self, check: CredentialCheck) {
+        self.asked_credential.borrow_mut().get_or_insert(check);
     }
 
     /// For a decision taken in one step: nothing is deferred, or what is stays a denial.
@@ -110,8 +185,13 @@ impl<'v> HostChecks<'v> {
         }
     }
 
-    /// The checks asked for.
-    pub fn into_asked(self) -> Vec<SignatureCheck> {
-        self.asked.into_inner()
+    /// What the decision needs from the host before it can be taken: signature checks
+    /// first, then a credential check; `None` when it needs nothing.
+    pub fn into_step(self) -> Option<Step> {
+        let asked = self.asked.into_inner();
+        if !asked.is_empty() {
+            return Some(Step::Verify(asked));
+        }
+        self.asked_credential.into_inner().map(Step::Check)
     }
 }
