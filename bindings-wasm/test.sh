@@ -43,7 +43,7 @@ else
   failed=$((failed + 1)); echo "FAIL: clippy"
 fi
 
-run_node node test/vectors.test.mjs test/api.test.mjs
+run_node node test/vectors.test.mjs test/api.test.mjs test/jwks.test.mjs
 
 step "TypeScript: tsc --strict on test/types-check.ts (the hand-written and generated types)"
 if node_modules/.bin/tsc -p test/tsconfig.json; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: tsc"; fi
@@ -53,7 +53,7 @@ if node_modules/.bin/tsc -p test/tsconfig.json; then passed=$((passed + 1)); els
 # (raw targets over sockets; prints the count of each outcome).
 [ -x ../examples/worker/node_modules/.bin/workerd ] ||
   npm --prefix ../examples/worker install --no-audit --no-fund --loglevel=error
-run_node workerd ../examples/worker/worker.test.mjs ../examples/worker/vectors.test.mjs ../examples/worker/differential.test.mjs
+run_node workerd ../examples/worker/worker.test.mjs ../examples/worker/vectors.test.mjs ../examples/worker/jwks.test.mjs ../examples/worker/differential.test.mjs
 
 # Headless Chromium (Debian's package) driven by playwright-core.
 if ! command -v chromium >/dev/null; then
