@@ -1715,6 +1715,15 @@ static int set_jwks(void *p) {
     return admit_engine_set_jwks(c->clerk, "clerk", 5, c->jwks, c->jwks_len, NULL, NULL) == ADMIT_RESULT_OK;
 }
 
+static char *stack_keys_text;
+static size_t stack_keys_len;
+
+static int set_keys(void *p) {
+    (void)p;
+    return admit_engine_set_keys(deep_engine, "fetchml-keys", 12, stack_keys_text, stack_keys_len, NULL, NULL) ==
+           ADMIT_RESULT_OK;
+}
+
 static int measure_stacks(void) {
     corpus_t c = {0};
     char *dir = path_join(root, "tests/vectors");
@@ -1731,6 +1740,7 @@ static int measure_stacks(void) {
     c.jwks = read_file(jp, &c.jwks_len);
     free(jp);
     deep_engine = fetchml();
+    stack_keys_text = read_rel("tests/fixtures/fetchml-keys-rotated.toml", &stack_keys_len);
 
     struct {
         const char *what;
@@ -1743,8 +1753,9 @@ static int measure_stacks(void) {
         {"admit_decide_json, every vector's request", all_decide_json, &c},
         {"admit_decide, a Clerk RS256 JWT", jwt_decide, &c},
         {"admit_engine_set_jwks", set_jwks, &c},
+        {"admit_engine_set_keys, FetchML's rotated keys file", set_keys, NULL},
     };
-    size_t n = 6, nd = 0;
+    size_t n = 7, nd = 0;
     deep_t *deep = deep_inputs(&nd);
     for (size_t i = 0; i < nd && n < 64; i++, n++) {
         probes[n].what = deep[i].what;
@@ -1766,6 +1777,7 @@ static int measure_stacks(void) {
     for (size_t i = 0; i < nd; i++) free(deep[i].text);
     free(deep);
     admit_engine_free(deep_engine);
+    free(stack_keys_text);
     printf("used: bytes written on a painted stack beyond an idle thread; min pthread: the smallest\n"
            "pthread_attr_setstacksize (4 KB steps from PTHREAD_STACK_MIN, 16 KB; guard page and TLS\n"
            "included) on which it succeeds, found by bisection, each try in a child process\n");

@@ -16,10 +16,11 @@
  *   - a decision that says ADMIT_REASON_UNKNOWN_KEY may fetch again, at most once per
  *     ADMIT_FETCH_UNKNOWN_KEY_INTERVAL_SECS per URL.
  *
- *   jwks_fetch POLICY [TOKEN]   builds the engine from POLICY and the process environment,
- *                               fetches each jwks_url once and prints what it took and
- *                               when to refresh; with TOKEN, decides GET /api/v1/artifacts
- *                               with it and prints the decision
+ *   jwks_fetch POLICY [TOKEN [NOW]]
+ *       builds the engine from POLICY and the process environment, fetches each jwks_url
+ *       once and prints what it took and when to refresh; with TOKEN, decides
+ *       GET /api/v1/artifacts with it (at NOW, unix seconds, when given: test tokens
+ *       have a fixed lifetime) and prints the decision
  *
  * `refresh_key_sets` is the part to copy into a service.
  */
@@ -151,7 +152,7 @@ static unsigned long refresh_key_sets(const admit_engine *engine, unsigned *fail
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s POLICY [TOKEN]\n", argv[0]);
+        fprintf(stderr, "usage: %s POLICY [TOKEN [NOW]]\n", argv[0]);
         return 2;
     }
     FILE *f = fopen(argv[1], "rb");
@@ -193,6 +194,7 @@ int main(int argc, char **argv) {
         snprintf(auth, sizeof auth, "Bearer %s", argv[2]);
         admit_pair h = {"Authorization", 13, auth, strlen(auth)};
         admit_request req = {"GET", 3, "/api/v1/artifacts", 17, &h, 1, NULL, 0, admit_now(), 0};
+        if (argc > 3) req.now = strtoll(argv[3], NULL, 10);
         admit_decision *d = admit_decide(engine, &req);
         admit_str reason = admit_decision_reason(d);
         printf("decision: %s %.*s\n", admit_decision_allow(d) ? "allow" : "deny", (int)reason.len, reason.ptr);

@@ -135,7 +135,7 @@ if [ -n "$jwks_fetch" ]; then
   token="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["clerk_org_admin"])' "$root/tests/fixtures/tokens.json")"
   run_fetch() {
     SKILLMEAT_AUTH_ENABLED=true CLERK_ISSUER=https://test-instance.clerk.accounts.dev CLERK_AUDIENCE=skillmeat-api \
-      CLERK_JWKS_URL="$1" "$jwks_fetch" "$root/examples/policies/skillmeat.toml" "$token" 2>&1
+      CLERK_JWKS_URL="$1" "$jwks_fetch" "$root/examples/policies/skillmeat.toml" "$token" 1790000000 2>&1
   }
   out="$(run_fetch "http://127.0.0.1:$jport/jwks.json")"
   if grep -q "^clerk: 4 keys" <<<"$out" && grep -q "^decision: allow ok" <<<"$out"; then
