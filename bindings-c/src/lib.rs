@@ -615,7 +615,12 @@ pub unsafe extern "C" fn admit_engine_set_keys(
 ///
 /// # Safety
 /// The out-pointers are NULL or writable.
-unsafe fn list_entry(list: &[(&str, &str)], index: usize, id_out: *mut admit_str, value_out: *mut admit_str) -> admit_result {
+unsafe fn list_entry(
+    list: &[(&str, &str)],
+    index: usize,
+    id_out: *mut admit_str,
+    value_out: *mut admit_str,
+) -> admit_result {
     match list.get(index) {
         Some((id, value)) => {
             // SAFETY: the caller promises the out-pointers are NULL or writable.
