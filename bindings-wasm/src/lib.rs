@@ -228,6 +228,9 @@ impl RawEngine {
                 self.pending.set(Some(RawVerdicts { request, checks, verdicts: Verdicts::new(), rounds: 1 }));
                 String::new()
             }
+            // A delegated (host-checked) credential: this binding has no JS check for it
+            // yet, so it is decided without a verdict, which the core refuses.
+            Step::Check(_) => self.inner.decide(req).to_json(),
         }
     }
 
@@ -271,6 +274,11 @@ impl RawEngine {
             Step::Verify(next) => {
                 *checks = next;
                 String::new()
+            }
+            // As in `first_step`: no JS check for a delegated credential yet, a refusal.
+            Step::Check(_) => {
+                checks.clear();
+                request.with(|req| self.inner.decide(req).to_json())
             }
         }
     }
