@@ -18,7 +18,7 @@ step() { printf '\n==> c: %s\n' "$*"; }
 
 # --- what the tests need --------------------------------------------------------------
 need_pkgs=()
-for p in gcc binutils pkg-config valgrind curl python3 libjansson-dev libmicrohttpd-dev; do
+for p in gcc binutils pkg-config valgrind curl python3 openssl libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -118,9 +118,9 @@ $CC "${cflags[@]}" "$out/readme_example.c" -o "$out/readme_example" \
   $(PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config --cflags --libs admit) -Wl,-rpath,"$lib"
 if [ "$("$out/readme_example")" = "allow ci" ]; then pass 1; echo "ok ($lines lines)"; else fail "the README's example"; fi
 
-step "examples/c: the FetchML service, tested with curl and with raw request targets"
-PKG_CONFIG_PATH="$lib/pkgconfig" make -s -C "$root/examples/c" CC="$CC" OUT="$out/fetchml_server"
-"$root/examples/c/test.sh" "$out/fetchml_server" | tee "$out/example.log" || true
+step "examples/c: the FetchML service, tested with curl and with raw request targets; keys revoked at run time; jwks_fetch"
+PKG_CONFIG_PATH="$lib/pkgconfig" make -s -C "$root/examples/c" CC="$CC" OUT="$out/fetchml_server" JWKS_OUT="$out/jwks_fetch"
+"$root/examples/c/test.sh" "$out/fetchml_server" "$out/jwks_fetch" | tee "$out/example.log" || true
 line="$(tail -n 1 "$out/example.log")"
 if [[ "$line" =~ ^example:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
   passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))

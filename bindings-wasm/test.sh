@@ -2,7 +2,10 @@
 # The WASM binding's tests, from a fresh machine: builds the package (build.sh installs
 # what it needs: the wasm32 target, wasm-bindgen-cli at the Cargo.lock version, npm dev
 # dependencies) and runs, with `node --test`: the Node tests (shared vectors, API and bad
-# input), the example worker in workerd (examples/worker: its tests and the differential
+# input, the key set helper against a JWKS server on 127.0.0.1 over HTTP and HTTPS with
+# a certificate made by openssl, keys files),
+# the example worker in workerd (examples/worker: its tests, the key set helper with
+# workerd's fetch, and the differential
 # routing test) and the ESM build in headless Chromium (Debian's chromium, installed with
 # apt-get when absent); tsc on the types. Idempotent; the last line is "wasm: N passed,
 # M failed".
@@ -43,7 +46,15 @@ else
   failed=$((failed + 1)); echo "FAIL: clippy"
 fi
 
-run_node node test/vectors.test.mjs test/api.test.mjs
+# test/jwks.test.mjs makes a test certificate with openssl (Debian's, installed when absent).
+if ! command -v openssl >/dev/null; then
+  step "apt-get install openssl"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y --no-install-recommends openssl ||
+    { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends openssl; }
+fi
+run_node node test/vectors.test.mjs test/api.test.mjs test/jwks.test.mjs
 
 step "TypeScript: tsc --strict on test/types-check.ts (the hand-written and generated types)"
 if node_modules/.bin/tsc -p test/tsconfig.json; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: tsc"; fi
@@ -53,7 +64,7 @@ if node_modules/.bin/tsc -p test/tsconfig.json; then passed=$((passed + 1)); els
 # (raw targets over sockets; prints the count of each outcome).
 [ -x ../examples/worker/node_modules/.bin/workerd ] ||
   npm --prefix ../examples/worker install --no-audit --no-fund --loglevel=error
-run_node workerd ../examples/worker/worker.test.mjs ../examples/worker/vectors.test.mjs ../examples/worker/differential.test.mjs
+run_node workerd ../examples/worker/worker.test.mjs ../examples/worker/vectors.test.mjs ../examples/worker/jwks.test.mjs ../examples/worker/differential.test.mjs
 
 # Headless Chromium (Debian's package) driven by playwright-core.
 if ! command -v chromium >/dev/null; then

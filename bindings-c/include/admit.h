@@ -8,7 +8,8 @@
  * long as it. Input strings carry a length and need no NUL terminator.
  *
  * Threads: an admit_engine is safe to share between threads; admit_decide,
- * admit_decide_json and admit_engine_set_jwks may run concurrently on one engine. Only
+ * admit_decide_json, admit_engine_set_jwks and admit_engine_set_keys may run concurrently
+ * on one engine. Only
  * admit_engine_free must not overlap another call on the same engine. Decisions and
  * errors may be read from any thread.
  *
@@ -69,6 +70,22 @@
  * otherwise decide as if in 1970, when no key has expired yet.
  */
 #define ADMIT_REQUEST_ALLOW_NONPOSITIVE_NOW 2
+
+/**
+ * How long one fetch of a key set may take, connection included, in seconds.
+ */
+#define ADMIT_FETCH_TIMEOUT_SECS 5
+
+/**
+ * The largest key set body a host takes, in bytes (1 MiB).
+ */
+#define ADMIT_FETCH_MAX_BYTES 1048576
+
+/**
+ * The least time between two fetches caused by `unknown_key` decisions, per URL, in
+ * seconds: a flood of forged `kid`s is not a flood of fetches.
+ */
+#define ADMIT_FETCH_UNKNOWN_KEY_INTERVAL_SECS 30
 
 /**
  * What a function that can fail returns. `ADMIT_RESULT_OK` is 0.
@@ -205,8 +222,9 @@ typedef struct admit_decision admit_decision;
 
 /**
  * A compiled policy. Immutable once built, except for key sets replaced by
- * `admit_engine_set_jwks`: it is safe to share one engine between threads and to call
- * `admit_decide`, `admit_decide_json` and `admit_engine_set_jwks` on it concurrently.
+ * `admit_engine_set_jwks` and `admit_engine_set_keys`: it is safe to share one engine
+ * between threads and to call `admit_decide`, `admit_decide_json`,
+ * `admit_engine_set_jwks` and `admit_engine_set_keys` on it concurrently.
  * Only `admit_engine_free` must not run while another call uses the engine.
  */
 typedef struct admit_engine admit_engine;
@@ -274,6 +292,22 @@ typedef struct admit_engine_config {
 } admit_engine_config;
 
 /**
+ * A string view: `len` bytes at `ptr`. Not necessarily NUL-terminated (print it with
+ * `"%.*s", (int)s.len, s.ptr`). `ptr` is NULL when the value is absent (a decision with
+ * no body, no principal); an empty present value has a non-NULL `ptr` and `len` 0.
+ */
+typedef struct admit_str {
+  /**
+   * The first byte, or NULL when absent.
+   */
+  const char *ptr;
+  /**
+   * The number of bytes.
+   */
+  size_t len;
+} admit_str;
+
+/**
  * One HTTP request, borrowed for the length of an `admit_decide` call: admit copies
  * nothing it does not need and keeps no pointer after the call returns.
  *
@@ -332,22 +366,6 @@ typedef struct admit_request {
    */
   uint32_t flags;
 } admit_request;
-
-/**
- * A string view: `len` bytes at `ptr`. Not necessarily NUL-terminated (print it with
- * `"%.*s", (int)s.len, s.ptr`). `ptr` is NULL when the value is absent (a decision with
- * no body, no principal); an empty present value has a non-NULL `ptr` and `len` 0.
- */
-typedef struct admit_str {
-  /**
-   * The first byte, or NULL when absent.
-   */
-  const char *ptr;
-  /**
-   * The number of bytes.
-   */
-  size_t len;
-} admit_str;
 
 #ifdef __cplusplus
 extern "C" {
@@ -415,6 +433,102 @@ void admit_engine_free(struct admit_engine *engine);
  * Each pointer is NULL or valid for its length; the out-pointers are NULL or writable.
  */
 enum admit_result admit_engine_set_jwks(const struct admit_engine *engine, const char *authenticator, size_t authenticator_len, const char *jwks, size_t jwks_len, size_t *keys_out, struct admit_error **error_out);
+
+/**
+ * Replaces the keys of the `api_key` or `bearer_token` authenticator `authenticator`
+ * with those of a keys file's text (`keys_file`, `keys_file_len` bytes of UTF-8: TOML
+ * `[[keys]]` entries with `id`, `sha256`, `roles`, `scopes`, `expires`, `revoked`,
+ * `principal`, or JSON `{"keys": [...]}`), whole and at once: the next decision on any
+ * thread sees the new set, e.g. after the operator revoked a key in the file
+ * (`admit_engine_keys_file` says which file). Safe to call while other threads decide.
+ *
+ * Returns `ADMIT_RESULT_OK` and sets `*keys_out` (when not NULL) to the number of keys
+ * taken. Otherwise the old keys stay in force and the result is
+ * `ADMIT_RESULT_NULL_ARGUMENT` (a NULL engine, or a NULL string with a length),
+ * `ADMIT_RESULT_INVALID_UTF8` or `ADMIT_RESULT_ENGINE_ERROR` (an unknown authenticator,
+ * one that is not `api_key` or `bearer_token`, or a file with any problem: its message
+ * names each place and line, never a value of the file, which is a secret), with an
+ * error to free with `admit_error_free` in `*error_out` when it is not NULL (`*error_out`
+ * is NULL on success).
+ *
+ * # Safety
+ * Each pointer is NULL or valid for its length; the out-pointers are NULL or writable.
+ */
+enum admit_result admit_engine_set_keys(const struct admit_engine *engine, const char *authenticator, size_t authenticator_len, const char *keys_file, size_t keys_file_len, size_t *keys_out, struct admit_error **error_out);
+
+/**
+ * How many enabled `jwt` authenticators of the policy take their key set from a
+ * `jwks_url` (0 for NULL). Their URLs: `admit_engine_jwks_url`.
+ *
+ * # Safety
+ * `engine` is NULL or a live engine.
+ */
+size_t admit_engine_jwks_url_count(const struct admit_engine *engine);
+
+/**
+ * The `index`-th `jwks_url` of the policy (`0 <= index < admit_engine_jwks_url_count`):
+ * the authenticator's id in `*authenticator_out` and the URL in `*url_out` (each when
+ * not NULL), views into the engine, valid until it is freed. This is what the host
+ * fetches, by the rules of `docs/policy.md` ("Fetching a key set": `admit_fetch_*`
+ * below), and hands to `admit_engine_set_jwks`; until then the authenticator accepts no
+ * token (`unknown_key`). Returns `ADMIT_RESULT_OK`, `ADMIT_RESULT_NULL_ARGUMENT` for a
+ * NULL engine, or `ADMIT_RESULT_INVALID_ARGUMENT` for an index past the end (the views
+ * are then `{NULL, 0}`).
+ *
+ * # Safety
+ * `engine` is NULL or a live engine; the out-pointers are NULL or writable.
+ */
+enum admit_result admit_engine_jwks_url(const struct admit_engine *engine, size_t index, struct admit_str *authenticator_out, struct admit_str *url_out);
+
+/**
+ * How many enabled `api_key` or `bearer_token` authenticators of the policy keep their
+ * keys in a keys file (`keys = { file = "..." }`); 0 for NULL. Their files:
+ * `admit_engine_keys_file`.
+ *
+ * # Safety
+ * `engine` is NULL or a live engine.
+ */
+size_t admit_engine_keys_file_count(const struct admit_engine *engine);
+
+/**
+ * The `index`-th keys file of the policy: the authenticator's id in
+ * `*authenticator_out` and the path as the policy gave it in `*path_out` (relative paths
+ * are relative to the `base_dir` the engine was built with), views into the engine,
+ * valid until it is freed. The engine read the file when it was built; the host watches
+ * it (stat, inotify, SIGHUP) and hands its new text to `admit_engine_set_keys`. Returns
+ * as `admit_engine_jwks_url` does.
+ *
+ * # Safety
+ * `engine` is NULL or a live engine; the out-pointers are NULL or writable.
+ */
+enum admit_result admit_engine_keys_file(const struct admit_engine *engine, size_t index, struct admit_str *authenticator_out, struct admit_str *path_out);
+
+/**
+ * Checks a URL by the fetch rules before fetching it (the policy's `jwks_url`s already
+ * passed at load; a host checks again, e.g. a redirect's target): `https://`, or
+ * `http://` to a loopback address; no user info, no fragment. Returns `ADMIT_RESULT_OK`,
+ * or `ADMIT_RESULT_INVALID_ARGUMENT` with an error whose message quotes no part of the
+ * URL, or `ADMIT_RESULT_NULL_ARGUMENT`/`ADMIT_RESULT_INVALID_UTF8`.
+ *
+ * # Safety
+ * `url` is NULL or valid for `url_len` bytes; `error_out` is NULL or writable.
+ */
+enum admit_result admit_fetch_check_url(const char *url, size_t url_len, struct admit_error **error_out);
+
+/**
+ * Seconds from a good fetch to the next refresh, from the response's `Cache-Control`
+ * value (`cache_control` NULL, or not UTF-8: none): 90% of its max-age (300 s without
+ * one), between 60 s and 3600 s.
+ *
+ * # Safety
+ * `cache_control` is NULL or valid for `cache_control_len` bytes.
+ */
+uint64_t admit_fetch_refresh_after(const char *cache_control, size_t cache_control_len);
+
+/**
+ * Seconds to wait after `failures` failed fetches in a row: 1, 2, 4, ... up to 300.
+ */
+uint64_t admit_fetch_retry_after(uint32_t failures);
 
 /**
  * Decides about one request. Returns a new decision the caller owns and frees with

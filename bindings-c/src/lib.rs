@@ -217,8 +217,9 @@ pub struct admit_engine_config {
 }
 
 /// A compiled policy. Immutable once built, except for key sets replaced by
-/// `admit_engine_set_jwks`: it is safe to share one engine between threads and to call
-/// `admit_decide`, `admit_decide_json` and `admit_engine_set_jwks` on it concurrently.
+/// `admit_engine_set_jwks` and `admit_engine_set_keys`: it is safe to share one engine
+/// between threads and to call `admit_decide`, `admit_decide_json`,
+/// `admit_engine_set_jwks` and `admit_engine_set_keys` on it concurrently.
 /// Only `admit_engine_free` must not run while another call uses the engine.
 pub struct admit_engine {
     engine: Engine,
@@ -544,6 +545,255 @@ pub unsafe extern "C" fn admit_engine_set_jwks(
             code
         }
     }
+}
+
+/// Replaces the keys of the `api_key` or `bearer_token` authenticator `authenticator`
+/// with those of a keys file's text (`keys_file`, `keys_file_len` bytes of UTF-8: TOML
+/// `[[keys]]` entries with `id`, `sha256`, `roles`, `scopes`, `expires`, `revoked`,
+/// `principal`, or JSON `{"keys": [...]}`), whole and at once: the next decision on any
+/// thread sees the new set, e.g. after the operator revoked a key in the file
+/// (`admit_engine_keys_file` says which file). Safe to call while other threads decide.
+///
+/// Returns `ADMIT_RESULT_OK` and sets `*keys_out` (when not NULL) to the number of keys
+/// taken. Otherwise the old keys stay in force and the result is
+/// `ADMIT_RESULT_NULL_ARGUMENT` (a NULL engine, or a NULL string with a length),
+/// `ADMIT_RESULT_INVALID_UTF8` or `ADMIT_RESULT_ENGINE_ERROR` (an unknown authenticator,
+/// one that is not `api_key` or `bearer_token`, or a file with any problem: its message
+/// names each place and line, never a value of the file, which is a secret), with an
+/// error to free with `admit_error_free` in `*error_out` when it is not NULL (`*error_out`
+/// is NULL on success).
+///
+/// # Safety
+/// Each pointer is NULL or valid for its length; the out-pointers are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_engine_set_keys(
+    engine: *const admit_engine,
+    authenticator: *const c_char,
+    authenticator_len: usize,
+    keys_file: *const c_char,
+    keys_file_len: usize,
+    keys_out: *mut usize,
+    error_out: *mut *mut admit_error,
+) -> admit_result {
+    // SAFETY: the caller promises the out-pointers are NULL or writable.
+    unsafe { put(keys_out, 0) };
+    // SAFETY: as above.
+    unsafe { put(error_out, std::ptr::null_mut()) };
+    let result = guard(
+        || Err(admit_error::new(admit_result::Panic, "admit panicked while loading the keys file")),
+        || {
+            // SAFETY: the caller promises `engine` is NULL or a live engine.
+            let Some(e) = (unsafe { engine.as_ref() }) else {
+                return Err(admit_error::new(admit_result::NullArgument, "engine is NULL"));
+            };
+            // SAFETY: the caller promises the strings are valid for their lengths.
+            let id =
+                unsafe { text(authenticator, authenticator_len) }.map_err(|c| admit_error::arg(c, "authenticator"))?;
+            // SAFETY: as above.
+            let file = unsafe { text(keys_file, keys_file_len) }.map_err(|c| admit_error::arg(c, "keys_file"))?;
+            e.engine
+                .set_keys(id, file)
+                .map_err(|err: EngineError| admit_error::new(admit_result::EngineError, err.to_string()))
+        },
+    );
+    match result {
+        Ok(n) => {
+            // SAFETY: the caller promises `keys_out` is NULL or writable.
+            unsafe { put(keys_out, n) };
+            admit_result::Ok
+        }
+        Err(e) => {
+            let code = e.code;
+            // SAFETY: the caller promises `error_out` is NULL or writable.
+            unsafe { give_error(e, error_out) };
+            code
+        }
+    }
+}
+
+/// Entry `index` of a list of `(authenticator id, text)` pairs, as views.
+///
+/// # Safety
+/// The out-pointers are NULL or writable.
+unsafe fn list_entry(
+    list: &[(&str, &str)],
+    index: usize,
+    id_out: *mut admit_str,
+    value_out: *mut admit_str,
+) -> admit_result {
+    match list.get(index) {
+        Some((id, value)) => {
+            // SAFETY: the caller promises the out-pointers are NULL or writable.
+            unsafe { put(id_out, admit_str::of(id)) };
+            // SAFETY: as above.
+            unsafe { put(value_out, admit_str::of(value)) };
+            admit_result::Ok
+        }
+        None => admit_result::InvalidArgument,
+    }
+}
+
+/// How many enabled `jwt` authenticators of the policy take their key set from a
+/// `jwks_url` (0 for NULL). Their URLs: `admit_engine_jwks_url`.
+///
+/// # Safety
+/// `engine` is NULL or a live engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_engine_jwks_url_count(engine: *const admit_engine) -> usize {
+    // SAFETY: the caller promises `engine` is NULL or a live engine.
+    guard(|| 0, || unsafe { engine.as_ref() }.map_or(0, |e| e.engine.jwks_urls().len()))
+}
+
+/// The `index`-th `jwks_url` of the policy (`0 <= index < admit_engine_jwks_url_count`):
+/// the authenticator's id in `*authenticator_out` and the URL in `*url_out` (each when
+/// not NULL), views into the engine, valid until it is freed. This is what the host
+/// fetches, by the rules of `docs/policy.md` ("Fetching a key set": `admit_fetch_*`
+/// below), and hands to `admit_engine_set_jwks`; until then the authenticator accepts no
+/// token (`unknown_key`). Returns `ADMIT_RESULT_OK`, `ADMIT_RESULT_NULL_ARGUMENT` for a
+/// NULL engine, or `ADMIT_RESULT_INVALID_ARGUMENT` for an index past the end (the views
+/// are then `{NULL, 0}`).
+///
+/// # Safety
+/// `engine` is NULL or a live engine; the out-pointers are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_engine_jwks_url(
+    engine: *const admit_engine,
+    index: usize,
+    authenticator_out: *mut admit_str,
+    url_out: *mut admit_str,
+) -> admit_result {
+    // SAFETY: the caller promises the out-pointers are NULL or writable.
+    unsafe { put(authenticator_out, admit_str::NONE) };
+    // SAFETY: as above.
+    unsafe { put(url_out, admit_str::NONE) };
+    guard(
+        || admit_result::Panic,
+        || {
+            // SAFETY: the caller promises `engine` is NULL or a live engine.
+            let Some(e) = (unsafe { engine.as_ref() }) else { return admit_result::NullArgument };
+            // SAFETY: the caller promises the out-pointers are NULL or writable.
+            unsafe { list_entry(&e.engine.jwks_urls(), index, authenticator_out, url_out) }
+        },
+    )
+}
+
+/// How many enabled `api_key` or `bearer_token` authenticators of the policy keep their
+/// keys in a keys file (`keys = { file = "..." }`); 0 for NULL. Their files:
+/// `admit_engine_keys_file`.
+///
+/// # Safety
+/// `engine` is NULL or a live engine.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_engine_keys_file_count(engine: *const admit_engine) -> usize {
+    // SAFETY: the caller promises `engine` is NULL or a live engine.
+    guard(|| 0, || unsafe { engine.as_ref() }.map_or(0, |e| e.engine.keys_files().len()))
+}
+
+/// The `index`-th keys file of the policy: the authenticator's id in
+/// `*authenticator_out` and the path as the policy gave it in `*path_out` (relative paths
+/// are relative to the `base_dir` the engine was built with), views into the engine,
+/// valid until it is freed. The engine read the file when it was built; the host watches
+/// it (stat, inotify, SIGHUP) and hands its new text to `admit_engine_set_keys`. Returns
+/// as `admit_engine_jwks_url` does.
+///
+/// # Safety
+/// `engine` is NULL or a live engine; the out-pointers are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_engine_keys_file(
+    engine: *const admit_engine,
+    index: usize,
+    authenticator_out: *mut admit_str,
+    path_out: *mut admit_str,
+) -> admit_result {
+    // SAFETY: the caller promises the out-pointers are NULL or writable.
+    unsafe { put(authenticator_out, admit_str::NONE) };
+    // SAFETY: as above.
+    unsafe { put(path_out, admit_str::NONE) };
+    guard(
+        || admit_result::Panic,
+        || {
+            // SAFETY: the caller promises `engine` is NULL or a live engine.
+            let Some(e) = (unsafe { engine.as_ref() }) else { return admit_result::NullArgument };
+            // SAFETY: the caller promises the out-pointers are NULL or writable.
+            unsafe { list_entry(&e.engine.keys_files(), index, authenticator_out, path_out) }
+        },
+    )
+}
+
+// The fetch rules every host follows for a `jwks_url` (the core's `admit::fetch`;
+// `docs/policy.md`, "Fetching a key set"), for a C host that fetches (examples/c).
+/// How long one fetch of a key set may take, connection included, in seconds.
+pub const ADMIT_FETCH_TIMEOUT_SECS: u64 = 5;
+/// The largest key set body a host takes, in bytes (1 MiB).
+pub const ADMIT_FETCH_MAX_BYTES: usize = 1_048_576;
+/// The least time between two fetches caused by `unknown_key` decisions, per URL, in
+/// seconds: a flood of forged `kid`s is not a flood of fetches.
+pub const ADMIT_FETCH_UNKNOWN_KEY_INTERVAL_SECS: u64 = 30;
+const _: () = assert!(ADMIT_FETCH_TIMEOUT_SECS == admit_core::fetch::TIMEOUT_SECS);
+const _: () = assert!(ADMIT_FETCH_MAX_BYTES == admit_core::fetch::MAX_BYTES);
+const _: () = assert!(ADMIT_FETCH_UNKNOWN_KEY_INTERVAL_SECS == admit_core::fetch::UNKNOWN_KEY_INTERVAL_SECS);
+
+/// Checks a URL by the fetch rules before fetching it (the policy's `jwks_url`s already
+/// passed at load; a host checks again, e.g. a redirect's target): `https://`, or
+/// `http://` to a loopback address; no user info, no fragment. Returns `ADMIT_RESULT_OK`,
+/// or `ADMIT_RESULT_INVALID_ARGUMENT` with an error whose message quotes no part of the
+/// URL, or `ADMIT_RESULT_NULL_ARGUMENT`/`ADMIT_RESULT_INVALID_UTF8`.
+///
+/// # Safety
+/// `url` is NULL or valid for `url_len` bytes; `error_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_fetch_check_url(
+    url: *const c_char,
+    url_len: usize,
+    error_out: *mut *mut admit_error,
+) -> admit_result {
+    // SAFETY: the caller promises `error_out` is NULL or writable.
+    unsafe { put(error_out, std::ptr::null_mut()) };
+    let result = guard(
+        || Err(admit_error::new(admit_result::Panic, "admit panicked while checking a URL")),
+        || {
+            // SAFETY: the caller promises `url` is valid for its length.
+            let url = unsafe { text(url, url_len) }.map_err(|c| admit_error::arg(c, "url"))?;
+            admit_core::fetch::check_url(url).map_err(|m| admit_error::new(admit_result::InvalidArgument, m))
+        },
+    );
+    match result {
+        Ok(()) => admit_result::Ok,
+        Err(e) => {
+            let code = e.code;
+            // SAFETY: the caller promises `error_out` is NULL or writable.
+            unsafe { give_error(e, error_out) };
+            code
+        }
+    }
+}
+
+/// Seconds from a good fetch to the next refresh, from the response's `Cache-Control`
+/// value (`cache_control` NULL, or not UTF-8: none): 90% of its max-age (300 s without
+/// one), between 60 s and 3600 s.
+///
+/// # Safety
+/// `cache_control` is NULL or valid for `cache_control_len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_fetch_refresh_after(cache_control: *const c_char, cache_control_len: usize) -> u64 {
+    guard(
+        || admit_core::fetch::DEFAULT_MAX_AGE,
+        || {
+            let value = if cache_control.is_null() {
+                None
+            } else {
+                // SAFETY: the caller promises `cache_control` is valid for its length.
+                unsafe { text(cache_control, cache_control_len) }.ok()
+            };
+            admit_core::fetch::refresh_after(value)
+        },
+    )
+}
+
+/// Seconds to wait after `failures` failed fetches in a row: 1, 2, 4, ... up to 300.
+#[unsafe(no_mangle)]
+pub extern "C" fn admit_fetch_retry_after(failures: u32) -> u64 {
+    guard(|| admit_core::fetch::RETRY_MAX_SECS, || admit_core::fetch::retry_after(failures))
 }
 
 /// The decision used when there is no engine to ask, or admit panicked: a deny with

@@ -466,6 +466,35 @@ static admit_result engine_for(const char *policy_rel, json_t *env, admit_engine
     return r;
 }
 
+/* A vector's `jwks` (key sets a host fetched) to admit_engine_set_jwks and its `keys`
+ * (keys files) to admit_engine_set_keys, as a host does after the load. */
+static int hand_over(const admit_engine *engine, json_t *doc, const char *file) {
+    int good = 1;
+    const char *id;
+    json_t *v;
+    json_object_foreach(json_object_get(doc, "jwks"), id, v) {
+        admit_error *err = NULL;
+        if (admit_engine_set_jwks(engine, id, strlen(id), json_string_value(v), json_string_length(v), NULL, &err) !=
+            ADMIT_RESULT_OK) {
+            admit_str m = admit_error_message(err);
+            printf("%s: set_jwks %s: %.*s\n", file, id, (int)m.len, m.ptr ? m.ptr : "");
+            good = 0;
+        }
+        admit_error_free(err);
+    }
+    json_object_foreach(json_object_get(doc, "keys"), id, v) {
+        admit_error *err = NULL;
+        if (admit_engine_set_keys(engine, id, strlen(id), json_string_value(v), json_string_length(v), NULL, &err) !=
+            ADMIT_RESULT_OK) {
+            admit_str m = admit_error_message(err);
+            printf("%s: set_keys %s: %.*s\n", file, id, (int)m.len, m.ptr ? m.ptr : "");
+            good = 0;
+        }
+        admit_error_free(err);
+    }
+    return good;
+}
+
 /* ---- the shared vectors -------------------------------------------------------------- */
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -503,6 +532,7 @@ static void run_vector(const char *dir, const char *file) {
         json_decref(doc);
         return;
     }
+    ok(hand_over(engine, doc, file), "%s: its jwks and keys are taken", file);
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(doc, "cases"), i, c) {
@@ -836,15 +866,33 @@ static void test_null_and_malformed(void) {
 
 /* ---- key rotation -------------------------------------------------------------------- */
 
-static json_t *clerk_env(const char *jwks_file) {
+#define CLERK_JWKS_URL "https://test-instance.clerk.accounts.dev/.well-known/jwks.json"
+
+static json_t *clerk_env(void) {
+    return json_pack("{ssssssss}", "SKILLMEAT_AUTH_ENABLED", "true", "CLERK_ISSUER",
+                     "https://test-instance.clerk.accounts.dev", "CLERK_AUDIENCE", "skillmeat-api", "CLERK_JWKS_URL",
+                     CLERK_JWKS_URL);
+}
+
+/* SkillMeat with Clerk on, and the key set in `jwks_file` handed over as a host that
+ * fetched CLERK_JWKS_URL would. NULL when it does not load. */
+static admit_engine *clerk_engine(const char *jwks_file) {
+    json_t *env = clerk_env();
+    admit_engine *e = NULL;
+    admit_error *err = NULL;
+    engine_for("examples/policies/skillmeat.toml", env, &e, &err);
+    admit_error_free(err);
+    json_decref(env);
     char *p = path_join(root, jwks_file);
-    char *jwks = read_file(p, NULL);
+    size_t len = 0;
+    char *jwks = read_file(p, &len);
     free(p);
-    json_t *env = json_pack("{ssssssss}", "SKILLMEAT_AUTH_ENABLED", "true", "CLERK_ISSUER",
-                            "https://test-instance.clerk.accounts.dev", "CLERK_AUDIENCE", "skillmeat-api", "CLERK_JWKS",
-                            jwks ? jwks : "");
+    if (e && admit_engine_set_jwks(e, "clerk", 5, jwks, len, NULL, NULL) != ADMIT_RESULT_OK) {
+        admit_engine_free(e);
+        e = NULL;
+    }
     free(jwks);
-    return env;
+    return e;
 }
 
 static char *bearer(const char *token_name) {
@@ -862,13 +910,32 @@ static admit_decision *clerk_decide(const admit_engine *e, const char *auth) {
 }
 
 static void test_set_jwks(void) {
-    json_t *env = clerk_env("tests/fixtures/jwks.json");
+    /* Without a set, a jwks_url authenticator takes no token; its URL is listed. */
+    json_t *env = clerk_env();
     admit_engine *e = NULL;
     admit_error *err = NULL;
     ok(engine_for("examples/policies/skillmeat.toml", env, &e, &err) == ADMIT_RESULT_OK, "skillmeat with Clerk loads");
     admit_error_free(err);
     err = NULL;
-    char *auth = bearer("clerk_rotated_kid");
+    char *auth = bearer("clerk_org_admin");
+    admit_decision *d0 = clerk_decide(e, auth);
+    ok(admit_decision_reason_code(d0) == ADMIT_REASON_UNKNOWN_KEY, "a jwks_url authenticator takes no token before set_jwks");
+    admit_decision_free(d0);
+    free(auth);
+    admit_str id = {0}, url = {0};
+    ok(admit_engine_jwks_url_count(e) == 1 && admit_engine_jwks_url(e, 0, &id, &url) == ADMIT_RESULT_OK &&
+           streq(id, "clerk") && streq(url, CLERK_JWKS_URL),
+       "jwks_url 0 is clerk's CLERK_JWKS_URL");
+    ok(admit_engine_jwks_url(e, 1, &id, &url) == ADMIT_RESULT_INVALID_ARGUMENT && !id.ptr && !url.ptr,
+       "jwks_url: an index past the end");
+    ok(admit_engine_jwks_url(NULL, 0, &id, NULL) == ADMIT_RESULT_NULL_ARGUMENT && !id.ptr &&
+           admit_engine_jwks_url_count(NULL) == 0 && admit_engine_keys_file_count(e) == 0,
+       "jwks_url: NULL engine; no keys file in skillmeat");
+    admit_engine_free(e);
+    json_decref(env);
+    e = clerk_engine("tests/fixtures/jwks.json");
+    ok(e != NULL, "skillmeat with Clerk and its set");
+    auth = bearer("clerk_rotated_kid");
     admit_decision *d = clerk_decide(e, auth);
     ok(!admit_decision_allow(d) && streq(admit_decision_reason(d), "unknown_key") &&
            admit_decision_reason_code(d) == ADMIT_REASON_UNKNOWN_KEY,
@@ -898,7 +965,150 @@ static void test_set_jwks(void) {
     free(rotated);
     free(auth);
     admit_engine_free(e);
-    json_decref(env);
+}
+
+/* ---- keys files ---------------------------------------------------------------------- */
+
+static int has_text(admit_str s, const char *needle);
+
+static char *read_rel(const char *rel, size_t *len) {
+    char *p = path_join(root, rel);
+    char *t = read_file(p, len);
+    free(p);
+    return t;
+}
+
+static void test_set_keys(void) {
+    admit_engine *e = fetchml();
+    admit_str id = {0}, path = {0};
+    ok(admit_engine_keys_file_count(e) == 1 && admit_engine_keys_file(e, 0, &id, &path) == ADMIT_RESULT_OK &&
+           streq(id, "fetchml-keys") && streq(path, "fetchml-keys.toml") && admit_engine_jwks_url_count(e) == 0,
+       "keys_file 0 is fetchml-keys.toml, as the policy names it");
+    ok(admit_engine_keys_file(e, 1, &id, &path) == ADMIT_RESULT_INVALID_ARGUMENT && !id.ptr && !path.ptr &&
+           admit_engine_keys_file(NULL, 0, NULL, NULL) == ADMIT_RESULT_NULL_ARGUMENT,
+       "keys_file: an index past the end, a NULL engine");
+
+    admit_decision *d = fetch(e, "GET", "/api/v1/jobs", "demo-researcher-key");
+    ok(admit_decision_allow(d), "before: bob's key lists his jobs");
+    admit_decision_free(d);
+    size_t len = 0, keys = 0;
+    char *rotated = read_rel("tests/fixtures/fetchml-keys-rotated.toml", &len);
+    admit_error *err = NULL;
+    ok(admit_engine_set_keys(e, "fetchml-keys", 12, rotated, len, &keys, &err) == ADMIT_RESULT_OK && keys >= 3 && !err,
+       "set_keys takes the file where bob is revoked and frank added (%zu keys)", keys);
+    d = fetch(e, "GET", "/api/v1/jobs", "demo-researcher-key");
+    ok(!admit_decision_allow(d) && admit_decision_reason_code(d) == ADMIT_REASON_REVOKED,
+       "after: the next decision refuses bob's key as revoked");
+    admit_decision_free(d);
+    d = fetch(e, "GET", "/api/v1/jobs", "demo-frank-key");
+    ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "frank"), "after: frank's new key passes");
+    admit_decision_free(d);
+
+    /* A bad file is refused whole, and the error quotes none of its values. */
+    static const char *const bad[] = {
+        "[[keys]]\nid = \"x\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000secret\"\n",
+        "[[keys]]\nid = \"x\"\nsha256 = \"ac5bb3526d3be432ba19fb1fc0712d350c160bd2169cd24401c9fcaeaac2d860\"\nroles = "
+        "[\"no-such-role\"]\n",
+        "{\"keys\": [",
+        "[[keys]]\nid = 5\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        keys = 99;
+        admit_result r = admit_engine_set_keys(e, "fetchml-keys", 12, bad[i], strlen(bad[i]), &keys, &err);
+        admit_str m = admit_error_message(err);
+        ok(r == ADMIT_RESULT_ENGINE_ERROR && keys == 0 && m.ptr && !strstr(m.ptr, "secret") && strstr(m.ptr, "old keys"),
+           "set_keys refuses bad file %zu: %.*s", i, (int)m.len, m.ptr ? m.ptr : "");
+        admit_error_free(err);
+        err = NULL;
+    }
+    d = fetch(e, "GET", "/api/v1/jobs", "demo-frank-key");
+    ok(admit_decision_allow(d), "a refused file keeps the keys in force (frank)");
+    admit_decision_free(d);
+    d = fetch(e, "GET", "/api/v1/jobs", "demo-researcher-key");
+    ok(admit_decision_reason_code(d) == ADMIT_REASON_REVOKED, "a refused file keeps the keys in force (bob revoked)");
+    admit_decision_free(d);
+
+    /* NULL, not UTF-8, too large, the wrong authenticator: clear errors, nothing changed. */
+    ok(admit_engine_set_keys(NULL, "fetchml-keys", 12, rotated, len, NULL, &err) == ADMIT_RESULT_NULL_ARGUMENT &&
+           admit_error_code(err) == ADMIT_RESULT_NULL_ARGUMENT,
+       "set_keys: NULL engine");
+    admit_error_free(err);
+    ok(admit_engine_set_keys(e, NULL, 3, rotated, len, NULL, &err) == ADMIT_RESULT_NULL_ARGUMENT &&
+           has_text(admit_error_message(err), "authenticator is NULL"),
+       "set_keys: NULL authenticator with a length");
+    admit_error_free(err);
+    ok(admit_engine_set_keys(e, "fetchml-keys", 12, NULL, 10, NULL, &err) == ADMIT_RESULT_NULL_ARGUMENT &&
+           has_text(admit_error_message(err), "keys_file is NULL"),
+       "set_keys: NULL file with a length");
+    admit_error_free(err);
+    ok(admit_engine_set_keys(e, "fetchml-keys", 12, "\xff\xfe", 2, NULL, &err) == ADMIT_RESULT_INVALID_UTF8 &&
+           has_text(admit_error_message(err), "keys_file is not UTF-8"),
+       "set_keys: a file that is not UTF-8");
+    admit_error_free(err);
+    ok(admit_engine_set_keys(e, "fetchml-keys", 12, NULL, 0, NULL, &err) == ADMIT_RESULT_OK,
+       "set_keys: NULL with length 0 is an empty file: no keys");
+    admit_error_free(err);
+    d = fetch(e, "GET", "/api/v1/jobs", "demo-frank-key");
+    ok(!admit_decision_allow(d), "an empty keys file leaves no key");
+    admit_decision_free(d);
+    size_t huge_len = 17u << 20;
+    char *huge = malloc(huge_len);
+    memset(huge, '#', huge_len);
+    ok(admit_engine_set_keys(e, "fetchml-keys", 12, huge, huge_len, NULL, &err) == ADMIT_RESULT_ENGINE_ERROR &&
+           has_text(admit_error_message(err), "at most"),
+       "set_keys: a 17 MB file is refused");
+    admit_error_free(err);
+    free(huge);
+    ok(admit_engine_set_keys(e, "nope", 4, rotated, len, NULL, &err) == ADMIT_RESULT_ENGINE_ERROR &&
+           has_text(admit_error_message(err), "nope"),
+       "set_keys: an unknown authenticator");
+    admit_error_free(err);
+    admit_engine *clerk = clerk_engine("tests/fixtures/jwks.json");
+    ok(admit_engine_set_keys(clerk, "clerk", 5, rotated, len, NULL, &err) == ADMIT_RESULT_ENGINE_ERROR &&
+           has_text(admit_error_message(err), "not an api_key"),
+       "set_keys: a jwt authenticator has no keys file");
+    admit_error_free(err);
+    admit_engine_free(clerk);
+    ok(admit_engine_set_keys(e, "fetchml-keys", 12, rotated, len, NULL, NULL) == ADMIT_RESULT_OK,
+       "set_keys without out-pointers");
+    free(rotated);
+    admit_engine_free(e);
+
+    /* Without a base_dir, a policy with a keys file does not load. */
+    size_t plen = 0;
+    char *policy = read_rel("examples/policies/fetchml.toml", &plen);
+    admit_engine *none = NULL;
+    ok(admit_engine_new(policy, plen, NULL, &none, &err) == ADMIT_RESULT_POLICY_ERROR && !none &&
+           has_text(admit_error_message(err), "base_dir"),
+       "fetchml.toml without base_dir: its keys file cannot be read");
+    admit_error_free(err);
+    free(policy);
+}
+
+/* ---- the fetch rules ----------------------------------------------------------------- */
+
+static void test_fetch_rules(void) {
+    admit_error *err = NULL;
+    ok(ADMIT_FETCH_TIMEOUT_SECS == 5 && ADMIT_FETCH_MAX_BYTES == 1048576 && ADMIT_FETCH_UNKNOWN_KEY_INTERVAL_SECS == 30,
+       "the fetch constants");
+    ok(admit_fetch_check_url(CLERK_JWKS_URL, strlen(CLERK_JWKS_URL), &err) == ADMIT_RESULT_OK && !err,
+       "check_url: https");
+    ok(admit_fetch_check_url("http://127.0.0.1:9/j", 20, NULL) == ADMIT_RESULT_OK, "check_url: http to loopback");
+    const char *leak = "https://user:secret-token@issuer.example/";
+    ok(admit_fetch_check_url(leak, strlen(leak), &err) == ADMIT_RESULT_INVALID_ARGUMENT &&
+           !has_text(admit_error_message(err), "secret-token"),
+       "check_url: user info refused, not quoted");
+    admit_error_free(err);
+    ok(admit_fetch_check_url("http://10.0.0.1/j", 17, &err) == ADMIT_RESULT_INVALID_ARGUMENT &&
+           has_text(admit_error_message(err), "https"),
+       "check_url: plain http elsewhere refused");
+    admit_error_free(err);
+    ok(admit_fetch_check_url(NULL, 5, NULL) == ADMIT_RESULT_NULL_ARGUMENT, "check_url: NULL");
+    ok(admit_fetch_refresh_after("max-age=1000", 12) == 900 && admit_fetch_refresh_after(NULL, 0) == 270 &&
+           admit_fetch_refresh_after("no-store", 8) == 60,
+       "refresh_after follows Cache-Control");
+    ok(admit_fetch_retry_after(1) == 1 && admit_fetch_retry_after(3) == 4 && admit_fetch_retry_after(100) == 300,
+       "retry_after doubles to 300 s");
 }
 
 /* ---- threads ------------------------------------------------------------------------- */
@@ -952,11 +1162,7 @@ static void *rotate_worker(void *arg) {
 static void test_threads(int iterations) {
     enum { N = 6 };
     admit_engine *f = fetchml();
-    json_t *env = clerk_env("tests/fixtures/jwks-rotated.json");
-    admit_engine *clerk = NULL;
-    admit_error *err = NULL;
-    engine_for("examples/policies/skillmeat.toml", env, &clerk, &err);
-    admit_error_free(err);
+    admit_engine *clerk = clerk_engine("tests/fixtures/jwks-rotated.json");
     char *p = path_join(root, "tests/fixtures/jwks-rotated.json");
     size_t len = 0;
     char *jwks = read_file(p, &len);
@@ -980,7 +1186,6 @@ static void test_threads(int iterations) {
     ok(errors == 0, "%d threads (128 KB stacks) x %d iterations on one engine, one rotating its key set: %d wrong", N,
        iterations, errors);
     free(jwks);
-    json_decref(env);
     admit_engine_free(clerk);
     admit_engine_free(f);
 }
@@ -1342,6 +1547,8 @@ static int ordinary_tests(void *unused) {
     test_peer();
     test_codes_and_version();
     test_set_jwks();
+    test_set_keys();
+    test_fetch_rules();
     return 1;
 }
 
@@ -1441,6 +1648,7 @@ static void corpus_add_vector(corpus_t *c, const char *dir, const char *file) {
         json_decref(doc);
         return;
     }
+    hand_over(engine, doc, file);
     c->policies = realloc(c->policies, (c->n_policies + 1) * sizeof *c->policies);
     c->policies[c->n_policies++] = p;
     json_t *cs;
@@ -1507,6 +1715,15 @@ static int set_jwks(void *p) {
     return admit_engine_set_jwks(c->clerk, "clerk", 5, c->jwks, c->jwks_len, NULL, NULL) == ADMIT_RESULT_OK;
 }
 
+static char *stack_keys_text;
+static size_t stack_keys_len;
+
+static int set_keys(void *p) {
+    (void)p;
+    return admit_engine_set_keys(deep_engine, "fetchml-keys", 12, stack_keys_text, stack_keys_len, NULL, NULL) ==
+           ADMIT_RESULT_OK;
+}
+
 static int measure_stacks(void) {
     corpus_t c = {0};
     char *dir = path_join(root, "tests/vectors");
@@ -1518,14 +1735,12 @@ static int measure_stacks(void) {
     }
     if (dp) closedir(dp);
     free(dir);
-    json_t *env = clerk_env("tests/fixtures/jwks-rotated.json");
-    admit_error *err = NULL;
-    engine_for("examples/policies/skillmeat.toml", env, &c.clerk, &err);
-    admit_error_free(err);
+    c.clerk = clerk_engine("tests/fixtures/jwks-rotated.json");
     char *jp = path_join(root, "tests/fixtures/jwks-rotated.json");
     c.jwks = read_file(jp, &c.jwks_len);
     free(jp);
     deep_engine = fetchml();
+    stack_keys_text = read_rel("tests/fixtures/fetchml-keys-rotated.toml", &stack_keys_len);
 
     struct {
         const char *what;
@@ -1538,8 +1753,9 @@ static int measure_stacks(void) {
         {"admit_decide_json, every vector's request", all_decide_json, &c},
         {"admit_decide, a Clerk RS256 JWT", jwt_decide, &c},
         {"admit_engine_set_jwks", set_jwks, &c},
+        {"admit_engine_set_keys, FetchML's rotated keys file", set_keys, NULL},
     };
-    size_t n = 6, nd = 0;
+    size_t n = 7, nd = 0;
     deep_t *deep = deep_inputs(&nd);
     for (size_t i = 0; i < nd && n < 64; i++, n++) {
         probes[n].what = deep[i].what;
@@ -1561,7 +1777,7 @@ static int measure_stacks(void) {
     for (size_t i = 0; i < nd; i++) free(deep[i].text);
     free(deep);
     admit_engine_free(deep_engine);
-    json_decref(env);
+    free(stack_keys_text);
     printf("used: bytes written on a painted stack beyond an idle thread; min pthread: the smallest\n"
            "pthread_attr_setstacksize (4 KB steps from PTHREAD_STACK_MIN, 16 KB; guard page and TLS\n"
            "included) on which it succeeds, found by bisection, each try in a child process\n");

@@ -36,14 +36,16 @@ const uncached = (text, id) => {
   if (out === text) throw new Error(`no authenticator ${id}`);
   return out;
 };
-const clerkEnv = { SKILLMEAT_AUTH_ENABLED: "true", CLERK_ISSUER: ISSUER, CLERK_AUDIENCE: AUDIENCE, CLERK_JWKS: read("tests/fixtures/jwks.json") };
+const clerkEnv = { SKILLMEAT_AUTH_ENABLED: "true", CLERK_ISSUER: ISSUER, CLERK_AUDIENCE: AUDIENCE, CLERK_JWKS_URL: `${ISSUER}/.well-known/jwks.json` };
 const rag = new Engine(read("examples/policies/rag-modulo.toml"), { env: { JWT_SECRET_KEY: SECRET } });
-const clerk = new Engine(uncached(read("examples/policies/skillmeat.toml"), "clerk"), { env: clerkEnv });
-const clerkCached = new Engine(read("examples/policies/skillmeat.toml"), { env: clerkEnv });
+// The key set a host fetches from CLERK_JWKS_URL, handed over as it would be.
+const withJwks = (engine) => (engine.setJwks("clerk", read("tests/fixtures/jwks.json")), engine);
+const clerk = withJwks(new Engine(uncached(read("examples/policies/skillmeat.toml"), "clerk"), { env: clerkEnv }));
+const clerkCached = withJwks(new Engine(read("examples/policies/skillmeat.toml"), { env: clerkEnv }));
 // ES256 and EdDSA: the binding's WebCrypto test policy (every algorithm the host checks).
 const multiJwks = JSON.parse(read("tests/fixtures/jwks.json"));
 const multi = new Engine(uncached(read("bindings-wasm/test/fixtures/webcrypto.toml"), "multi"), { env: { JWKS: JSON.stringify(multiJwks) } });
-const fetchml = new Engine(read("examples/policies/fetchml.toml"));
+const fetchml = new Engine(read("examples/policies/fetchml.toml"), { files: { "fetchml-keys.toml": read("examples/policies/fetchml-keys.toml") } });
 const denyReq = { method: "GET", path: "/api/collections", headers: [], peer: "127.0.0.1", now: NOW };
 const keyReq = { method: "GET", path: "/api/v1/jobs/bob/7", headers: [["X-API-Key", "demo-researcher-key"]], peer: "127.0.0.1", now: NOW };
 // The ordinary headers of a request as a Cloudflare Worker sees it (test values).

@@ -7,7 +7,15 @@
 // (crypto.subtle) and gives the verdict back; the decision is the core's. A decision
 // that needs no such check (API keys, HMAC, anonymous, a refusal before the token) is
 // taken in one synchronous call and returned as an already resolved Promise.
-import { RawEngine, hashKey as rawHashKey, cryptoBackend as rawCryptoBackend } from "../pkg/admit_wasm.js";
+import {
+  RawEngine,
+  hashKey as rawHashKey,
+  cryptoBackend as rawCryptoBackend,
+  fetchRules as rawFetchRules,
+  checkJwksUrl as rawCheckJwksUrl,
+  refreshAfter as rawRefreshAfter,
+  retryAfter as rawRetryAfter,
+} from "../pkg/admit_wasm.js";
 
 const REQUEST_KEYS = new Set(["method", "path", "headers", "peer", "now"]);
 const TOKEN_KEYS = new Set(["roles", "scopes", "lifetime", "now", "claims"]);
@@ -312,6 +320,30 @@ export class Engine {
     return n;
   }
 
+  /** Replaces the keys of an `api_key` or `bearer_token` authenticator with a keys
+   * file's text (TOML `[[keys]]`, or JSON `{"keys": [...]}`), whole and at once: the next
+   * decision sees the new set. A bad file throws (`invalid`; the message names places,
+   * never a value of the file) and the old keys stay. Returns the number of keys. */
+  setKeys(authenticatorId, keysFileText) {
+    str("authenticatorId", authenticatorId);
+    str("keysFileText", keysFileText);
+    return this.#raw.setKeys(authenticatorId, keysFileText);
+  }
+
+  /** `[authenticator id, url]` of each enabled `jwt` authenticator with a `jwks_url`:
+   * what the host fetches and hands to `setJwks` (`syncJwks` in this package does it).
+   * Such an authenticator accepts no token until then. */
+  jwksUrls() {
+    return JSON.parse(this.#raw.jwksUrls());
+  }
+
+  /** `[authenticator id, path as the policy gave it]` of each enabled `api_key` or
+   * `bearer_token` authenticator whose keys are in a keys file (`keys = { file = ... }`):
+   * what the host watches and hands to `setKeys` when it changes. */
+  keysFiles() {
+    return JSON.parse(this.#raw.keysFiles());
+  }
+
   /** Issues a token that the `jwt` authenticator accepts (it needs a signing key). In
    * the default (host-crypto) build only HMAC keys issue: an RSA, EC or Ed25519 key
    * throws `unsupported`. */
@@ -365,3 +397,30 @@ export function hashKey(key) {
 export function cryptoBackend() {
   return rawCryptoBackend();
 }
+
+/** The fetch rules every host follows for a `jwks_url` (the core's `admit::fetch`, in
+ * seconds and bytes): `{ timeoutSecs, maxBytes, defaultMaxAge, minRefreshSecs,
+ * maxRefreshSecs, retryMinSecs, retryMaxSecs, unknownKeyIntervalSecs, maxUrlBytes }`. */
+export function fetchRules() {
+  return JSON.parse(rawFetchRules());
+}
+
+/** Why `url` may not be fetched as a key set (https, or http to a loopback address; no
+ * user info, no fragment), or `null` when it may. The reason quotes no part of the URL. */
+export function checkJwksUrl(url) {
+  return rawCheckJwksUrl(str("url", url)) ?? null;
+}
+
+/** Seconds from a good fetch to the next refresh, from the response's Cache-Control
+ * (`null` or `undefined`: none). */
+export function refreshAfter(cacheControl) {
+  return rawRefreshAfter(cacheControl === null || cacheControl === undefined ? undefined : str("cacheControl", cacheControl));
+}
+
+/** Seconds to wait after `failures` failed fetches in a row. */
+export function retryAfter(failures) {
+  if (!Number.isSafeInteger(failures) || failures < 0) throw argError(`failures must be a non-negative integer, not ${typeName(failures)}`);
+  return rawRetryAfter(Math.min(failures, 0xffffffff));
+}
+
+export { syncJwks, refetchJwks, decideWithJwks, jwksStatus } from "./jwks.js";

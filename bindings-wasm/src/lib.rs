@@ -228,6 +228,9 @@ impl RawEngine {
                 self.pending.set(Some(RawVerdicts { request, checks, verdicts: Verdicts::new(), rounds: 1 }));
                 String::new()
             }
+            // A delegated (host-checked) credential: this binding has no JS check for it
+            // yet, so it is decided without a verdict, which the core refuses.
+            Step::Check(_) => self.inner.decide(req).to_json(),
         }
     }
 
@@ -271,6 +274,11 @@ impl RawEngine {
             Step::Verify(next) => {
                 *checks = next;
                 String::new()
+            }
+            // As in `first_step`: no JS check for a delegated credential yet, a refusal.
+            Step::Check(_) => {
+                checks.clear();
+                request.with(|req| self.inner.decide(req).to_json())
             }
         }
     }
@@ -316,6 +324,30 @@ impl RawEngine {
     pub fn set_jwks(&self, authenticator: &str, jwks: &str) -> Result<u32, JsValue> {
         let n = self.inner.set_jwks(authenticator, jwks).map_err(|e| engine_error(&e))?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Replaces the keys of an `api_key` or `bearer_token` authenticator with those of a
+    /// keys file's text (TOML, or JSON `{"keys": [...]}`), whole and at once. A file with
+    /// any problem is refused (the error names places, never a value of the file) and the
+    /// old keys stay. Returns the number of keys taken.
+    #[wasm_bindgen(js_name = setKeys)]
+    pub fn set_keys(&self, authenticator: &str, keys_file: &str) -> Result<u32, JsValue> {
+        let n = self.inner.set_keys(authenticator, keys_file).map_err(|e| engine_error(&e))?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// The key set URL of each enabled `jwt` authenticator with a `jwks_url`, as a JSON
+    /// list of `[authenticator id, url]`: what the host fetches and hands to `setJwks`.
+    #[wasm_bindgen(js_name = jwksUrls)]
+    pub fn jwks_urls(&self) -> String {
+        serde_json::to_string(&self.inner.jwks_urls()).unwrap_or_else(|_| String::from("[]"))
+    }
+
+    /// The keys file of each enabled `api_key` or `bearer_token` authenticator that keeps
+    /// its keys in one, as a JSON list of `[authenticator id, path as the policy gave it]`.
+    #[wasm_bindgen(js_name = keysFiles)]
+    pub fn keys_files(&self) -> String {
+        serde_json::to_string(&self.inner.keys_files()).unwrap_or_else(|_| String::from("[]"))
     }
 
     /// Issues a token that the `jwt` authenticator accepts. `claims` is a JSON object
@@ -380,4 +412,45 @@ pub fn crypto_backend() -> String {
 #[wasm_bindgen(js_name = hashKey)]
 pub fn hash_key(key: &str) -> String {
     admit::hash_key(key)
+}
+
+/// The fetch rules of `admit::fetch` every host follows, as a JSON object of numbers
+/// (`timeoutSecs`, `maxBytes`, `defaultMaxAge`, `minRefreshSecs`, `maxRefreshSecs`,
+/// `retryMinSecs`, `retryMaxSecs`, `unknownKeyIntervalSecs`, `maxUrlBytes`).
+#[wasm_bindgen(js_name = fetchRules)]
+pub fn fetch_rules() -> String {
+    use admit::fetch as f;
+    serde_json::json!({
+        "timeoutSecs": f::TIMEOUT_SECS,
+        "maxBytes": f::MAX_BYTES,
+        "defaultMaxAge": f::DEFAULT_MAX_AGE,
+        "minRefreshSecs": f::MIN_REFRESH_SECS,
+        "maxRefreshSecs": f::MAX_REFRESH_SECS,
+        "retryMinSecs": f::RETRY_MIN_SECS,
+        "retryMaxSecs": f::RETRY_MAX_SECS,
+        "unknownKeyIntervalSecs": f::UNKNOWN_KEY_INTERVAL_SECS,
+        "maxUrlBytes": f::MAX_URL_BYTES,
+    })
+    .to_string()
+}
+
+/// Why a `jwks_url` may not be fetched (`https://`, or `http://` to a loopback address;
+/// no user info or fragment), or `undefined` when it may. The reason quotes no part of
+/// the URL.
+#[wasm_bindgen(js_name = checkJwksUrl)]
+pub fn check_jwks_url(url: &str) -> Option<String> {
+    admit::fetch::check_url(url).err()
+}
+
+/// Seconds from a good fetch to the next background refresh, from the response's
+/// `Cache-Control` (`undefined`: none).
+#[wasm_bindgen(js_name = refreshAfter)]
+pub fn refresh_after(cache_control: Option<String>) -> u32 {
+    u32::try_from(admit::fetch::refresh_after(cache_control.as_deref())).unwrap_or(u32::MAX)
+}
+
+/// Seconds to wait after `failures` failed fetches in a row.
+#[wasm_bindgen(js_name = retryAfter)]
+pub fn retry_after(failures: u32) -> u32 {
+    u32::try_from(admit::fetch::retry_after(failures)).unwrap_or(u32::MAX)
 }

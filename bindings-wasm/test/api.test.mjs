@@ -36,10 +36,18 @@ const badArgAsync = async (fn, text) => {
 };
 const CLERK_ISSUER = "https://test-instance.clerk.accounts.dev";
 const JWKS = readFileSync(join(ROOT, "tests/fixtures/jwks.json"), "utf8");
-const clerkEngine = () =>
-  new Engine(policy("skillmeat.toml"), {
-    env: { SKILLMEAT_AUTH_ENABLED: "true", CLERK_ISSUER, CLERK_AUDIENCE: "skillmeat-api", CLERK_JWKS: JWKS },
+const CLERK_JWKS_URL = "https://test-instance.clerk.accounts.dev/.well-known/jwks.json";
+/** SkillMeat with Clerk on, and the set a host would have fetched from CLERK_JWKS_URL. */
+const clerkEngine = () => {
+  const e = new Engine(policy("skillmeat.toml"), {
+    env: { SKILLMEAT_AUTH_ENABLED: "true", CLERK_ISSUER, CLERK_AUDIENCE: "skillmeat-api", CLERK_JWKS_URL },
   });
+  e.setJwks("clerk", JWKS);
+  return e;
+};
+/** FetchML, whose keys are in fetchml-keys.toml beside its policy. */
+const fetchmlEngine = () =>
+  new Engine(policy("fetchml.toml"), { files: { "fetchml-keys.toml": policy("fetchml-keys.toml") } });
 const bearer = (token) => ({ method: "GET", path: "/api/v1/artifacts", headers: [["Authorization", `Bearer ${token}`]], now: NOW });
 
 /** Counts (and lets a test replace) crypto.subtle.importKey and verify. */
@@ -229,12 +237,10 @@ test("decideRequest decides on the URL's parsed pathname, which is what a worker
 
 test("setJwks and issueToken", async () => {
   const skill = new Engine(policy("skillmeat.toml"), {
-    env: {
-      SKILLMEAT_AUTH_ENABLED: "true",
-      CLERK_ISSUER: "https://test-instance.clerk.accounts.dev",
-      CLERK_JWKS: readFileSync(join(ROOT, "tests/fixtures/jwks.json"), "utf8"),
-    },
+    env: { SKILLMEAT_AUTH_ENABLED: "true", CLERK_ISSUER: "https://test-instance.clerk.accounts.dev", CLERK_JWKS_URL },
   });
+  assert.deepEqual(skill.jwksUrls(), [["clerk", CLERK_JWKS_URL]]);
+  assert.equal(skill.setJwks("clerk", JWKS), 4);
   const rotated = JSON.parse(readFileSync(join(ROOT, "tests/fixtures/jwks-rotated.json"), "utf8"));
   assert.ok(skill.setJwks("clerk", rotated) >= 1);
   assert.throws(() => skill.setJwks("nope", rotated), (e) => e instanceof Error && e.code === "unknown_authenticator");
@@ -284,7 +290,7 @@ test("rust-crypto build: every signature is checked inside the module, none by W
 
 test("decide and decideRequest return Promises; API key, HMAC, anonymous and refused decisions call no WebCrypto", HOST, async (t) => {
   const calls = spySubtle(t);
-  const fetchml = new Engine(policy("fetchml.toml"));
+  const fetchml = fetchmlEngine();
   const zero = new Engine(policy("skillmeat.toml"));
   const p = fetchml.decide({ method: "GET", path: "/api/v1/jobs/bob/7", headers: [["X-API-Key", "demo-researcher-key"]], now: NOW });
   assert.ok(p instanceof Promise);
@@ -390,8 +396,9 @@ test("many decisions at once, of every algorithm, each get their own answer", as
 });
 
 test("raw: a check without a verdict never passes, and the rounds are bounded", HOST, () => {
-  const raw = new RawEngine(policy("skillmeat.toml"), "toml", ["SKILLMEAT_AUTH_ENABLED", "true", "CLERK_ISSUER", CLERK_ISSUER, "CLERK_JWKS", JWKS], []);
+  const raw = new RawEngine(policy("skillmeat.toml"), "toml", ["SKILLMEAT_AUTH_ENABLED", "true", "CLERK_ISSUER", CLERK_ISSUER, "CLERK_JWKS_URL", CLERK_JWKS_URL], []);
   try {
+    raw.setJwks("clerk", JWKS);
     const fields = ["GET", "/api/v1/artifacts", "Authorization", `Bearer ${TOKENS.clerk_org_admin}`].join("\0");
     assert.equal(raw.decideJoined(fields, undefined, NOW), "");
     const checks = raw.takeChecks();

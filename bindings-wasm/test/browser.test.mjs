@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { join, normalize, extname } from "node:path";
 import { chromium } from "playwright-core";
-import { allDocs, policyText, policyFormat, compareRuns } from "./helpers.mjs";
+import { allDocs, docForRunner, compareRuns } from "./helpers.mjs";
 
 const pkg = fileURLToPath(new URL("..", import.meta.url));
 const root = join(pkg, "..");
@@ -66,7 +66,9 @@ const VECTORS_PAGE = `<!doctype html><meta charset="utf-8"><title>admit vectors<
     for (const doc of docs) {
       let engine;
       try {
-        engine = new Engine(doc.policyText, { format: doc.format, env: doc.env });
+        engine = new Engine(doc.policyText, { format: doc.format, env: doc.env, files: doc.files });
+        for (const [id, set] of Object.entries(doc.jwks)) engine.setJwks(id, set);
+        for (const [id, file] of Object.entries(doc.keys)) engine.setKeys(id, file);
       } catch (e) {
         out.push({ loadError: { code: e.code, message: e.message, errors: e.errors?.length ?? 0, place: e.place, first: e.errors?.[0]?.place } });
         continue;
@@ -101,7 +103,7 @@ before(async () => {
       return res.end(url.pathname === "/" ? PAGE : VECTORS_PAGE);
     } else if (url.pathname === "/vectors.json") {
       res.writeHead(200, { "content-type": "application/json" });
-      return res.end(JSON.stringify(DOCS.map(([, doc]) => ({ policyText: policyText(doc), format: policyFormat(doc), env: doc.env ?? {}, cases: doc.cases ?? [] }))));
+      return res.end(JSON.stringify(DOCS.map(([, doc]) => docForRunner(doc))));
     } else if (url.pathname.startsWith("/pkg/")) file = join(pkg, normalize(url.pathname.slice(5)));
     else if (url.pathname.startsWith("/policies/")) file = join(root, "examples/policies", normalize(url.pathname.slice(10)));
     if (!file || !file.startsWith(root) || !existsSync(file)) {

@@ -56,6 +56,45 @@ export function policyText(doc) {
   return readFileSync(join(ROOT, doc.policy), "utf8");
 }
 
+/** The files the policy's `{ file = "..." }` references name, read relative to the
+ * policy's folder (tests/README.md), as an object of path (as written) -> text: what the
+ * WASM engine's `files` option takes. A file that does not exist is left out, so the
+ * policy fails to load as it would anywhere. */
+export function policyFiles(doc) {
+  const text = policyText(doc);
+  const dir = join(ROOT, doc.policy, "..");
+  const files = {};
+  for (const m of text.matchAll(/\bfile"?\s*[=:]\s*"([^"\\]+)"/g)) {
+    try {
+      files[m[1]] = readFileSync(join(dir, m[1]), "utf8");
+    } catch {}
+  }
+  return files;
+}
+
+/** An engine for a vector document as every runner loads it: the policy with `env` and
+ * its files, then each `jwks` set handed to `setJwks` and each `keys` file to `setKeys`.
+ * `Engine` is the class of the runtime at hand (Node, workerd, Chromium). */
+export function loadDoc(Engine, { policyText: text, format, env, files, jwks, keys }) {
+  const engine = new Engine(text, { format, env: env ?? {}, files: files ?? {} });
+  for (const [id, set] of Object.entries(jwks ?? {})) engine.setJwks(id, set);
+  for (const [id, file] of Object.entries(keys ?? {})) engine.setKeys(id, file);
+  return engine;
+}
+
+/** What a runner in another runtime needs of a document (it cannot read files). */
+export function docForRunner(doc) {
+  return {
+    policyText: policyText(doc),
+    format: policyFormat(doc),
+    env: doc.env ?? {},
+    files: policyFiles(doc),
+    jwks: doc.jwks ?? {},
+    keys: doc.keys ?? {},
+    cases: doc.cases ?? [],
+  };
+}
+
 export function policyFormat(doc) {
   return doc.policy.toLowerCase().endsWith(".json") ? "json" : "toml";
 }

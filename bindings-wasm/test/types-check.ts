@@ -1,7 +1,7 @@
 // Compiled by test.sh with `tsc --noEmit --strict` (never run): the hand-written types
 // in types/index.d.ts must accept the documented uses and refuse the wrong ones. Each
 // `@ts-expect-error` line fails the check if it ever type-checks.
-import { cryptoBackend, Engine, hashKey, type AdmitError, type Decision, type Reason } from "admit-wasm";
+import { cryptoBackend, decideWithJwks, Engine, fetchRules, hashKey, refetchJwks, syncJwks, type AdmitError, type Decision, type JwksEvent, type Reason } from "admit-wasm";
 // wasm-bindgen's generated declarations must compile too.
 import type { RawEngine } from "../pkg/admit_wasm.js";
 
@@ -37,6 +37,18 @@ try {
   const code: "policy_error" | "unknown_authenticator" | "unsupported" | "invalid" | "invalid_argument" = err.code;
   void [code, err.errors?.[0]?.place, err.line];
 }
+const taken: number = engine.setKeys("keys", "[[keys]]\nid = \"a\"\nsha256 = \"00\"\n");
+const urls: Array<[string, string]> = engine.jwksUrls();
+const files: Array<[string, string]> = engine.keysFiles();
+const timeout: number = fetchRules().timeoutSecs;
+await syncJwks(engine, { waitUntil: (p) => void p, log: (e: JwksEvent) => void e.reason });
+const again: boolean = await refetchJwks(engine);
+const withKeys: Decision = await decideWithJwks(engine, new Request("https://api.example/x"), { peer: "203.0.113.9", waitUntil: () => {} });
+void [taken, urls, files, timeout, again, withKeys];
+// @ts-expect-error: a keys file is text
+engine.setKeys("keys", { keys: [] });
+// @ts-expect-error: decideWithJwks returns a Promise
+void decideWithJwks(engine, { method: "GET", path: "/" }).allow;
 engine.free();
 const raw: RawEngine | undefined = undefined;
 void [raw, backend, malformed, reason, allowed, firstHeader, roles, owner, fromRequest, fromHeaders, fromObject, keys, token, digest, where, ids];

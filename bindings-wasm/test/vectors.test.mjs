@@ -6,13 +6,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Engine } from "admit-wasm";
-import { allDocs, policyText, policyFormat, check } from "./helpers.mjs";
+import { allDocs, docForRunner, loadDoc, check } from "./helpers.mjs";
 
 const docs = allDocs();
 assert.ok(docs.length > 1, "no vectors");
 
 for (const [file, doc] of docs) {
-  const load = () => new Engine(policyText(doc), { format: policyFormat(doc), env: doc.env ?? {} });
+  // The policy with its env and files, then the `jwks` and `keys` a host would hand over.
+  const load = () => loadDoc(Engine, docForRunner(doc));
   if ("expect_load_error" in doc) {
     test(`${file}: fails to load`, () => {
       assert.throws(load, (e) => {

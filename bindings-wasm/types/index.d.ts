@@ -103,6 +103,14 @@ export declare class Engine {
   malformed(detail?: string): Decision;
   /** Replaces a key set; the CryptoKeys imported for the old keys are dropped. */
   setJwks(authenticatorId: string, jwks: string | object): number;
+  /** Replaces the keys of an `api_key` or `bearer_token` authenticator with a keys
+   * file's text (TOML `[[keys]]` or JSON `{"keys": [...]}`), whole and at once. A bad
+   * file throws `invalid` and the old keys stay. Returns the number of keys. */
+  setKeys(authenticatorId: string, keysFileText: string): number;
+  /** `[authenticator id, url]` of each enabled `jwt` authenticator with a `jwks_url`. */
+  jwksUrls(): Array<[string, string]>;
+  /** `[authenticator id, path as the policy gave it]` of each keys file. */
+  keysFiles(): Array<[string, string]>;
   /** HMAC keys issue; in the default (host-crypto) build an RSA, EC or Ed25519
    * `signing_key` throws `unsupported`. */
   issueToken(authenticatorId: string, subject: string, options?: TokenOptions): string;
@@ -117,3 +125,60 @@ export declare function hashKey(key: string): string;
  * signatures verified with WebCrypto, HMAC in the module) or `"rust-crypto"` (every
  * signature verified inside the module; `ADMIT_WASM_CRYPTO=rust-crypto` in build.sh). */
 export declare function cryptoBackend(): "host" | "rust-crypto";
+
+/** The fetch rules every admit host follows for a `jwks_url` (the core's, in seconds and
+ * bytes). */
+export interface FetchRules {
+  timeoutSecs: number;
+  maxBytes: number;
+  defaultMaxAge: number;
+  minRefreshSecs: number;
+  maxRefreshSecs: number;
+  retryMinSecs: number;
+  retryMaxSecs: number;
+  unknownKeyIntervalSecs: number;
+  maxUrlBytes: number;
+}
+export declare function fetchRules(): FetchRules;
+/** Why a URL may not be fetched as a key set, or null when it may. */
+export declare function checkJwksUrl(url: string): string | null;
+/** Seconds from a good fetch to the next refresh, from a Cache-Control value. */
+export declare function refreshAfter(cacheControl?: string | null): number;
+/** Seconds to wait after `failures` failed fetches in a row. */
+export declare function retryAfter(failures: number): number;
+
+/** What the key set helper reports; never a URL or a body. */
+export interface JwksEvent {
+  event: "fetched" | "failed" | "refused" | "rate_limited";
+  authenticator: string;
+  /** For `fetched`: the number of keys taken. */
+  keys?: number;
+  /** Why nothing changed (`failed`, `refused`, `rate_limited`). */
+  reason?: string;
+}
+
+export interface JwksOptions {
+  /** The fetch to use; the runtime's `fetch` by default. */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  /** A Worker's `ctx.waitUntil`, so a background refresh outlives the response. */
+  waitUntil?: (promise: Promise<unknown>) => void;
+  /** Each fetch, failure and rate-limited refetch; by default failures go to console.warn. */
+  log?: ((event: JwksEvent) => void) | null;
+  /** The clock in milliseconds (tests); `Date.now` by default. */
+  clock?: () => number;
+}
+
+/** Gives the engine the cached key set of each `jwks_url`: fetched (and waited for, at
+ * most the fetch timeout) when there is none yet, refreshed in the background when
+ * stale. Never rejects. */
+export declare function syncJwks(engine: Engine, options?: JwksOptions): Promise<void>;
+/** After `unknown_key`: fetches again, at most once per interval per URL; true when the
+ * engine took a newer set. */
+export declare function refetchJwks(engine: Engine, options?: JwksOptions): Promise<boolean>;
+/** `syncJwks`, the decision, and on `unknown_key` one `refetchJwks` and the decision again. */
+export declare function decideWithJwks(
+  engine: Engine,
+  request: Request | AdmitRequest,
+  options?: JwksOptions & { peer?: string | null; now?: number | Date | null },
+): Promise<Decision>;
+export declare function jwksStatus(): Array<{ url: string; hasSet: boolean; generation: number; fetches: number; failures: number }>;

@@ -20,6 +20,15 @@
  * is equal, a parameter is exactly one non-empty segment, nothing may follow; the job
  * handlers then read the job id strictly (digits only).
  *
+ * Keys: the policy keeps the key hashes in a keys file (`keys = { file =
+ * "fetchml-keys.toml" }`, beside the policy), read when the engine is built. The service
+ * watches each keys file the policy names (admit_engine_keys_file): once a second it
+ * stat()s them, and on SIGHUP it rereads them at once; a changed file goes to
+ * admit_engine_set_keys, so the admin's `admit revoke fetchml-keys.toml bob` takes effect
+ * on the next request, without a restart. A file admit refuses (half written, a typo)
+ * changes nothing: the keys in force stay, and the service logs why (never a value of
+ * the file).
+ *
  * FETCHML_DEBUG_HEADERS=1 (a debugging aid, used by examples/c/differential.py) adds to
  * every response the handler that ran and its parameters beside admit's verdict:
  * X-Handler (`none` when admit denied), X-Handler-Owner, X-Handler-Job, X-Admit-Allow,
@@ -34,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "admit.h"
@@ -41,12 +51,83 @@
 extern char **environ;
 
 static admit_engine *engine;
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, reload;
 static int debug_headers; /* FETCHML_DEBUG_HEADERS=1 */
 
 static void on_signal(int sig) {
     (void)sig;
     stop = 1;
+}
+
+static void on_hup(int sig) {
+    (void)sig;
+    reload = 1;
+}
+
+/* ---- keys files: watched, and handed to admit_engine_set_keys when they change ------- */
+
+typedef struct {
+    char authenticator[128];
+    char path[4096]; /* resolved against the policy's folder, as the engine read it */
+    struct stat seen;
+} keys_file_t;
+
+static keys_file_t keys_files[8];
+static size_t n_keys_files;
+
+static void watch_keys_files(const char *base_dir, size_t base_len) {
+    size_t n = admit_engine_keys_file_count(engine);
+    for (size_t i = 0; i < n && n_keys_files < sizeof keys_files / sizeof *keys_files; i++) {
+        admit_str id, path;
+        if (admit_engine_keys_file(engine, i, &id, &path) != ADMIT_RESULT_OK) continue;
+        keys_file_t *k = &keys_files[n_keys_files];
+        snprintf(k->authenticator, sizeof k->authenticator, "%.*s", (int)id.len, id.ptr);
+        if (path.len && path.ptr[0] == '/')
+            snprintf(k->path, sizeof k->path, "%.*s", (int)path.len, path.ptr);
+        else
+            snprintf(k->path, sizeof k->path, "%.*s/%.*s", (int)base_len, base_dir, (int)path.len, path.ptr);
+        if (stat(k->path, &k->seen) != 0) memset(&k->seen, 0, sizeof k->seen);
+        n_keys_files++;
+    }
+}
+
+static int same_file(const struct stat *a, const struct stat *b) {
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Rereads each keys file that changed since it was last read (every one when `force`),
+ * and hands it to admit_engine_set_keys: the next decision, on any thread, uses it. */
+static void reload_keys_files(int force) {
+    for (size_t i = 0; i < n_keys_files; i++) {
+        keys_file_t *k = &keys_files[i];
+        struct stat now;
+        if (stat(k->path, &now) != 0) {
+            if (force) fprintf(stderr, "keys: %s: cannot stat %s; the keys in force stay\n", k->authenticator, k->path);
+            continue;
+        }
+        if (!force && same_file(&now, &k->seen)) continue;
+        k->seen = now; /* tried once per change, whatever the outcome */
+        FILE *f = fopen(k->path, "rb");
+        if (!f) continue;
+        size_t cap = (size_t)now.st_size + 1, len = 0;
+        char *text = malloc(cap);
+        if (text) len = fread(text, 1, cap, f);
+        fclose(f);
+        if (!text) continue;
+        size_t count = 0;
+        admit_error *err = NULL;
+        if (admit_engine_set_keys(engine, k->authenticator, strlen(k->authenticator), text, len, &count, &err) ==
+            ADMIT_RESULT_OK) {
+            printf("keys: %s: %zu keys from %s\n", k->authenticator, count, k->path);
+        } else {
+            admit_str m = admit_error_message(err); /* places and lines, never a value */
+            printf("keys: %s: %s refused: %.*s\n", k->authenticator, k->path, (int)m.len, m.ptr ? m.ptr : "");
+        }
+        fflush(stdout);
+        admit_error_free(err);
+        free(text);
+    }
 }
 
 /* The jobs the service knows about. */
@@ -385,9 +466,16 @@ int main(int argc, char **argv) {
     printf("listening on 127.0.0.1:%u\n", info ? (unsigned)info->port : 0u);
     fflush(stdout);
 
+    watch_keys_files(config.base_dir, config.base_dir_len);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    while (!stop) pause();
+    signal(SIGHUP, on_hup);
+    while (!stop) {
+        sleep(1); /* returns early on a signal */
+        int force = reload;
+        reload = 0;
+        reload_keys_files(force);
+    }
     MHD_stop_daemon(daemon);
     admit_engine_free(engine);
     return 0;

@@ -2,7 +2,9 @@
 # Starts the FetchML service on 127.0.0.1 (a free port the server picks) and checks
 # each role with curl, then runs differential.py: raw request targets, byte for byte,
 # against a second instance that reports which handler ran (FETCHML_DEBUG_HEADERS=1).
-# Usage: examples/c/test.sh PATH/TO/fetchml_server
+# Then a revocation in the keys file, taken by the running service; and, given
+# PATH/TO/jwks_fetch, the libcurl example fetching SkillMeat's CLERK_JWKS_URL.
+# Usage: examples/c/test.sh PATH/TO/fetchml_server [PATH/TO/jwks_fetch]
 # Prints one line per check and ends with "example: N passed, M failed".
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -78,8 +80,80 @@ check "no key is 401 with a challenge"          GET    /api/v1/jobs         ""  
 check "a wrong key is 401"                      GET    /api/v1/status       not-a-key           401 '"invalid_credentials"'
 check "an unknown route is 403 no_route"        GET    /api/v1/secrets      demo-admin-key      403 '"no_route"'
 
-# The router and admit agree on every target of a generated family (differential.py).
+# The admin revokes a key in the keys file: the running service takes the new file
+# (SIGHUP, or its once-a-second stat) and the next request follows it. A copy of the
+# policy and its keys file, so the committed ones stay as they are.
 kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
+keys_dir="$(mktemp -d)"
+cp "$root/examples/policies/fetchml.toml" "$root/examples/policies/fetchml-keys.toml" "$keys_dir/"
+"$server" "$keys_dir/fetchml.toml" 0 >"$log" 2>&1 &
+pid=$!
+port=""
+for _ in $(seq 1 100); do
+  port="$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")"
+  [ -n "$port" ] && curl -s -o /dev/null "http://127.0.0.1:$port/api/v1/status" && break
+  sleep 0.1
+done
+base="http://127.0.0.1:$port"
+# wait_log TEXT: until the service's log has TEXT (at most 10 s); no time is asserted.
+wait_log() { for _ in $(seq 1 100); do grep -qF -- "$1" "$log" && return 0; sleep 0.1; done; echo "     (log: $(tail -n 3 "$log"))"; return 1; }
+check "before: bob's key lists his jobs"        GET    /api/v1/jobs         demo-researcher-key 200 '"sweep-lr"'
+check "before: frank has no key"                GET    /api/v1/jobs         demo-frank-key      401 '"invalid_credentials"'
+cp "$root/tests/fixtures/fetchml-keys-rotated.toml" "$keys_dir/fetchml-keys.toml.new"
+mv "$keys_dir/fetchml-keys.toml.new" "$keys_dir/fetchml-keys.toml"   # as an editor or admit revoke would
+kill -HUP "$pid"
+wait_log "keys: fetchml-keys: "
+check "after revoke: bob's key is 401 revoked, no restart" GET /api/v1/jobs   demo-researcher-key 401 '"revoked"'
+check "after: frank's new key lists his jobs"   GET    /api/v1/jobs         demo-frank-key      200 '{"jobs": []}'
+# A broken file (no SIGHUP: the stat notices it) is refused; the keys in force stay.
+printf '[[keys]]\nid = "mallory"\nsha256 = "not-a-digest"\n' >"$keys_dir/fetchml-keys.toml"
+wait_log "refused"
+check "a refused keys file leaves frank's key"  GET    /api/v1/jobs         demo-frank-key      200
+check "... and bob still revoked"               GET    /api/v1/jobs         demo-researcher-key 401 '"revoked"'
+if grep -q "not-a-digest" "$log"; then
+  failed=$((failed + 1)); echo "FAIL the service logged a value of the keys file"
+else
+  passed=$((passed + 1)); echo "ok   the refusal in the log quotes no value of the file"
+fi
+kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
+rm -rf "$keys_dir"
+
+# Fetching a jwks_url from C (jwks_fetch.c, libcurl): SkillMeat's CLERK_JWKS_URL served
+# on 127.0.0.1 (plain http to loopback, which the fetch rules allow) by python3.
+jwks_fetch="${2:-}"
+if [ -n "$jwks_fetch" ]; then
+  jwks_dir="$(mktemp -d)"
+  cp "$root/tests/fixtures/jwks.json" "$jwks_dir/jwks.json"
+  python3 -m http.server 0 --bind 127.0.0.1 --directory "$jwks_dir" >"$jwks_dir/log" 2>&1 &
+  http_pid=$!
+  jport=""
+  for _ in $(seq 1 100); do
+    jport="$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$jwks_dir/log" | head -n 1)"
+    [ -n "$jport" ] && break
+    sleep 0.1
+  done
+  token="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["clerk_org_admin"])' "$root/tests/fixtures/tokens.json")"
+  run_fetch() {
+    SKILLMEAT_AUTH_ENABLED=true CLERK_ISSUER=https://test-instance.clerk.accounts.dev CLERK_AUDIENCE=skillmeat-api \
+      CLERK_JWKS_URL="$1" "$jwks_fetch" "$root/examples/policies/skillmeat.toml" "$token" 1790000000 2>&1
+  }
+  out="$(run_fetch "http://127.0.0.1:$jport/jwks.json")"
+  if grep -q "^clerk: 4 keys" <<<"$out" && grep -q "^decision: allow ok" <<<"$out"; then
+    passed=$((passed + 1)); echo "ok   jwks_fetch: fetched CLERK_JWKS_URL with libcurl, set_jwks, the Clerk token passes"
+  else
+    failed=$((failed + 1)); echo "FAIL jwks_fetch:"; sed 's/^/     /' <<<"$out"
+  fi
+  out="$(run_fetch "http://127.0.0.1:$jport/missing.json")"
+  if grep -q "HTTP 404" <<<"$out" && grep -q "^decision: deny unknown_key" <<<"$out"; then
+    passed=$((passed + 1)); echo "ok   jwks_fetch: a 404 sets nothing, and the token is unknown_key"
+  else
+    failed=$((failed + 1)); echo "FAIL jwks_fetch on a 404:"; sed 's/^/     /' <<<"$out"
+  fi
+  kill "$http_pid" 2>/dev/null; wait "$http_pid" 2>/dev/null
+  rm -rf "$jwks_dir"
+fi
+
+# The router and admit agree on every target of a generated family (differential.py).
 if python3 "$here/differential.py" "$server" "$root/examples/policies/fetchml.toml"; then
   passed=$((passed + 1)); echo "ok   differential: the handler that ran is the one admit's rule and owner are for"
 else

@@ -9,4 +9,4 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
 [ -x node_modules/.bin/workerd ] || npm install --no-audit --no-fund --loglevel=error
-node --test --test-reporter=tap worker.test.mjs vectors.test.mjs differential.test.mjs
+node --test --test-reporter=tap worker.test.mjs vectors.test.mjs jwks.test.mjs differential.test.mjs

@@ -1,5 +1,5 @@
 // A test harness, not an example: runs vector documents inside workerd. POST / with
-// `[{ policyText, format, env, cases: [{ request }] }]`; answers, per document, every
+// `[{ policyText, format, env, files, jwks, keys, cases: [{ request }] }]`; answers, per document, every
 // decision (`{ decisions }`) or the load error (`{ loadError }`). The checks are made in
 // Node by vectors.test.mjs with the shared helpers, so workerd runs exactly the decisions
 // Node and Chromium run. RSA, ECDSA and Ed25519 tokens are verified by workerd's WebCrypto;
@@ -21,7 +21,10 @@ export default {
     for (const doc of docs) {
       let engine;
       try {
-        engine = new Engine(doc.policyText, { format: doc.format, env: doc.env });
+        engine = new Engine(doc.policyText, { format: doc.format, env: doc.env, files: doc.files });
+        // The sets and keys files a host would have fetched or read (tests/README.md).
+        for (const [id, set] of Object.entries(doc.jwks ?? {})) engine.setJwks(id, set);
+        for (const [id, file] of Object.entries(doc.keys ?? {})) engine.setKeys(id, file);
       } catch (e) {
         out.push({ loadError: { code: e.code, message: e.message, errors: e.errors?.length ?? 0, place: e.place, first: e.errors?.[0]?.place } });
         continue;

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startWorkerd } from "./workerd.mjs";
-import { allDocs, policyText, policyFormat, compareRuns } from "../../bindings-wasm/test/helpers.mjs";
+import { allDocs, docForRunner, compareRuns } from "../../bindings-wasm/test/helpers.mjs";
 
 let workerd;
 before(async () => {
@@ -17,7 +17,7 @@ after(() => workerd?.stop());
 const DOCS = allDocs();
 
 async function run(docs) {
-  const body = JSON.stringify(docs.map(([, doc]) => ({ policyText: policyText(doc), format: policyFormat(doc), env: doc.env ?? {}, cases: doc.cases ?? [] })));
+  const body = JSON.stringify(docs.map(([, doc]) => docForRunner(doc)));
   const r = await fetch(workerd.vectors, { method: "POST", body, headers: { "content-type": "application/json" } });
   assert.equal(r.status, 200, await r.clone().text());
   return r.json();

@@ -9,7 +9,7 @@
 // percent-decoded once (decodeURIComponent), as admit decodes a parameter, so the
 // `{owner}` a handler gets is the owner admit checked; the literal segments here are
 // plain words, which admit also compares after decoding (`%61pi` is `api` to both).
-import { Engine } from "admit-wasm";
+import { Engine, decideWithJwks } from "admit-wasm";
 
 // method, path pattern, handler. `{name}` is one non-empty segment, as in a policy.
 // The rule of the policy that guards each handler is in the comment; the differential
@@ -97,12 +97,16 @@ function route(app, method, pathname) {
 let engine;
 
 export default {
-  async fetch(request, env) {
-    engine ??= new Engine(env.POLICY, { env: JSON.parse(env.POLICY_ENV ?? "{}") });
+  async fetch(request, env, ctx) {
+    // POLICY_FILES: what the policy's `{ file = ... }` references read (FetchML's keys file).
+    engine ??= new Engine(env.POLICY, { env: JSON.parse(env.POLICY_ENV ?? "{}"), files: JSON.parse(env.POLICY_FILES ?? "{}") });
     const peer = request.headers.get("CF-Connecting-IP") ?? undefined;
-    // A Promise: a JWT signed with RSA, ECDSA or Ed25519 is verified with WebCrypto
-    // (already resolved for API keys, HMAC and every refusal before a signature).
-    const d = await engine.decideRequest(request, { peer });
+    // The key sets of the policy's jwks_urls (SkillMeat's CLERK_JWKS_URL), fetched with
+    // workerd's fetch and kept for the isolate's life: the first request waits for them,
+    // a stale set is refreshed in the background (ctx.waitUntil), an unknown_key refetches
+    // once (rate-limited) and decides again. A Promise: a JWT signed with RSA, ECDSA or
+    // Ed25519 is verified with WebCrypto.
+    const d = await decideWithJwks(engine, request, { peer, waitUntil: (p) => ctx.waitUntil(p) });
     if (!d.allow) {
       const out = new Response(d.body, { status: d.status, headers: d.headers });
       // A debugging aid (off unless the REPORT binding is "1"): which reason refused.
