@@ -45,6 +45,11 @@ enum Command {
         pretty: bool,
         #[command(flatten)]
         sets: KeySets,
+        /// The verdicts of `delegated` authenticators' checks, for trying a policy
+        /// offline: a JSON file `{"AUTHENTICATOR": {"CREDENTIAL": {"id": ..., "roles":
+        /// [...]} or {"refuse": "expired"}}}`. A credential it lacks is refused.
+        #[arg(long, value_name = "FILE")]
+        checks: Option<PathBuf>,
     },
     /// Validate a policy: every error with its place; warnings too (a keys file any user
     /// can read, a key set that cannot be fetched). Exit 0 when valid, 2 when not.
@@ -252,7 +257,7 @@ fn read_input(path: Option<&Path>) -> Result<String, String> {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Decide { policy, request, pretty, sets } => {
+        Command::Decide { policy, request, pretty, sets, checks } => {
             let (engine, notes) = load_with_sets(&policy, &sets)?;
             for n in notes.iter().filter(|n| n.contains("not fetched")) {
                 eprintln!("admit: warning: {n}");
@@ -260,7 +265,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let text = read_input(request.as_deref())?;
             let req = OwnedRequest::from_json(&text).map_err(|e| format!("request: {e}"))?;
             let headers = req.header_bytes();
-            let decision = engine.decide(&req.as_request(&headers));
+            let checks = match &checks {
+                Some(path) => read_checks(path)?,
+                None => serde_json::Map::new(),
+            };
+            let decision = decide_with_checks(&engine, &req.as_request(&headers), &checks);
             let out = if pretty {
                 serde_json::to_string_pretty(&decision).map_err(|e| e.to_string())?
             } else {
@@ -351,6 +360,44 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Reads a `--checks` file: verdicts by authenticator and credential.
+fn read_checks(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    match serde_json::from_str(&text) {
+        Ok(serde_json::Value::Object(m)) => Ok(m),
+        _ => {
+            Err(format!("{}: --checks takes a JSON object of verdicts by authenticator and credential", path.display()))
+        }
+    }
+}
+
+/// Decides as a host with checks does: each credential a `delegated` authenticator
+/// finds is looked up in `checks` (the host's check, as a table); one missing from it,
+/// or a verdict that does not read, is refused.
+fn decide_with_checks(
+    engine: &Engine,
+    req: &admit::Request<'_>,
+    checks: &serde_json::Map<String, serde_json::Value>,
+) -> admit::Decision {
+    let mut verdicts = admit::Verdicts::new();
+    // Each round records one new verdict; a decision needs at most one per authenticator.
+    for _ in 0..=engine.authenticators().count() {
+        match engine.decide_step(req, &verdicts) {
+            admit::Step::Decided(d) => return d,
+            admit::Step::Check(check) => {
+                let written = checks.get(&*check.authenticator).and_then(|t| t.get(&check.credential));
+                let verdict = written
+                    .and_then(|v| admit::CredentialVerdict::from_json(&v.to_string()).ok())
+                    .unwrap_or(admit::CredentialVerdict::Refused(admit::Reason::InvalidCredentials));
+                verdicts.record_credential(check, verdict);
+            }
+            // The CLI's backend checks every signature itself.
+            admit::Step::Verify(_) => break,
+        }
+    }
+    engine.decide(req)
 }
 
 /// Why a keys file is exposed: readable or writable by every user of the machine.

@@ -178,11 +178,20 @@ fn shared_vectors_through_the_cli() {
                 sets.push(format!("{id}={}", file.display()));
             }
         }
+        // A host's checks of `delegated` credentials, as a table (`--checks FILE`).
+        let mut decide_only: Vec<String> = Vec::new();
+        if let Some(checks) = doc.get("checks") {
+            std::fs::create_dir_all(&scratch).unwrap();
+            let file = scratch.join("checks.json");
+            std::fs::write(&file, checks.to_string()).unwrap();
+            decide_only = vec!["--checks".to_owned(), file.display().to_string()];
+        }
         let with_sets = |command: &str| -> Vec<String> {
             std::iter::once(command.to_owned()).chain(sets.iter().cloned()).collect()
         };
         let check_args = with_sets("check");
-        let decide_args = with_sets("decide");
+        let mut decide_args = with_sets("decide");
+        decide_args.extend(decide_only);
         let check_args: Vec<&str> = check_args.iter().map(String::as_str).collect();
         let decide_args: Vec<&str> = decide_args.iter().map(String::as_str).collect();
         if let Some(text) = doc.get("expect_load_error").and_then(Value::as_str) {

@@ -77,6 +77,38 @@ pub enum CredentialVerdict {
     Refused(crate::reason::Reason),
 }
 
+impl CredentialVerdict {
+    /// Reads a verdict written as JSON, the form every binding's check can return:
+    /// `{"id": "alice", "roles": ["writer"], "scopes": ["notes:read"]}` (`roles` and
+    /// `scopes` optional), or `{"refuse": "expired"}` (`invalid_credentials`, `expired`
+    /// or `revoked`). Anything else is an error, which a host turns into a refusal. The
+    /// message never quotes the text.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Written {
+            id: Option<String>,
+            #[serde(default)]
+            roles: Vec<String>,
+            #[serde(default)]
+            scopes: Vec<String>,
+            refuse: Option<String>,
+        }
+        let shape = "a check answers `{\"id\": ..., \"roles\": [...], \"scopes\": [...]}` or `{\"refuse\": \"invalid_credentials\" | \"expired\" | \"revoked\"}`";
+        let w: Written = serde_json::from_str(text).map_err(|_| shape.to_owned())?;
+        match (w.id, w.refuse) {
+            (Some(id), None) => Ok(CredentialVerdict::Principal { id, roles: w.roles, scopes: w.scopes }),
+            (None, Some(reason)) if w.roles.is_empty() && w.scopes.is_empty() => match reason.as_str() {
+                "invalid_credentials" => Ok(CredentialVerdict::Refused(crate::reason::Reason::InvalidCredentials)),
+                "expired" => Ok(CredentialVerdict::Refused(crate::reason::Reason::Expired)),
+                "revoked" => Ok(CredentialVerdict::Refused(crate::reason::Reason::Revoked)),
+                _ => Err(shape.to_owned()),
+            },
+            _ => Err(shape.to_owned()),
+        }
+    }
+}
+
 /// The host's verdicts on the checks it was asked for.
 #[derive(Debug, Clone, Default)]
 pub struct Verdicts {
@@ -193,5 +225,40 @@ impl<'v> HostChecks<'v> {
             return Some(Step::Verify(asked));
         }
         self.asked_credential.into_inner().map(Step::Check)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reason::Reason;
+
+    #[test]
+    fn verdicts_read_from_json() {
+        let principal = CredentialVerdict::from_json(r#"{"id": "alice", "roles": ["writer"]}"#);
+        assert_eq!(
+            principal,
+            Ok(CredentialVerdict::Principal { id: "alice".into(), roles: vec!["writer".into()], scopes: vec![] })
+        );
+        assert_eq!(
+            CredentialVerdict::from_json(r#"{"refuse": "revoked"}"#),
+            Ok(CredentialVerdict::Refused(Reason::Revoked))
+        );
+        for bad in [
+            "",
+            "null",
+            "[]",
+            r#"{}"#,
+            r#"{"id": 7}"#,
+            r#"{"id": "a", "refuse": "expired"}"#,
+            r#"{"refuse": "ok"}"#,
+            r#"{"refuse": "expired", "roles": ["admin"]}"#,
+            r#"{"id": "a", "roles": "admin"}"#,
+            r#"{"id": "a", "admin": true}"#,
+            r#"{"id": "secret-session-value", "roles": [1]}"#,
+        ] {
+            let e = CredentialVerdict::from_json(bad).unwrap_err();
+            assert!(!e.contains("secret-session-value"), "{e}");
+        }
     }
 }
