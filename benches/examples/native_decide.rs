@@ -6,11 +6,14 @@
 //! ```text
 //! cargo run --release -p admit-benches --example native_decide -- CASE...
 //! CASE:  --case NAME --policy FILE [--env NAME=VALUE]... [--env-file NAME=FILE]...
+//!        [--jwks AUTHENTICATOR=FILE]...
 //!        [--method GET] [--path /] [--header 'Name: value']... [--peer IP]
 //!        [--now 1790000000] [--expect allow|deny] [--iterations 200000]
 //! ```
 //!
-//! `--env-file` sets the variable to the file's contents (a JWKS, say). The decision is
+//! `--env-file` sets the variable to the file's contents; `--jwks` hands a key set to
+//! `set_jwks`, as a host does after fetching a `jwks_url`; `{ file = ... }` references
+//! (a keys file) are read beside the policy. The decision is
 //! checked once against `--expect` (default `allow`), then timed: a warm-up of a tenth of
 //! the iterations, then the best of 5 rounds. Prints one JSON line, `{"NAME": ns, ...}`.
 
@@ -27,13 +30,14 @@ use std::hint::black_box;
 use std::process::exit;
 use std::time::Instant;
 
-use admit::{Engine, Format, MapResolver, Request};
+use admit::{Engine, Format, MapResolver, Request, Resolver};
 
 /// One timed request, as the command line gives it.
 struct Case {
     name: String,
     policy: String,
     env: Vec<(String, String)>,
+    jwks: Vec<(String, String)>,
     method: String,
     path: String,
     headers: Vec<(String, String)>,
@@ -49,6 +53,7 @@ impl Case {
             name,
             policy: String::new(),
             env: Vec::new(),
+            jwks: Vec::new(),
             method: "GET".to_owned(),
             path: "/".to_owned(),
             headers: Vec::new(),
@@ -94,6 +99,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Vec<Case> {
                 let (k, file) = split(&value, '=', "--env-file");
                 case.env.push((k.to_owned(), read(file)));
             }
+            "--jwks" => {
+                let (k, file) = split(&value, '=', "--jwks");
+                case.jwks.push((k.to_owned(), read(file)));
+            }
             "--method" => case.method = value,
             "--path" => case.path = value,
             "--header" => {
@@ -122,14 +131,35 @@ fn parse(mut args: impl Iterator<Item = String>) -> Vec<Case> {
     cases
 }
 
+/// The case's environment, and files beside its policy.
+struct PolicyResolver {
+    env: MapResolver,
+    base: std::path::PathBuf,
+}
+
+impl Resolver for PolicyResolver {
+    fn env(&self, name: &str) -> Option<String> {
+        self.env.env(name)
+    }
+    fn file(&self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(self.base.join(path)).map_err(|e| e.to_string())
+    }
+}
+
 /// Nanoseconds per decision: the best of 5 rounds, after a warm-up.
 fn time(case: &Case) -> f64 {
     if case.policy.is_empty() {
         fail(&format!("{}: no --policy", case.name));
     }
-    let env = MapResolver::from_env(case.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let env = PolicyResolver {
+        env: MapResolver::from_env(case.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        base: std::path::Path::new(&case.policy).parent().map(std::path::Path::to_path_buf).unwrap_or_default(),
+    };
     let engine = Engine::from_text(&read(&case.policy), Format::from_path(&case.policy), &env)
         .unwrap_or_else(|e| fail(&format!("{}: {}: {e}", case.name, case.policy)));
+    for (id, set) in &case.jwks {
+        engine.set_jwks(id, set).unwrap_or_else(|e| fail(&format!("{}: --jwks {id}: {e}", case.name)));
+    }
     let headers: Vec<(&[u8], &[u8])> = case.headers.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect();
     let req = Request {
         method: &case.method,

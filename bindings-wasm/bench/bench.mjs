@@ -161,7 +161,8 @@ if (!process.argv.includes("--no-native")) {
   const fetchmlEnv = ["--policy", policy("fetchml.toml")];
   const clerkEnv = [
     "--policy", policy("skillmeat.toml"), "--env", "SKILLMEAT_AUTH_ENABLED=true", "--env", `CLERK_ISSUER=${ISSUER}`,
-    "--env", "CLERK_AUDIENCE=skillmeat-api", "--env-file", `CLERK_JWKS=${join(root, "tests/fixtures/jwks.json")}`,
+    "--env", "CLERK_AUDIENCE=skillmeat-api", "--env", `CLERK_JWKS_URL=${ISSUER}/.well-known/jwks.json`,
+    "--jwks", `clerk=${join(root, "tests/fixtures/jwks.json")}`,
   ];
   const cases = [
     "--case", "deny_ns", ...ragEnv, ...request(denyReq.path, denyReq.headers, "--expect", "deny"),
