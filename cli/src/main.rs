@@ -1,4 +1,5 @@
-//! `admit`: decide about requests, check policies, make and hash keys, issue tokens.
+//! `admit`: decide about requests, check policies, make, hash and revoke keys, issue
+//! tokens.
 //!
 //! This is a host: unlike the core, it reads the environment, files and the clock.
 
@@ -15,7 +16,10 @@ use std::process::ExitCode;
 
 use admit::{Engine, Format, LoadError, OwnedRequest, Resolver, TokenRequest};
 use base64::Engine as _;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+mod fetch;
+mod keys_file;
 
 /// An auth policy engine: one policy, one decision for every HTTP request.
 #[derive(Parser)]
@@ -39,13 +43,19 @@ enum Command {
         /// Indent the JSON.
         #[arg(long)]
         pretty: bool,
+        #[command(flatten)]
+        sets: KeySets,
     },
-    /// Validate a policy: every error with its place; warnings too. Exit 0 when valid, 2 when not.
+    /// Validate a policy: every error with its place; warnings too (a keys file any user
+    /// can read, a key set that cannot be fetched). Exit 0 when valid, 2 when not.
     Check {
         /// The policy file.
         file: PathBuf,
+        #[command(flatten)]
+        sets: KeySets,
     },
-    /// Print a new random API key and its SHA-256 (the value a policy stores).
+    /// Print a new random API key and its SHA-256 (the value a policy stores); with
+    /// --add, also add it to a keys file (created readable by its owner only).
     Keygen {
         /// Text put before the key, so secret scanners can spot it.
         #[arg(long, default_value = "admit_")]
@@ -53,6 +63,39 @@ enum Command {
         /// Random bytes in the key.
         #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(16..=128))]
         bytes: u16,
+        /// The keys file to add the new key's SHA-256 to (TOML, or JSON when it holds JSON).
+        #[arg(long, value_name = "FILE", requires = "id")]
+        add: Option<PathBuf>,
+        /// With --add: the key's id, unique in the file.
+        #[arg(long, requires = "add")]
+        id: Option<String>,
+        /// With --add: the principal the key stands for (default: its id).
+        #[arg(long, requires = "add")]
+        principal: Option<String>,
+        /// With --add: a role (repeatable).
+        #[arg(long = "role", requires = "add")]
+        roles: Vec<String>,
+        /// With --add: a scope beyond the roles' (repeatable).
+        #[arg(long = "scope", requires = "add")]
+        scopes: Vec<String>,
+        /// With --add: when the key stops working (unix seconds or RFC 3339).
+        #[arg(long, requires = "add")]
+        expires: Option<String>,
+        /// With --add: check the new file against this policy (role and scope names)
+        /// before writing it.
+        #[arg(long, requires = "add")]
+        policy: Option<PathBuf>,
+    },
+    /// Revoke a key in a keys file: the key's entry gets `revoked = true` (kept, so logs
+    /// keep naming it). Hosts watching the file refuse the key on their next decision.
+    Revoke {
+        /// The keys file.
+        file: PathBuf,
+        /// The id of the key to revoke.
+        id: String,
+        /// Check the new file against this policy before writing it.
+        #[arg(long)]
+        policy: Option<PathBuf>,
     },
     /// Print the SHA-256 of a key. Use `-` to read the key from stdin (keeps it out of shell history).
     Hash {
@@ -83,6 +126,81 @@ enum Command {
         #[arg(long)]
         now: Option<i64>,
     },
+}
+
+/// Key sets for `decide` and `check`: given on the command line, or fetched.
+#[derive(Args, Default)]
+struct KeySets {
+    /// A key set for a jwt authenticator, as fetched from its jwks_url (repeatable):
+    /// `--jwks clerk=jwks.json`. That authenticator's URL is then not fetched.
+    #[arg(long = "jwks", value_name = "ID=FILE")]
+    jwks: Vec<String>,
+    /// A keys file for an api_key or bearer_token authenticator, in place of the one the
+    /// policy names (repeatable): `--keys fetchml-keys=keys.toml`.
+    #[arg(long = "keys", value_name = "ID=FILE")]
+    keys: Vec<String>,
+    /// Fetch nothing: a jwks_url without --jwks is reported, and its authenticator
+    /// accepts no token.
+    #[arg(long)]
+    offline: bool,
+    /// Trust only the CA certificates of this PEM file when fetching (a private issuer).
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+}
+
+/// Splits `ID=FILE`.
+fn id_and_file(arg: &str, flag: &str) -> Result<(String, PathBuf), String> {
+    match arg.split_once('=') {
+        Some((id, file)) if !id.is_empty() && !file.is_empty() => Ok((id.to_owned(), PathBuf::from(file))),
+        _ => Err(format!("{flag} takes ID=FILE, as in `{flag} clerk=jwks.json`")),
+    }
+}
+
+/// Loads a policy and gives it its key sets: `--keys` and `--jwks` first, then a fetch
+/// of every `jwks_url` not given (unless offline). Returns the engine and notes for
+/// stderr. A fetch that fails is an error: a decision without the issuer's keys would
+/// not be the one the policy means.
+fn load_with_sets(path: &Path, sets: &KeySets) -> Result<(Engine, Vec<String>), String> {
+    let engine = load(path)?;
+    let mut notes = Vec::new();
+    for arg in &sets.keys {
+        let (id, file) = id_and_file(arg, "--keys")?;
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        engine.set_keys(&id, &text).map_err(|e| format!("--keys {id}={}: {e}", file.display()))?;
+    }
+    let mut given = Vec::new();
+    for arg in &sets.jwks {
+        let (id, file) = id_and_file(arg, "--jwks")?;
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        engine.set_jwks(&id, &text).map_err(|e| format!("--jwks {id}={}: {e}", file.display()))?;
+        given.push(id);
+    }
+    let wanted: Vec<(String, String)> = engine
+        .jwks_urls()
+        .into_iter()
+        .filter(|(id, _)| !given.iter().any(|g| g == id))
+        .map(|(id, url)| (id.to_owned(), url.to_owned()))
+        .collect();
+    if wanted.is_empty() {
+        return Ok((engine, notes));
+    }
+    if sets.offline {
+        for (id, url) in &wanted {
+            notes.push(format!(
+                "`{id}`: the key set at {} was not fetched (--offline): it accepts no token",
+                fetch::shown_url(url)
+            ));
+        }
+        return Ok((engine, notes));
+    }
+    let fetcher = fetch::Fetcher::new(sets.ca_file.as_deref())?;
+    for (id, url) in &wanted {
+        let text = fetcher.fetch(url).map_err(|e| format!("`{id}`: {e}"))?;
+        let n =
+            engine.set_jwks(id, &text).map_err(|e| format!("`{id}`: the key set at {}: {e}", fetch::shown_url(url)))?;
+        notes.push(format!("`{id}`: fetched {n} key(s) from {}", fetch::shown_url(url)));
+    }
+    Ok((engine, notes))
 }
 
 /// Resolves references from this process's environment and files relative to the
@@ -134,8 +252,11 @@ fn read_input(path: Option<&Path>) -> Result<String, String> {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Decide { policy, request, pretty } => {
-            let engine = load(&policy)?;
+        Command::Decide { policy, request, pretty, sets } => {
+            let (engine, notes) = load_with_sets(&policy, &sets)?;
+            for n in notes.iter().filter(|n| n.contains("not fetched")) {
+                eprintln!("admit: warning: {n}");
+            }
             let text = read_input(request.as_deref())?;
             let req = OwnedRequest::from_json(&text).map_err(|e| format!("request: {e}"))?;
             let headers = req.header_bytes();
@@ -148,10 +269,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("{out}");
             Ok(if decision.allow { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Check { file } => {
-            let engine = load(&file)?;
+        Command::Check { file, sets } => {
+            let (engine, notes) = load_with_sets(&file, &sets)?;
             for w in engine.warnings() {
                 eprintln!("{}: warning: {w}", file.display());
+            }
+            for n in &notes {
+                eprintln!("{}: note: {n}", file.display());
+            }
+            let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+            for (id, keys) in engine.keys_files() {
+                if let Some(w) = exposed_keys_file(&base.join(keys)) {
+                    eprintln!("{}: warning: `{id}`: keys file {keys} {w}", file.display());
+                }
             }
             let ids: Vec<String> = engine.authenticators().map(|(id, kind)| format!("{id} ({kind})")).collect();
             println!(
@@ -161,12 +291,39 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Keygen { prefix, bytes } => {
+        Command::Keygen { prefix, bytes, add, id, principal, roles, scopes, expires, policy } => {
             let mut buf = vec![0u8; usize::from(bytes)];
             getrandom::getrandom(&mut buf).map_err(|e| format!("no randomness available: {e}"))?;
             let key = format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&buf));
+            let sha256 = admit::hash_key(&key);
+            if let (Some(file), Some(id)) = (add, id) {
+                let new = keys_file::NewKey {
+                    id: &id,
+                    sha256: &sha256,
+                    principal: principal.as_deref(),
+                    roles: &roles,
+                    scopes: &scopes,
+                    expires: expires.as_deref(),
+                };
+                let text = keys_file::with_key_added(&file, &new)?;
+                if let Some(policy) = policy {
+                    check_keys_file(&policy, &file, &text)?;
+                }
+                keys_file::write_atomically(&file, &text)?;
+                eprintln!("admit: added key `{id}` to {}; the key is shown once, below", file.display());
+            }
             println!("key:    {key}");
-            println!("sha256: {}", admit::hash_key(&key));
+            println!("sha256: {sha256}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Revoke { file, id, policy } => {
+            let (text, was) = keys_file::with_key_revoked(&file, &id)?;
+            if let Some(policy) = policy {
+                check_keys_file(&policy, &file, &text)?;
+            }
+            keys_file::write_atomically(&file, &text)?;
+            let already = if was { " (it already was)" } else { "" };
+            println!("revoked key `{id}` in {}{already}", file.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Hash { key } => {
@@ -194,6 +351,43 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Why a keys file is exposed: readable or writable by every user of the machine.
+#[cfg(unix)]
+fn exposed_keys_file(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    if mode & 0o002 != 0 {
+        Some("can be written by every user of this machine: anyone can add a key (chmod 600)")
+    } else if mode & 0o004 != 0 {
+        Some("can be read by every user of this machine, and its digests are secrets (chmod 600)")
+    } else {
+        None
+    }
+}
+
+#[cfg(not(unix))]
+fn exposed_keys_file(_path: &Path) -> Option<&'static str> {
+    None
+}
+
+/// Checks an edited keys file against a policy before it is written: the policy's
+/// authenticator that reads `file` must take the new text.
+fn check_keys_file(policy: &Path, file: &Path, text: &str) -> Result<(), String> {
+    let engine = load(policy)?;
+    let base = policy.parent().map(Path::to_path_buf).unwrap_or_default();
+    let same = |p: &Path| match (std::fs::canonicalize(p), std::fs::canonicalize(file)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => p == file,
+    };
+    let id = engine
+        .keys_files()
+        .into_iter()
+        .find(|(_, path)| same(&base.join(path)))
+        .map(|(id, _)| id.to_owned())
+        .ok_or_else(|| format!("{}: no authenticator of {} reads this keys file", file.display(), policy.display()))?;
+    engine.set_keys(&id, text).map(|_| ()).map_err(|e| format!("{}: not written: {e}", file.display()))
 }
 
 fn main() -> ExitCode {

@@ -76,7 +76,8 @@ fn admit(policy: &Path, env: &BTreeMap<String, String>, args: &[&str], stdin: &s
     }
     cmd.env_clear().envs(env).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    // A command that fails before reading its input closes the pipe: its output says why.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),
@@ -163,9 +164,29 @@ fn shared_vectors_through_the_cli() {
         let policy = root().join(doc["policy"].as_str().unwrap_or_else(|| panic!("{name}: no policy")));
         let env: BTreeMap<String, String> =
             serde_json::from_value(doc.get("env").cloned().unwrap_or(Value::Null)).unwrap_or_default();
+        // The key sets a host fetched (`jwks`) and keys files it handed over (`keys`), as
+        // `--jwks ID=FILE` and `--keys ID=FILE`; nothing is fetched.
+        let scratch = std::env::temp_dir().join(format!("admit-vectors-{}-{name}", std::process::id()));
+        let mut sets: Vec<String> = vec!["--offline".to_owned()];
+        for (field, flag) in [("jwks", "--jwks"), ("keys", "--keys")] {
+            for (id, text) in doc.get(field).and_then(Value::as_object).into_iter().flatten() {
+                std::fs::create_dir_all(&scratch).unwrap();
+                let file = scratch.join(format!("{field}-{id}"));
+                std::fs::write(&file, text.as_str().unwrap_or_else(|| panic!("{name}: {field}.{id} is not text"))).unwrap();
+                sets.push(flag.to_owned());
+                sets.push(format!("{id}={}", file.display()));
+            }
+        }
+        let with_sets = |command: &str| -> Vec<String> {
+            std::iter::once(command.to_owned()).chain(sets.iter().cloned()).collect()
+        };
+        let check_args = with_sets("check");
+        let decide_args = with_sets("decide");
+        let check_args: Vec<&str> = check_args.iter().map(String::as_str).collect();
+        let decide_args: Vec<&str> = decide_args.iter().map(String::as_str).collect();
         if let Some(text) = doc.get("expect_load_error").and_then(Value::as_str) {
             cases += 1;
-            let (code, _, stderr) = admit(&policy, &env, &["check"], "");
+            let (code, _, stderr) = admit(&policy, &env, &check_args, "");
             if code != 2 || !stderr.contains(text) {
                 failures.push(format!("{name}: load error: want exit 2 with `{text}`, got {code}: {stderr}"));
             }
@@ -175,7 +196,7 @@ fn shared_vectors_through_the_cli() {
             cases += 1;
             let cname = case["name"].as_str().unwrap_or("?");
             let request = serde_json::to_string(&case["request"]).unwrap();
-            let (code, stdout, stderr) = admit(&policy, &env, &["decide"], &request);
+            let (code, stdout, stderr) = admit(&policy, &env, &decide_args, &request);
             let got: Value = match serde_json::from_str(&stdout) {
                 Ok(v) => v,
                 Err(_) => {
@@ -192,6 +213,7 @@ fn shared_vectors_through_the_cli() {
                 failures.push(format!("{name} / {cname}:\n    {}", errors.join("\n    ")));
             }
         }
+        let _ = std::fs::remove_dir_all(&scratch);
     }
     assert!(failures.is_empty(), "{} of {cases} vector cases failed:\n{}", failures.len(), failures.join("\n"));
     eprintln!("{cases} vector cases passed in {} files", files.len());

@@ -15,7 +15,9 @@ use crate::authn::token_cache::{DEFAULT_CAPACITY, MAX_CAPACITY, TokenCache};
 use crate::cors::{Cors, OriginList, OriginPattern};
 use crate::error::{LoadError, PolicyError, PolicyWarning};
 use crate::load::SourceMap;
-use crate::policy::{AuthenticatorSpec, CorsSpec, CredentialSpec, Credentials, JwtSpec, PathsSpec, Policy, RouteSpec, SourceSpec};
+use crate::policy::{
+    AuthenticatorSpec, CorsSpec, CredentialSpec, Credentials, JwtSpec, PathsSpec, Policy, RouteSpec, SourceSpec,
+};
 use crate::response::Responses;
 use crate::roles::{DirectScopes, RoleTable, Who};
 use crate::routes::{Access, Methods, Owner, Pattern, Requirement, RouteTable, Rule, is_method_token};
@@ -849,7 +851,9 @@ fn compile_jwt(
                 Ok(()) => jwks_url = Some(url.trim().to_owned()),
                 Err(e) => cx.err(&up, e),
             },
-            None => cx.warn(&up, format!("{} is not set: no token is accepted until the host calls set_jwks", u.describe())),
+            None => {
+                cx.warn(&up, format!("{} is not set: no token is accepted until the host calls set_jwks", u.describe()))
+            }
         }
     }
     if s.secret.is_none() && s.public_key.is_none() && !jwks_configured {

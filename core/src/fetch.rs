@@ -64,8 +64,10 @@ pub fn check_url(url: &str) -> Result<(), String> {
     }
     let host = host_of(authority).ok_or_else(|| "a jwks_url names a host (`https://issuer.example/...`)".to_owned())?;
     if !secure && !is_loopback(host) {
-        return Err("a jwks_url uses `https://`; plain `http://` only to a loopback address (127.0.0.1, [::1], localhost)"
-            .to_owned());
+        return Err(
+            "a jwks_url uses `https://`; plain `http://` only to a loopback address (127.0.0.1, [::1], localhost)"
+                .to_owned(),
+        );
     }
     Ok(())
 }

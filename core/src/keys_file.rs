@@ -55,7 +55,9 @@ pub(crate) fn read(
         roles.resolve(&key.roles, &format!("{kp}.roles"), &mut role_errors);
         cx.errors.extend(role_errors);
     }
-    let table = if cx.errors.is_empty() { key_table(&mut cx, &file.keys, "keys", kinds, roles, scopes) } else {
+    let table = if cx.errors.is_empty() {
+        key_table(&mut cx, &file.keys, "keys", kinds, roles, scopes)
+    } else {
         KeyTable::default()
     };
     if cx.errors.is_empty() {

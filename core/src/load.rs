@@ -71,7 +71,10 @@ pub(crate) fn parse(text: &str, format: Format) -> Result<(Policy, SourceMap), L
 }
 
 /// Parses a document of the policy's family (a policy, a keys file) the same way.
-pub(crate) fn parse_as<T: serde::de::DeserializeOwned>(text: &str, format: Format) -> Result<(T, SourceMap), LoadError> {
+pub(crate) fn parse_as<T: serde::de::DeserializeOwned>(
+    text: &str,
+    format: Format,
+) -> Result<(T, SourceMap), LoadError> {
     let within = match format {
         Format::Toml => crate::depth::toml_within(text.as_bytes(), MAX_POLICY_DEPTH),
         Format::Json => crate::depth::json_within(text.as_bytes(), MAX_POLICY_DEPTH),

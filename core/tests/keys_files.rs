@@ -7,6 +7,7 @@
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic,
+    clippy::string_slice,
     reason = "test code stops loudly"
 )]
 
@@ -118,13 +119,22 @@ fn a_bad_keys_file_keeps_the_old_keys_and_quotes_nothing() {
         (format!("[[keys]]\nid = \"x\"\nsha256 = \"{digest}\"\nscopes = [\"jobs:write\"]\n"), "keys[0].scopes"),
         (format!("[[keys]]\nid = \"x\"\nsha256 = \"{digest}\"\nrevoked = \"{secretish}\"\n"), "keys[0].revoked"),
         (format!("[[keys]]\nid = \"x\"\nsha256 = \"{digest}\"\nexpires = \"soon\"\n"), "keys[0].expires"),
-        (format!("[[keys]]\nid = \"x\"\nsha256 = {{ env = \"H\" }}\n"), "keys[0].sha256"),
+        ("[[keys]]\nid = \"x\"\nsha256 = { env = \"H\" }\n".to_owned(), "keys[0].sha256"),
         ("[[keys]]\nid = \"x\"\nsecret = { env = \"K\" }\n".to_owned(), "keys[0].secret"),
         (format!("[[keys]]\nid = \"x\"\nsha256 = \"{digest}\"\nenabled = {{ env = \"E\" }}\n"), "keys[0].enabled"),
-        (format!("[[keys]]\nid = \"x\"\nsha256 = \"{digest}\"\n[[keys]]\nid = \"y\"\nsha256 = \"{digest}\"\n"), "keys[1]"),
-        (format!("[[keys]]\nid = \"x\"\nsha256 = \"{digest}\"\n[[keys]]\nid = \"x\"\nsha256 = \"{secretish}\"\n"), "keys[1].id"),
+        (
+            format!("[[keys]]\nid = \"x\"\nsha256 = \"{digest}\"\n[[keys]]\nid = \"y\"\nsha256 = \"{digest}\"\n"),
+            "keys[1]",
+        ),
+        (
+            format!("[[keys]]\nid = \"x\"\nsha256 = \"{digest}\"\n[[keys]]\nid = \"x\"\nsha256 = \"{secretish}\"\n"),
+            "keys[1].id",
+        ),
         (format!("[[keys]]\nid = \"x\"\nsha256 = \"{digest}\"\nextra = \"{secretish}\"\n"), "keys[0]"),
-        (format!("{{\"keys\": [{{\"id\": \"x\", \"sha256\": \"{digest}\", \"revoked\": \"{secretish}\"}}]}}"), "keys[0].revoked"),
+        (
+            format!("{{\"keys\": [{{\"id\": \"x\", \"sha256\": \"{digest}\", \"revoked\": \"{secretish}\"}}]}}"),
+            "keys[0].revoked",
+        ),
         ("{\"keys\": 7}".to_owned(), "keys"),
         ("\u{0}\u{1}".to_owned(), ""),
         ("a".repeat(admit::MAX_KEYS_FILE_BYTES + 1), ""),
@@ -166,7 +176,10 @@ fn a_keys_file_that_cannot_be_read_or_is_bad_fails_the_load_with_its_place() {
     r.files.insert("keys.toml".into(), "[[keys]]\nid = \"x\"\nsha256 = \"zz\"\n".into());
     let err = Engine::from_toml(&policy("{ file = \"keys.toml\" }"), &r).unwrap_err();
     let text = err.to_string();
-    assert!(text.contains("keys file `keys.toml`") && text.contains("keys[0].sha256") && text.contains("line 3"), "{text}");
+    assert!(
+        text.contains("keys file `keys.toml`") && text.contains("keys[0].sha256") && text.contains("line 3"),
+        "{text}"
+    );
     assert!(!text.contains("zz"), "{text}");
 }
 
@@ -227,6 +240,7 @@ fn jwks_url_is_listed_checked_and_exclusive_with_jwks() {
         assert!(err.errors.iter().any(|e| e.place.ends_with("jwks_url") && e.message.contains(why)), "{err}");
         assert!(!err.to_string().contains("tok@"), "{err}");
     }
-    let loopback = Engine::from_toml(&jwt("jwks_url = \"http://127.0.0.1:8080/jwks\""), &MapResolver::default()).unwrap();
+    let loopback =
+        Engine::from_toml(&jwt("jwks_url = \"http://127.0.0.1:8080/jwks\""), &MapResolver::default()).unwrap();
     assert_eq!(loopback.jwks_urls().len(), 1);
 }
