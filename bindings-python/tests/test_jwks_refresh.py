@@ -399,11 +399,11 @@ def test_unknown_key_without_a_running_lifespan_still_fetches_once_and_says_so(
 
 def test_policy_warnings_are_logged_once_per_engine(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="admit")
-    e = engine()  # CLERK_JWKS unset: a load warning
+    e = engine()  # CLERK_JWKS_URL unset: a load warning
     assert e.warnings
     guard = Admit(e)
     msgs = [r.getMessage() for r in caplog.records if r.name == "admit"]
-    assert len(msgs) == len(e.warnings) and "CLERK_JWKS" in msgs[0] and "policy warning" in msgs[0]
+    assert len(msgs) == len(e.warnings) and "CLERK_JWKS_URL" in msgs[0] and "policy warning" in msgs[0]
     guard.engine = e  # the same engine: nothing new
     assert len([r for r in caplog.records if r.name == "admit"]) == len(msgs)
     guard.engine = engine()  # a reload
@@ -460,8 +460,12 @@ def test_safe_url_drops_credentials_and_query() -> None:
     safe_url = admit.jwks.safe_url  # type: ignore[attr-defined, unused-ignore]
     assert safe_url("https://user:pw@issuer.test:8443/jwks.json?key=s3cret#x") == "https://issuer.test:8443/jwks.json"
     assert safe_url("http://[::1]:80/j") == "http://[::1]:80/j"
-    f = JwksFetcher("https://u:p@issuer.test/j?token=s3cret", "clerk", fetch=FakeFetch())
+    f = JwksFetcher("https://issuer.test/j?token=s3cret", "clerk", fetch=FakeFetch())
     assert "s3cret" not in repr(f) and "s3cret" not in json.dumps(f.status())
+    # User info is refused outright (the core's URL check), and the refusal quotes none of it.
+    with pytest.raises(ValueError) as info:
+        JwksFetcher("https://u:s3cret@issuer.test/j", "clerk", fetch=FakeFetch())
+    assert "s3cret" not in str(info.value) and "user name or password" in str(info.value)
 
 
 def test_concurrent_sync_refreshes_share_one_fetch() -> None:

@@ -5,7 +5,7 @@ The core does no I/O: a policy's ``jwks_url`` is listed by
 :meth:`admit.Engine.set_jwks`. :class:`JwksFetcher` is the Python host's half, and
 follows the rules every admit host follows (:mod:`admit.fetch_rules`, the core's
 numbers): ``https://`` only (``http://`` to a loopback address), certificates verified,
-a timeout and a size limit, the set kept for the response's ``Cache-Control`` max-age
+no redirects, a timeout and a size limit, the set kept for the response's ``Cache-Control`` max-age
 and refreshed before it goes stale, failures backed off, and a fetch on an
 ``unknown_key`` decision (a token signed with a key the set lacks: the issuer rotated
 its keys) at most once per ``min_interval`` seconds, so a flood of forged ``kid``s
@@ -75,23 +75,19 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
-    """Follows a redirect only to a URL the fetch rules allow: an issuer's ``https``
-    URL must not be sent on to plain ``http`` (or to a URL with user info)."""
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Refuses redirects, as every admit host does: a redirect could leave HTTPS, or the
+    loopback address the URL was checked for. The policy names the set's final URL."""
 
     def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-        try:
-            fetch_rules.check_url(newurl)
-        except ValueError as e:
-            raise JwksFetchError(f"the key set at {safe_url(req.full_url)} redirects to a refused URL: {e}") from None
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        raise JwksFetchError(f"the key set at {safe_url(req.full_url)} redirects (HTTP {code}); redirects are not followed")
 
 
 def urllib_fetch(context: Optional[ssl.SSLContext] = None) -> Fetch:
     """The built-in fetch function: the standard library, HTTPS verified with
-    ``context`` (default: the system's CAs), redirects checked against the fetch rules,
-    the body read within ``timeout`` seconds and at most ``fetch_rules.MAX_BYTES``."""
-    handlers: list = [_CheckedRedirects()]
+    ``context`` (default: the system's CAs), no redirects, the body read within
+    ``timeout`` seconds and at most ``fetch_rules.MAX_BYTES``."""
+    handlers: list = [_NoRedirects()]
     if context is not None:
         handlers.append(urllib.request.HTTPSHandler(context=context))
     opener = urllib.request.build_opener(*handlers)
