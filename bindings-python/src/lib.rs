@@ -527,6 +527,8 @@ fn compile(
 ) -> PyResult<Engine> {
     // Absolute now, so that the keys files `keys_files()` names are the files this load
     // read even if the process changes its working directory later.
+    // (`Path::parent` of a bare file name is "", which `absolute` refuses: that is ".".)
+    let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
     let base = std::path::absolute(&base).unwrap_or(base);
     let resolver = HostResolver { env: env_map(py, env)?, base };
     let result = py.detach(|| admit::Engine::from_text(text, format, &resolver));

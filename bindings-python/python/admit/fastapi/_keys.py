@@ -67,6 +67,11 @@ class KeysFileWatch:
                 data = fh.read(fetch_rules.MAX_KEYS_FILE_BYTES + 1)
         except OSError as e:
             return self._refuse(sig, f"cannot read it: {e.strerror or type(e).__name__}")
+        if not data:
+            # An empty file is what a rewrite in place shows between truncating and
+            # writing; taking it would drop every key for a moment. A file meant to hold
+            # no key says so with no [[keys]] entry (a comment will do).
+            return self._refuse(sig, "it is empty (taken as a write in progress)")
         if len(data) > fetch_rules.MAX_KEYS_FILE_BYTES:
             return self._refuse(sig, f"it is larger than {fetch_rules.MAX_KEYS_FILE_BYTES} bytes")
         try:
