@@ -782,7 +782,12 @@ impl Engine {
     /// whole and at once: the next decision, in every thread, sees the new set. Returns
     /// the number of keys taken. A file with any problem raises `EngineError` and the old
     /// keys stay; the message names places, never a value of the file.
-    fn set_keys(&self, py: Python<'_>, authenticator_id: Cow<'_, str>, keys_file: &Bound<'_, PyAny>) -> PyResult<usize> {
+    fn set_keys(
+        &self,
+        py: Python<'_>,
+        authenticator_id: Cow<'_, str>,
+        keys_file: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
         let text = text_or_bytes("keys_file", keys_file)?;
         let engine = &self.inner;
         py.detach(|| engine.set_keys(&authenticator_id, &text)).map_err(|e| engine_error(&e))

@@ -509,6 +509,11 @@ def test_stubs_satisfy_mypy(tmp_path: Path) -> None:
         "d2: admit.Decision = e.decide('GET', '/a b', None, None, decoded=True)\n"
         "enc: str = admit.target_from_decoded('/a b')\n"
         "rp: 'str | None' = route_path({'type': 'http', 'path': '/'})\n"
+        "nk: int = e.set_keys('keys', b'')\n"
+        "urls: list[tuple[str, str]] = e.jwks_urls() + e.keys_files()\n"
+        "ra: int = admit.fetch_rules.refresh_after(None) + admit.fetch_rules.retry_after(2)\n"
+        "g2 = Admit(e, jwks_options={'cafile': 'ca.pem'}, watch_interval=0.5)\n"
+        "rk: 'dict[str, bool | None]' = g2.reload_keys()\n"
         "bad: int = d.reason\n"
     )
     out = subprocess.run(
@@ -520,7 +525,7 @@ def test_stubs_satisfy_mypy(tmp_path: Path) -> None:
     )
     lines = [line for line in out.stdout.splitlines() if "error" in line]
     # Exactly one error: the deliberate `bad: int = d.reason` (a str).
-    assert len(lines) == 1 and "sample.py:21" in lines[0], out.stdout + out.stderr
+    assert len(lines) == 1 and "sample.py:26" in lines[0], out.stdout + out.stderr
 
 
 STRICT_APP = '''

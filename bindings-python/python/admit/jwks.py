@@ -40,7 +40,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import fetch_rules
 from ._admit import Decision, Engine
@@ -87,7 +87,7 @@ def urllib_fetch(context: Optional[ssl.SSLContext] = None) -> Fetch:
     """The built-in fetch function: the standard library, HTTPS verified with
     ``context`` (default: the system's CAs), no redirects, the body read within
     ``timeout`` seconds and at most ``fetch_rules.MAX_BYTES``."""
-    handlers: list = [_NoRedirects()]
+    handlers: List[urllib.request.BaseHandler] = [_NoRedirects()]
     if context is not None:
         handlers.append(urllib.request.HTTPSHandler(context=context))
     opener = urllib.request.build_opener(*handlers)

@@ -180,13 +180,15 @@ class Admit:
             if id(f) not in kept and f not in self._explicit:
                 log.info("admit: the new policy no longer fetches %s from %s", f.authenticator_id, safe_url(f.url))
         watches = [KeysFileWatch(a, p) for a, p in engine.keys_files()]
-        self._engine = engine
         # New lists, not changed ones: a background task or a request iterating the old
         # list meanwhile finishes with it. The background supervisor starts the new
         # fetchers and stops the removed ones; the new watches read their files at its
-        # next check (the engine read them at load; they may have changed since).
-        self.jwks = self._explicit + fetchers
-        self.keys_files = watches
+        # next check (the engine read them at load; they may have changed since). The
+        # keys lock keeps a check from pairing an old policy's file with the new engine.
+        with self._keys_lock:
+            self._engine = engine
+            self.jwks = self._explicit + fetchers
+            self.keys_files = watches
         log_warnings(engine)
         for app in self._apps:
             if hasattr(app, "openapi_schema"):
