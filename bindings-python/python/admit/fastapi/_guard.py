@@ -53,8 +53,15 @@ class AdmitConfigError(RuntimeError):
     the app's startup, or on its first request when it has no lifespan."""
 
 
-async def _wait(fut: "concurrent.futures.Future[Optional[Engine]]") -> Optional[Engine]:
-    """Awaits a fetch running in another thread without holding a worker thread."""
+#: Seconds a waiter gives a fetch beyond the fetcher's timeout: the engine checking and
+#: installing the set it got.
+_INSTALL_ALLOWANCE = 1.0
+
+
+async def _wait(fut: "concurrent.futures.Future[Optional[Engine]]", timeout: float) -> Optional[Engine]:
+    """Awaits a fetch running in its own thread, at most ``timeout`` seconds, without
+    holding a worker thread. None when the fetch failed, or is still running then (it
+    goes on, and its set still lands; the waiter just stops waiting)."""
     if fut.done():
         return fut.result()
     try:
@@ -62,8 +69,19 @@ async def _wait(fut: "concurrent.futures.Future[Optional[Engine]]") -> Optional[
     except RuntimeError:  # not asyncio (trio): wait in a worker thread
         import anyio.to_thread
 
-        return await anyio.to_thread.run_sync(fut.result)
-    return await asyncio.wrap_future(fut)
+        def result() -> Optional[Engine]:
+            try:
+                return fut.result(timeout)
+            except concurrent.futures.TimeoutError:
+                return None
+
+        return await anyio.to_thread.run_sync(result)
+    try:
+        # shield: the timeout cancels this wait, never the fetch (a running
+        # concurrent.futures.Future cannot be cancelled anyway).
+        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)), timeout)
+    except asyncio.TimeoutError:
+        return None
 
 
 class Admit:
@@ -239,18 +257,33 @@ class Admit:
         return got
 
     async def _fetch(self, f: JwksFetcher, *, force: bool, why: str) -> bool:
-        """Joins or starts ``f``'s fetch (in a worker thread) and waits for it; True
-        when the engine in force then holds the fetched set."""
-        import anyio.to_thread
-
+        """Joins or starts ``f``'s fetch (in a thread of its own) and waits for it, at
+        most the fetcher's timeout (and a second to install the set), whatever the
+        socket does: a request, the startup or the refresher is never held longer.
+        True when the engine in force then holds the fetched set."""
         fut, mine = f._begin(force=force)
         if fut is None:
             return False
         if mine:
             if why == "for an unknown key":
                 log.info("admit: a token names a key the set of %s lacks: fetching the set again", f.authenticator_id)
-            await anyio.to_thread.run_sync(f._run, fut, lambda: self._engine_for(f), why)
-        return await _wait(fut) is not None
+            # Its own thread, not the anyio pool: a fetch stuck in a socket past the
+            # wait below keeps no pool thread from the app's sync endpoints.
+            threading.Thread(
+                target=f._run,
+                args=(fut, lambda: self._engine_for(f), why),
+                name=f"admit-jwks-{f.authenticator_id}",
+                daemon=True,
+            ).start()
+        got = await _wait(fut, f.timeout + _INSTALL_ALLOWANCE)
+        if not fut.done():
+            log.warning(
+                "admit: the key set fetch of %s (%s) outlasted %.1f s; not waiting for it any more",
+                f.authenticator_id,
+                why,
+                f.timeout,
+            )
+        return got is not None
 
     def _engine_for(self, f: JwksFetcher) -> Optional[Engine]:
         """The engine a fetch of ``f`` installs its set in: the one in force, unless a
