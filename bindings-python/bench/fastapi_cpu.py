@@ -14,7 +14,8 @@ Apps (one route each, `async def` handlers):
   bare                 no auth
   admit-rs256          admit's middleware (Admit.install) + a CurrentPrincipal parameter;
                        the SkillMeat policy, Clerk RS256 via the fixture JWKS
-                       (tests/fixtures/jwks.json, in CLERK_JWKS), issuer and audience
+                       (tests/fixtures/jwks.json, served for CLERK_JWKS_URL by a
+                       fetcher that reads it: no network), issuer and audience
   admit-rs256-policy   the same, the handler takes no principal (the policy guards it)
   admit-...-state      the handler takes `request: Request` and reads
                        request.state.principal (no dependency)
@@ -98,10 +99,18 @@ def make_app(kind: str) -> Any:
         import admit
         from admit.fastapi import Admit, CurrentPrincipal
 
+        from admit.jwks import JwksFetcher
+
+        fetchers = []
         if kind.startswith("admit-rs256"):
+            url = ISSUER + "/.well-known/jwks.json"
             env = {"SKILLMEAT_AUTH_ENABLED": "true", "CLERK_ISSUER": ISSUER, "CLERK_AUDIENCE": AUDIENCE,
-                   "CLERK_JWKS": jwks_text}
+                   "CLERK_JWKS_URL": url}
             engine = admit.Engine.from_file(ROOT / "examples/policies/skillmeat.toml", env=env)
+            engine.set_jwks("clerk", jwks_text)
+            # The policy's jwks_url, fetched from the fixture instead of the network (at
+            # startup, then not again within the run).
+            fetchers.append(JwksFetcher(url, "clerk", fetch=lambda u, t: (jwks_text, "max-age=86400")))
             path = RS_PATH
         elif kind.startswith("admit-apikey"):
             engine = admit.Engine.from_file(ROOT / "examples/policies/fetchml.toml", env={})
@@ -110,7 +119,7 @@ def make_app(kind: str) -> Any:
             engine = admit.Engine.from_file(ROOT / "examples/policies/rag-modulo.toml",
                                             env={"JWT_SECRET_KEY": RAG_SECRET})
             path = HS_PATH
-        Admit(engine).install(app)
+        Admit(engine, jwks=fetchers).install(app)
 
         if kind.endswith("-policy"):  # the policy guards the route; the handler reads nothing
 

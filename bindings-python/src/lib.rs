@@ -28,8 +28,8 @@ create_exception!(
     admit,
     EngineError,
     PyValueError,
-    "An operation on a built engine failed (`set_jwks`, `issue_token`); `kind` is \
-     `unknown_authenticator`, `unsupported` or `invalid`."
+    "An operation on a built engine failed (`set_jwks`, `set_keys`, `issue_token`); `kind` \
+     is `unknown_authenticator`, `unsupported` or `invalid`."
 );
 
 /// The binding's host resolver: an environment copied from a Python mapping, and files
@@ -512,6 +512,9 @@ impl Decision {
 #[pyclass(frozen, module = "admit", name = "Engine")]
 pub struct Engine {
     inner: admit::Engine,
+    /// The folder the policy's `{file = ...}` references were read from, absolute: where
+    /// `keys_files()` resolves the keys files the host watches.
+    base: PathBuf,
 }
 
 fn compile(
@@ -522,13 +525,33 @@ fn compile(
     base: PathBuf,
     file: Option<&Path>,
 ) -> PyResult<Engine> {
+    // Absolute now, so that the keys files `keys_files()` names are the files this load
+    // read even if the process changes its working directory later.
+    // (`Path::parent` of a bare file name is "", which `absolute` refuses: that is ".".)
+    let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+    let base = std::path::absolute(&base).unwrap_or(base);
     let resolver = HostResolver { env: env_map(py, env)?, base };
     let result = py.detach(|| admit::Engine::from_text(text, format, &resolver));
-    result.map(|inner| Engine { inner }).map_err(|e| policy_error(py, &e, file))
+    match result {
+        Ok(inner) => Ok(Engine { inner, base: resolver.base }),
+        Err(e) => Err(policy_error(py, &e, file)),
+    }
 }
 
 fn base_dir(base: Option<PathBuf>) -> PathBuf {
     base.unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Text from a `str` or UTF-8 `bytes` argument.
+fn text_or_bytes(name: &str, obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(s.to_cow()?.into_owned());
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return String::from_utf8(b.as_bytes().to_vec())
+            .map_err(|_| PyValueError::new_err(format!("{name} is not valid UTF-8")));
+    }
+    Err(PyTypeError::new_err(format!("{name} must be str or bytes, not {}", type_name(obj))))
 }
 
 fn format_arg(format: &str) -> PyResult<Format> {
@@ -726,6 +749,48 @@ impl Engine {
         };
         let engine = &self.inner;
         py.detach(|| engine.set_jwks(&authenticator_id, &text)).map_err(|e| engine_error(&e))
+    }
+
+    /// The key set URL of each enabled `jwt` authenticator with a `jwks_url`, as
+    /// `(authenticator id, url)` pairs in policy order: what a host fetches and hands to
+    /// `set_jwks` (`admit.fastapi.Admit` does). Until then that authenticator accepts no
+    /// token (`unknown_key`).
+    fn jwks_urls(&self) -> Vec<(&str, &str)> {
+        self.inner.jwks_urls()
+    }
+
+    /// The keys file of each enabled `api_key` or `bearer_token` authenticator that keeps
+    /// its keys in one, as `(authenticator id, path)` pairs in policy order. The path is
+    /// absolute: the policy's reference resolved against the policy's folder
+    /// (`from_file`) or `base_dir` (the text constructors; default the working directory
+    /// at load), exactly the file the load read. A host watches it and hands its new text
+    /// to `set_keys`.
+    fn keys_files(&self) -> Vec<(&str, String)> {
+        self.inner
+            .keys_files()
+            .into_iter()
+            .map(|(id, path)| {
+                let p = Path::new(path);
+                let full = if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) };
+                (id, full.to_string_lossy().into_owned())
+            })
+            .collect()
+    }
+
+    /// Replaces the keys of an `api_key` or `bearer_token` authenticator with those of a
+    /// keys file's text (`str` or UTF-8 `bytes`; TOML `[[keys]]`, or JSON `{"keys": [...]}`)
+    /// whole and at once: the next decision, in every thread, sees the new set. Returns
+    /// the number of keys taken. A file with any problem raises `EngineError` and the old
+    /// keys stay; the message names places, never a value of the file.
+    fn set_keys(
+        &self,
+        py: Python<'_>,
+        authenticator_id: Cow<'_, str>,
+        keys_file: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        let text = text_or_bytes("keys_file", keys_file)?;
+        let engine = &self.inner;
+        py.detach(|| engine.set_keys(&authenticator_id, &text)).map_err(|e| engine_error(&e))
     }
 
     /// Issues a token that the `jwt` authenticator `authenticator_id` accepts (it needs
@@ -1002,6 +1067,63 @@ fn target_from_decoded(path: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(admit::target_from_decoded(&path).into_owned())
 }
 
+/// Checks a `jwks_url` as every host does before fetching it (`admit::fetch::check_url`):
+/// `https://`, or `http://` to a loopback address; a host; no user info or fragment.
+/// Raises `ValueError` with a message that quotes no part of the URL.
+#[pyfunction]
+fn check_jwks_url(url: &Bound<'_, PyAny>) -> PyResult<()> {
+    let url = text_arg("url", url)?.to_cow()?;
+    admit::fetch::check_url(&url).map_err(PyValueError::new_err)
+}
+
+/// The freshness lifetime a `Cache-Control` value gives, in seconds (`s-maxage` or
+/// `max-age`; 0 for `no-cache` or `no-store`); `None` when it says nothing about it.
+#[pyfunction]
+fn fetch_max_age(cache_control: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
+    Ok(admit::fetch::max_age(&text_arg("cache_control", cache_control)?.to_cow()?))
+}
+
+/// Seconds from a good fetch to the next background refresh: 90% of the set's max-age
+/// (the default max-age without one), within the refresh bounds.
+#[pyfunction]
+#[pyo3(signature = (cache_control = None))]
+fn fetch_refresh_after(cache_control: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
+    let text = match cache_control {
+        Some(c) if !c.is_none() => Some(text_arg("cache_control", c)?.to_cow()?),
+        _ => None,
+    };
+    Ok(admit::fetch::refresh_after(text.as_deref()))
+}
+
+/// Seconds to wait after `failures` failed fetches in a row: 1 s doubled per failure
+/// after the first, at most the retry cap.
+#[pyfunction]
+fn fetch_retry_after(failures: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if failures.is_instance_of::<PyBool>() || !failures.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!("failures must be an int, not {}", type_name(failures))));
+    }
+    let n: i64 = failures.extract().map_err(|_| PyValueError::new_err("failures is out of range"))?;
+    Ok(admit::fetch::retry_after(u32::try_from(n.max(0)).unwrap_or(u32::MAX)))
+}
+
+/// The fetch rules' numbers, by the names of `admit::fetch` (and the keys file's size
+/// limit), for `admit.fetch_rules`.
+fn fetch_constants<'py>(py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    use admit::fetch as f;
+    let d = PyDict::new(py);
+    d.set_item("TIMEOUT_SECS", f::TIMEOUT_SECS)?;
+    d.set_item("MAX_BYTES", f::MAX_BYTES)?;
+    d.set_item("DEFAULT_MAX_AGE", f::DEFAULT_MAX_AGE)?;
+    d.set_item("MIN_REFRESH_SECS", f::MIN_REFRESH_SECS)?;
+    d.set_item("MAX_REFRESH_SECS", f::MAX_REFRESH_SECS)?;
+    d.set_item("RETRY_MIN_SECS", f::RETRY_MIN_SECS)?;
+    d.set_item("RETRY_MAX_SECS", f::RETRY_MAX_SECS)?;
+    d.set_item("UNKNOWN_KEY_INTERVAL_SECS", f::UNKNOWN_KEY_INTERVAL_SECS)?;
+    d.set_item("MAX_URL_BYTES", f::MAX_URL_BYTES)?;
+    d.set_item("MAX_KEYS_FILE_BYTES", admit::MAX_KEYS_FILE_BYTES)?;
+    Ok(d)
+}
+
 /// The native module.
 #[pymodule]
 fn _admit(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -1013,6 +1135,11 @@ fn _admit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("EngineError", py.get_type::<EngineError>())?;
     m.add_function(wrap_pyfunction!(hash_key, m)?)?;
     m.add_function(wrap_pyfunction!(target_from_decoded, m)?)?;
+    m.add_function(wrap_pyfunction!(check_jwks_url, m)?)?;
+    m.add_function(wrap_pyfunction!(fetch_max_age, m)?)?;
+    m.add_function(wrap_pyfunction!(fetch_refresh_after, m)?)?;
+    m.add_function(wrap_pyfunction!(fetch_retry_after, m)?)?;
+    m.add("FETCH_RULES", fetch_constants(py)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

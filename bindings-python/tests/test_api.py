@@ -24,7 +24,7 @@ CLERK_ENV = {
     "SKILLMEAT_AUTH_ENABLED": "true",
     "CLERK_ISSUER": "https://test-instance.clerk.accounts.dev",
     "CLERK_AUDIENCE": "skillmeat-api",
-    "CLERK_JWKS": (FIXTURES / "jwks.json").read_text(),
+    "CLERK_JWKS_URL": "https://test-instance.clerk.accounts.dev/.well-known/jwks.json",
 }
 SIMPLE = {
     "scopes": ["jobs:read"],
@@ -34,6 +34,13 @@ SIMPLE = {
     ],
     "routes": [{"methods": ["GET"], "path": "/jobs/**", "require": ["jobs:read"]}],
 }
+
+
+def clerk_engine(extra_env: "dict[str, str] | None" = None, jwks: "str | None" = None) -> admit.Engine:
+    """SkillMeat with Clerk, and the key set a host fetched from CLERK_JWKS_URL."""
+    e = admit.Engine.from_file(POLICIES / "skillmeat.toml", env=dict(CLERK_ENV, **(extra_env or {})))
+    e.set_jwks("clerk", jwks if jwks is not None else (FIXTURES / "jwks.json").read_text())
+    return e
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +179,7 @@ def test_denial_carries_what_to_answer(engine: admit.Engine) -> None:
 
 
 def test_jwt_claims_become_python_values() -> None:
-    e = admit.Engine.from_file(POLICIES / "skillmeat.toml", env=CLERK_ENV)
+    e = clerk_engine()
     d = e.decide("GET", "/api/v1/admin/users", [("Authorization", "Bearer " + TOKENS["clerk_org_admin"])], now=NOW)
     assert d.allow, d.to_dict()
     assert d.principal is not None and d.principal.kind == "jwt"
@@ -340,7 +347,7 @@ def test_issue_token_round_trips() -> None:
 
 
 def test_set_jwks_rotates_keys() -> None:
-    e = admit.Engine.from_file(POLICIES / "skillmeat.toml", env=CLERK_ENV)
+    e = clerk_engine()
     rotated = [("Authorization", "Bearer " + TOKENS["clerk_rotated_kid"])]
     assert e.decide("GET", "/api/v1/artifacts", rotated, now=NOW).reason == "unknown_key"
     assert e.set_jwks("clerk", (FIXTURES / "jwks-rotated.json").read_text()) == 1
@@ -360,7 +367,7 @@ def test_set_jwks_rotates_keys() -> None:
 
 
 def test_many_threads_share_one_engine() -> None:
-    e = admit.Engine.from_file(POLICIES / "skillmeat.toml", env=dict(CLERK_ENV, **SKILLMEAT_ENV))
+    e = clerk_engine(SKILLMEAT_ENV)
     cases = [
         ([("X-API-Key", KEY)], "ok"),
         ([("X-API-Key", "wrong")], "invalid_credentials"),
@@ -428,7 +435,7 @@ def test_fetcher_caches_by_max_age_and_limits_refetches() -> None:
         return served[0], "public, max-age=120"
 
     f = JwksFetcher("https://issuer.test/jwks.json", "clerk", min_interval=30, fetch=fetch, clock=lambda: clock[0])
-    e = admit.Engine.from_file(POLICIES / "skillmeat.toml", env=dict(CLERK_ENV, CLERK_JWKS=f.fetch()))
+    e = clerk_engine(jwks=f.fetch())
     assert not f.is_stale() and len(calls) == 1
     clock[0] += 121
     assert f.is_stale()
@@ -471,7 +478,7 @@ def test_fetcher_over_http_keeps_old_keys_on_failure() -> None:
         f = JwksFetcher(f"http://127.0.0.1:{srv.server_address[1]}/jwks.json", "clerk", min_interval=0)
         text = f.fetch()
         assert json.loads(text)["keys"][0]["kid"] == "rsa-1"
-        e = admit.Engine.from_file(POLICIES / "skillmeat.toml", env=dict(CLERK_ENV, CLERK_JWKS=text))
+        e = clerk_engine(jwks=text)
         status[0] = 500
         assert f.refresh(e) is False  # logged, old keys kept
         member = [("Authorization", "Bearer " + TOKENS["clerk_org_member"])]
@@ -502,6 +509,11 @@ def test_stubs_satisfy_mypy(tmp_path: Path) -> None:
         "d2: admit.Decision = e.decide('GET', '/a b', None, None, decoded=True)\n"
         "enc: str = admit.target_from_decoded('/a b')\n"
         "rp: 'str | None' = route_path({'type': 'http', 'path': '/'})\n"
+        "nk: int = e.set_keys('keys', b'')\n"
+        "urls: list[tuple[str, str]] = e.jwks_urls() + e.keys_files()\n"
+        "ra: int = admit.fetch_rules.refresh_after(None) + admit.fetch_rules.retry_after(2)\n"
+        "g2 = Admit(e, jwks_options={'cafile': 'ca.pem'}, watch_interval=0.5)\n"
+        "rk: 'dict[str, bool | None]' = g2.reload_keys()\n"
         "bad: int = d.reason\n"
     )
     out = subprocess.run(
@@ -513,7 +525,7 @@ def test_stubs_satisfy_mypy(tmp_path: Path) -> None:
     )
     lines = [line for line in out.stdout.splitlines() if "error" in line]
     # Exactly one error: the deliberate `bad: int = d.reason` (a str).
-    assert len(lines) == 1 and "sample.py:21" in lines[0], out.stdout + out.stderr
+    assert len(lines) == 1 and "sample.py:26" in lines[0], out.stdout + out.stderr
 
 
 STRICT_APP = '''

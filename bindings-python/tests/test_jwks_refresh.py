@@ -268,7 +268,11 @@ def test_a_failing_refresh_keeps_the_old_keys(
 
 def test_a_forged_kid_flood_fetches_at_most_once_per_min_interval(jwks_server: JwksServer) -> None:
     clock = [1000.0]
-    fetcher = JwksFetcher(jwks_server.url, "clerk", min_interval=30, min_refresh=3600, clock=lambda: clock[0])
+    # timeout: the requests wait on the held fetch as long as the test holds it (a
+    # fetcher's timeout bounds how long a request waits for its fetch).
+    fetcher = JwksFetcher(
+        jwks_server.url, "clerk", min_interval=30, min_refresh=3600, timeout=3 * WAIT, clock=lambda: clock[0]
+    )
     app, guard = make_app(fetcher)
     forged = bearer(token(kid="forged", key=ATTACKER))
     entered = [0]
@@ -312,6 +316,38 @@ def test_a_forged_kid_flood_fetches_at_most_once_per_min_interval(jwks_server: J
         assert jwks_server.hits == 2
         assert flood(20) == [401] * 20
         assert jwks_server.hits == 2
+
+
+def test_a_request_waits_for_its_unknown_key_fetch_at_most_the_fetchers_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A fetch stuck past its timeout (a socket that never answers) holds no request:
+    the request is decided without the set, and the set still lands when the fetch
+    ends."""
+    started, release = threading.Event(), threading.Event()
+
+    def stuck(url: str, timeout: float) -> "tuple[str, Optional[str]]":
+        started.set()
+        release.wait(WAIT)
+        return ROTATED.decode(), None
+
+    f = JwksFetcher("https://issuer.test/jwks", "clerk", fetch=stuck, timeout=0.2)
+    guard = Admit(engine(), jwks=[f])
+    scope = {"type": "http", "method": "GET", "path": "/api/v1/artifacts",
+             "headers": [(b"authorization", f"Bearer {token(kid='rsa-2')}".encode())]}
+
+    async def main() -> Any:
+        return await guard._decide(scope)
+
+    try:
+        d = anyio.run(main)
+        assert started.is_set() and not release.is_set()  # answered while the fetch is stuck
+        assert d.reason == "unknown_key" and not d.allow
+    finally:
+        release.set()
+    eventually(lambda: f.ready, "the released fetch installed its set")
+    assert guard.decide_scope(scope).allow
+    assert any("outlasted 0.2 s; not waiting for it any more" in r.getMessage() for r in caplog.records)
 
 
 # -- without install: guard.lifespan(), start()/stop() -------------------------------------------
@@ -399,11 +435,11 @@ def test_unknown_key_without_a_running_lifespan_still_fetches_once_and_says_so(
 
 def test_policy_warnings_are_logged_once_per_engine(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="admit")
-    e = engine()  # CLERK_JWKS unset: a load warning
+    e = engine()  # CLERK_JWKS_URL unset: a load warning
     assert e.warnings
     guard = Admit(e)
     msgs = [r.getMessage() for r in caplog.records if r.name == "admit"]
-    assert len(msgs) == len(e.warnings) and "CLERK_JWKS" in msgs[0] and "policy warning" in msgs[0]
+    assert len(msgs) == len(e.warnings) and "CLERK_JWKS_URL" in msgs[0] and "policy warning" in msgs[0]
     guard.engine = e  # the same engine: nothing new
     assert len([r for r in caplog.records if r.name == "admit"]) == len(msgs)
     guard.engine = engine()  # a reload
@@ -460,8 +496,12 @@ def test_safe_url_drops_credentials_and_query() -> None:
     safe_url = admit.jwks.safe_url  # type: ignore[attr-defined, unused-ignore]
     assert safe_url("https://user:pw@issuer.test:8443/jwks.json?key=s3cret#x") == "https://issuer.test:8443/jwks.json"
     assert safe_url("http://[::1]:80/j") == "http://[::1]:80/j"
-    f = JwksFetcher("https://u:p@issuer.test/j?token=s3cret", "clerk", fetch=FakeFetch())
+    f = JwksFetcher("https://issuer.test/j?token=s3cret", "clerk", fetch=FakeFetch())
     assert "s3cret" not in repr(f) and "s3cret" not in json.dumps(f.status())
+    # User info is refused outright (the core's URL check), and the refusal quotes none of it.
+    with pytest.raises(ValueError) as info:
+        JwksFetcher("https://u:s3cret@issuer.test/j", "clerk", fetch=FakeFetch())
+    assert "s3cret" not in str(info.value) and "user name or password" in str(info.value)
 
 
 def test_concurrent_sync_refreshes_share_one_fetch() -> None:

@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 import admit
 import admit.fastapi
 from admit.fastapi import Admit
-from conftest import FIXTURES
 
 ISSUER = "https://test-instance.clerk.accounts.dev"
 SKILLMEAT_ALL = {
@@ -23,7 +22,7 @@ SKILLMEAT_ALL = {
     "SKILLMEAT_API_KEY": "sk-test-only-skillmeat-key",
     "SKILLMEAT_ENTERPRISE_PAT_SECRET": "test-only-enterprise-pat-secret-0123456789",
     "CLERK_ISSUER": ISSUER,
-    "CLERK_JWKS": (FIXTURES / "jwks.json").read_text(),
+    "CLERK_JWKS_URL": ISSUER + "/.well-known/jwks.json",  # never fetched: no token here
 }
 _METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 

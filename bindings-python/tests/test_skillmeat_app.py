@@ -13,7 +13,6 @@ import jwt as pyjwt
 import pytest
 
 import admit
-from admit.jwks import JwksFetcher
 from conftest import FIXTURES
 from skillmeat_app import create_app
 
@@ -139,12 +138,15 @@ def clerk_env(url: str) -> Dict[str, str]:
 
 
 def test_clerk_mode_roles(client_for: Any, jwks_server: JwksServer) -> None:
+    # The app names no fetcher: the guard fetches the policy's jwks_url (CLERK_JWKS_URL).
+    # Without a lifespan (these clients run none) the first token fetches it, once.
     c = client_for(create_app(clerk_env(jwks_server.url)))
-    assert jwks_server.hits == 1
+    assert jwks_server.hits == 0
     admin = bearer(clerk({"org_role": "org:admin"}))
     member = bearer(clerk({"o": {"id": "org_1", "rol": "member"}}))
     viewer = bearer(clerk({}))
     assert c.get("/api/v1/artifacts", headers=admin).json()["caller"] == "user_2abc"
+    assert jwks_server.hits == 1
     assert c.get("/api/v1/admin/users", headers=admin).status_code == 200
     assert c.post("/api/v1/artifacts", json={"name": "m"}, headers=member).status_code == 201
     assert c.get("/api/v1/admin/users", headers=member).status_code == 403
@@ -154,12 +156,15 @@ def test_clerk_mode_roles(client_for: Any, jwks_server: JwksServer) -> None:
     for bad in (clerk({}, exp=-60), clerk({}, key=ATTACKER), clerk({"aud": "other"}), clerk({"iss": "https://evil"})):
         r = c.get("/api/v1/artifacts", headers=bearer(bad))
         assert r.status_code == 401 and r.json() == {"detail": "Invalid or expired token"}
+    assert jwks_server.hits == 1  # the attacker's key and the rest: within the interval
 
 
 def test_clerk_key_rotation_refetches_once(client_for: Any, jwks_server: JwksServer) -> None:
-    fetcher = JwksFetcher(jwks_server.url, "clerk", min_interval=3600)
-    c = client_for(create_app(clerk_env(jwks_server.url), jwks_fetcher=fetcher))
+    clock = [1000.0]
+    c = client_for(create_app(clerk_env(jwks_server.url), jwks_options={"clock": lambda: clock[0]}))
+    assert c.get("/api/v1/artifacts", headers=bearer(clerk({}))).status_code == 200
     assert jwks_server.hits == 1
+    clock[0] += admit.fetch_rules.UNKNOWN_KEY_INTERVAL_SECS  # the core's interval has passed
     # The issuer rotates: its key set now holds rsa-2 only.
     jwks_server.body = (FIXTURES / "jwks-rotated.json").read_bytes()
     new = bearer(clerk({"org_role": "org:member"}, kid="rsa-2"))

@@ -35,9 +35,17 @@ _ENGINES: Dict[str, Any] = {}
 
 
 def _engine(doc: Dict[str, Any]) -> admit.Engine:
-    key = json.dumps([doc["policy"], doc.get("env") or {}], sort_keys=True)
+    # The key sets and keys files handed over after the load are part of what the engine
+    # holds: two files with one policy and env but other sets need two engines.
+    jwks, keys = doc.get("jwks") or {}, doc.get("keys") or {}
+    key = json.dumps([doc["policy"], doc.get("env") or {}, jwks, keys], sort_keys=True)
     if key not in _ENGINES:
-        _ENGINES[key] = admit.Engine.from_file(ROOT / doc["policy"], env=doc.get("env") or {})
+        engine = admit.Engine.from_file(ROOT / doc["policy"], env=doc.get("env") or {})
+        for authenticator, text in jwks.items():
+            engine.set_jwks(authenticator, text)
+        for authenticator, text in keys.items():
+            engine.set_keys(authenticator, text)
+        _ENGINES[key] = engine
     return _ENGINES[key]
 
 

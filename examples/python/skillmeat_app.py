@@ -7,8 +7,9 @@ exactly as SkillMeat's guide says:
 - API key: SKILLMEAT_AUTH_ENABLED=true SKILLMEAT_API_KEY_ENABLED=true SKILLMEAT_API_KEY=sk-...
   (X-API-Key; automation scopes: no deletes, no admin).
 - Clerk JWT: SKILLMEAT_AUTH_ENABLED=true CLERK_ISSUER=... CLERK_JWKS_URL=... [CLERK_AUDIENCE=...]
-  The key set is fetched by admit.jwks.JwksFetcher (cached by max-age, refetched on an
-  unknown `kid`); CLERK_JWKS (JSON text or a file) may hold it instead.
+  The policy names the key set's URL (`jwks_url = { env = "CLERK_JWKS_URL" }`); the
+  guard fetches it at startup, refreshes it per Cache-Control and once more when a
+  token names an unknown `kid` (docs/policy.md, "Fetching a key set").
 - Enterprise PAT: SKILLMEAT_AUTH_ENABLED=true SKILLMEAT_ENTERPRISE_PAT_SECRET=...
   (Authorization: Bearer; system_admin).
 Any of them together, tried in the guide's order. SKILLMEAT_AUTH_DRY_RUN=true reports
@@ -23,14 +24,13 @@ import itertools
 import os
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from fastapi import Depends, FastAPI, HTTPException, Response
 from pydantic import BaseModel
 
 import admit
 from admit.fastapi import Admit, optional_principal, require
-from admit.jwks import JwksFetcher
 
 POLICY = Path(__file__).resolve().parent.parent / "policies" / "skillmeat.toml"
 VERSION = "0.1.0"
@@ -45,23 +45,14 @@ class CollectionIn(BaseModel):
     name: str
 
 
-def _true(value: Optional[str]) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def create_app(env: Optional[Mapping[str, str]] = None, *, jwks_fetcher: Optional[JwksFetcher] = None) -> FastAPI:
-    """The app; `env` defaults to os.environ."""
+def create_app(
+    env: Optional[Mapping[str, str]] = None, *, jwks_options: Optional[Mapping[str, Any]] = None
+) -> FastAPI:
+    """The app; `env` defaults to os.environ. `jwks_options` go to the guard's key set
+    fetchers (`cafile=` for a private issuer's CA, say)."""
     env = dict(os.environ if env is None else env)
-    fetchers: List[JwksFetcher] = []
-    if _true(env.get("SKILLMEAT_AUTH_ENABLED")) and env.get("CLERK_ISSUER") and not env.get("CLERK_JWKS"):
-        url = env.get("CLERK_JWKS_URL")
-        if jwks_fetcher is None and url:
-            jwks_fetcher = JwksFetcher(url, "clerk")
-        if jwks_fetcher is not None:
-            env["CLERK_JWKS"] = jwks_fetcher.fetch()
-    if jwks_fetcher is not None:
-        fetchers.append(jwks_fetcher)
-    guard = Admit(admit.Engine.from_file(POLICY, env=env), jwks=fetchers)
+    # The guard fetches the key set of the policy's jwks_url (CLERK_JWKS_URL) itself.
+    guard = Admit(admit.Engine.from_file(POLICY, env=env), jwks_options=jwks_options)
 
     app = FastAPI(title="SkillMeat (admit example)", version=VERSION)
     guard.install(app)

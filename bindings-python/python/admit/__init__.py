@@ -10,13 +10,15 @@ for one HTTP request, whether it may pass. The decision is made by the Rust core
     if not d.allow:
         ...  # answer d.status with d.headers and d.body
 
-The FastAPI integration is :mod:`admit.fastapi`; the JWKS fetcher is :mod:`admit.jwks`.
+The FastAPI integration is :mod:`admit.fastapi`; the JWKS fetcher is :mod:`admit.jwks`;
+the rules every host follows to fetch a ``jwks_url`` are :mod:`admit.fetch_rules`.
 """
 
 from __future__ import annotations
 
 import secrets as _secrets
 
+from . import fetch_rules
 from ._admit import (
     Decision,
     Engine,
@@ -36,6 +38,7 @@ __all__ = [
     "Principal",
     "REASONS",
     "__version__",
+    "fetch_rules",
     "generate_key",
     "hash_key",
     "target_from_decoded",

@@ -65,7 +65,7 @@ class PolicyError(ValueError):
     path: Optional[str]
 
 class EngineError(ValueError):
-    """``set_jwks`` or ``issue_token`` failed."""
+    """``set_jwks``, ``set_keys`` or ``issue_token`` failed."""
 
     kind: str  # "unknown_authenticator" | "unsupported" | "invalid"
 
@@ -162,6 +162,14 @@ class Engine:
         held (``decide`` releases it)."""
     def malformed(self, detail: str) -> Decision: ...
     def set_jwks(self, authenticator_id: str, jwks: Union[str, bytes, Mapping[str, Any]]) -> int: ...
+    def jwks_urls(self) -> List[Tuple[str, str]]:
+        """(authenticator id, url) of each enabled ``jwt`` authenticator with a ``jwks_url``."""
+    def keys_files(self) -> List[Tuple[str, str]]:
+        """(authenticator id, absolute path) of each keys file, resolved against the
+        policy's folder (``from_file``) or ``base_dir``."""
+    def set_keys(self, authenticator_id: str, keys_file: Union[str, bytes]) -> int:
+        """Replaces an ``api_key``/``bearer_token`` authenticator's keys with a keys
+        file's text; raises ``EngineError`` (old keys kept) when it is refused."""
     def issue_token(
         self,
         authenticator_id: str,
@@ -184,3 +192,9 @@ class Engine:
 
 def hash_key(key: str) -> str: ...
 def target_from_decoded(path: str) -> str: ...
+def check_jwks_url(url: str) -> None: ...
+def fetch_max_age(cache_control: str) -> Optional[int]: ...
+def fetch_refresh_after(cache_control: Optional[str] = None) -> int: ...
+def fetch_retry_after(failures: int) -> int: ...
+
+FETCH_RULES: dict[str, int]

@@ -1,24 +1,28 @@
 """Fetching a JSON Web Key Set for a ``jwt`` authenticator.
 
-The core does no I/O: a policy's key set arrives as text (``jwks = {env = ...}``) and
-is rotated with :meth:`admit.Engine.set_jwks`. :class:`JwksFetcher` is the host's half:
-it downloads the key set with the standard library, keeps it for the response's
-``Cache-Control: max-age``, and can fetch again when a decision says ``unknown_key``
-(a token signed with a key the set lacks: the issuer rotated its keys), at most once per
-``min_interval`` seconds so a flood of forged ``kid``s cannot turn into a flood of
-fetches.
+The core does no I/O: a policy's ``jwks_url`` is listed by
+:meth:`admit.Engine.jwks_urls`, and the set a host fetched is installed with
+:meth:`admit.Engine.set_jwks`. :class:`JwksFetcher` is the Python host's half, and
+follows the rules every admit host follows (:mod:`admit.fetch_rules`, the core's
+numbers): ``https://`` only (``http://`` to a loopback address), certificates verified,
+no redirects, a timeout and a size limit, the set kept for the response's ``Cache-Control`` max-age
+and refreshed before it goes stale, failures backed off, and a fetch on an
+``unknown_key`` decision (a token signed with a key the set lacks: the issuer rotated
+its keys) at most once per ``min_interval`` seconds, so a flood of forged ``kid``s
+cannot turn into a flood of fetches.
 
-    fetcher = JwksFetcher("https://issuer.example/.well-known/jwks.json", "clerk")
-    engine = admit.Engine.from_file("policy.toml", env={**os.environ, "CLERK_JWKS": fetcher.fetch()})
+:class:`admit.fastapi.Admit` makes one fetcher per ``jwks_url`` of its policy and runs
+them: every set fetched when the app starts, each refreshed in the background, and a
+fetch on a request's path only for the one ``unknown_key`` retry. Without FastAPI::
+
+    engine = admit.Engine.from_file("policy.toml")
+    fetchers = [JwksFetcher(url, auth_id) for auth_id, url in engine.jwks_urls()]
+    for f in fetchers:
+        f.refresh(engine, force=True)
     ...
     d = engine.decide(...)
-    if d.reason == "unknown_key" and fetcher.refresh(engine):
+    if d.reason == "unknown_key" and any(f.refresh(engine) for f in fetchers):
         d = engine.decide(...)
-
-:class:`admit.fastapi.Admit` does this for you when given ``jwks=[fetcher]``: it
-fetches every set when the app starts, refreshes each in the background before it goes
-stale (:meth:`JwksFetcher.refresh_delay`), and fetches on a request's path only for
-the one ``unknown_key`` retry.
 
 What the fetcher keeps: the last set the engine accepted (``text``). A failed fetch, an
 HTTP error or a body the engine refuses (not JSON, no usable key) is logged on the
@@ -31,13 +35,14 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import random
-import re
+import ssl
 import threading
 import time
 import urllib.parse
 import urllib.request
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from . import fetch_rules
 from ._admit import Decision, Engine
 
 __all__ = ["JwksFetcher", "JwksFetchError", "max_age"]
@@ -47,23 +52,12 @@ log = logging.getLogger("admit.jwks")
 #: A fetch function: url, timeout -> (body text, Cache-Control header or None).
 Fetch = Callable[[str, float], Tuple[str, Optional[str]]]
 
-_MAX_AGE = re.compile(r"(?:^|,)\s*(s-maxage|max-age)\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
-_NO_CACHE = re.compile(r"(?:^|,)\s*(no-cache|no-store)\s*(?:,|$)", re.IGNORECASE)
-_MAX_BODY = 1 << 20
+#: The freshness lifetime of a ``Cache-Control`` value (the core's reading of it).
+max_age = fetch_rules.max_age
 
 
 class JwksFetchError(RuntimeError):
     """The key set could not be fetched or was refused by the engine."""
-
-
-def max_age(cache_control: Optional[str]) -> Optional[int]:
-    """The ``max-age`` of a ``Cache-Control`` value (0 for ``no-cache``/``no-store``)."""
-    if not cache_control:
-        return None
-    if _NO_CACHE.search(cache_control):
-        return 0
-    m = _MAX_AGE.search(cache_control)
-    return int(m.group(2)) if m else None
 
 
 def safe_url(url: str) -> str:
@@ -81,17 +75,50 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-def _urllib_fetch(url: str, timeout: float) -> Tuple[str, Optional[str]]:
-    req = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "admit-jwks"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (the URL is configuration)
-        body = resp.read(_MAX_BODY + 1)
-        if len(body) > _MAX_BODY:
-            raise JwksFetchError(f"the key set at {safe_url(url)} is larger than 1 MiB")
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise JwksFetchError(f"the key set at {safe_url(url)} is not UTF-8 text") from None
-        return text, resp.headers.get("Cache-Control")
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Refuses redirects, as every admit host does: a redirect could leave HTTPS, or the
+    loopback address the URL was checked for. The policy names the set's final URL."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        raise JwksFetchError(f"the key set at {safe_url(req.full_url)} redirects (HTTP {code}); redirects are not followed")
+
+
+def urllib_fetch(context: Optional[ssl.SSLContext] = None) -> Fetch:
+    """The built-in fetch function: the standard library, HTTPS verified with
+    ``context`` (default: the system's CAs), no redirects, the body read within
+    ``timeout`` seconds and at most ``fetch_rules.MAX_BYTES``."""
+    handlers: List[urllib.request.BaseHandler] = [_NoRedirects()]
+    if context is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    opener = urllib.request.build_opener(*handlers)
+
+    def fetch(url: str, timeout: float) -> Tuple[str, Optional[str]]:
+        deadline = time.monotonic() + timeout
+        req = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "admit-jwks"})
+        with opener.open(req, timeout=timeout) as resp:
+            chunks = []
+            size = 0
+            while True:
+                # One read at a time, each within the socket timeout, the whole body
+                # within the deadline: a server that drips bytes is given up on too.
+                if time.monotonic() > deadline:
+                    raise JwksFetchError(f"the key set at {safe_url(url)} took more than {timeout:g} s")
+                chunk = resp.read1(65536)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > fetch_rules.MAX_BYTES:
+                    raise JwksFetchError(
+                        f"the key set at {safe_url(url)} is larger than {fetch_rules.MAX_BYTES} bytes"
+                    )
+                chunks.append(chunk)
+            try:
+                text = b"".join(chunks).decode("utf-8")
+            except UnicodeDecodeError:
+                raise JwksFetchError(f"the key set at {safe_url(url)} is not UTF-8 text") from None
+            return text, resp.headers.get("Cache-Control")
+
+    return fetch
 
 
 def _positive(name: str, value: float) -> float:
@@ -115,9 +142,17 @@ class JwksFetcher:
     - ``refresh_delay()``: when a background refresher should fetch next. After a
       success, 90% of the set's max-age, within ``[min_refresh, max_refresh]``, less up
       to 10% of jitter, so the set is refreshed before it goes stale. After ``n``
-      failures in a row, ``retry_min * 2**(n-1)`` capped at ``retry_max``, with "equal
-      jitter" (a random point in its upper half).
+      failures in a row, ``retry_min`` times the core's backoff
+      (:func:`admit.fetch_rules.retry_after`: 1, 2, 4... up to 300) capped at
+      ``retry_max``, with "equal jitter" (a random point in its upper half).
     - ``status()``: what a readiness endpoint reports (no key material).
+
+    Every default is the core's (:mod:`admit.fetch_rules`), as is the URL check: a URL
+    that is not ``https://`` (or ``http://`` to a loopback address) raises
+    ``ValueError`` here. HTTPS certificates are always verified; ``cafile`` or
+    ``ssl_context`` name the CAs to trust instead of the system's (a private issuer, a
+    test). ``fetch`` replaces the download itself (then ``cafile`` and ``ssl_context``
+    do not apply).
 
     Thread-safe: concurrent refreshes share one fetch in flight (the second caller waits
     for the first one's result instead of fetching again).
@@ -128,21 +163,40 @@ class JwksFetcher:
         url: str,
         authenticator_id: str,
         *,
-        min_interval: float = 30.0,
-        default_max_age: float = 300.0,
+        min_interval: float = fetch_rules.UNKNOWN_KEY_INTERVAL_SECS,
+        default_max_age: float = fetch_rules.DEFAULT_MAX_AGE,
         max_max_age: float = 86400.0,
-        min_refresh: float = 60.0,
-        max_refresh: float = 3600.0,
-        retry_min: float = 1.0,
-        retry_max: float = 300.0,
-        timeout: float = 5.0,
+        min_refresh: float = fetch_rules.MIN_REFRESH_SECS,
+        max_refresh: float = fetch_rules.MAX_REFRESH_SECS,
+        retry_min: float = fetch_rules.RETRY_MIN_SECS,
+        retry_max: float = fetch_rules.RETRY_MAX_SECS,
+        timeout: float = fetch_rules.TIMEOUT_SECS,
         fetch: Optional[Fetch] = None,
+        cafile: Optional[str] = None,
+        ssl_context: Optional[ssl.SSLContext] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be str, not {type(url).__name__}")
         if not isinstance(authenticator_id, str):
             raise TypeError(f"authenticator_id must be str, not {type(authenticator_id).__name__}")
+        try:
+            fetch_rules.check_url(url)
+        except ValueError as e:
+            raise ValueError(f"the jwks_url of {authenticator_id} is refused: {e}") from None
+        if cafile is not None and ssl_context is not None:
+            raise ValueError("give cafile or ssl_context, not both")
+        if fetch is not None and (cafile is not None or ssl_context is not None):
+            raise ValueError("cafile and ssl_context apply to the built-in fetch, not to a fetch function")
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise TypeError(f"ssl_context must be an ssl.SSLContext, not {type(ssl_context).__name__}")
+        if ssl_context is not None and (
+            ssl_context.verify_mode != ssl.CERT_REQUIRED or not ssl_context.check_hostname
+        ):
+            # The issuer's certificate is what makes its keys the issuer's.
+            raise ValueError("ssl_context must verify certificates and host names (CERT_REQUIRED, check_hostname)")
+        if cafile is not None:
+            ssl_context = ssl.create_default_context(cafile=cafile)
         self.url = url
         self.authenticator_id = authenticator_id
         self.min_interval = _positive("min_interval", min_interval)
@@ -159,7 +213,7 @@ class JwksFetcher:
             raise ValueError("min_refresh must not be larger than max_refresh")
         if self.retry_min > self.retry_max:
             raise ValueError("retry_min must not be larger than retry_max")
-        self._fetch = fetch or _urllib_fetch
+        self._fetch = fetch or urllib_fetch(ssl_context)
         self._clock = clock
         self._random = random.Random()
         self._lock = threading.Lock()
@@ -203,7 +257,7 @@ class JwksFetcher:
             raise JwksFetchError(f"cannot fetch the key set at {safe_url(self.url)}: {e}") from e
         if not isinstance(text, str):
             raise JwksFetchError(f"the fetch function returned {type(text).__name__}, not str")
-        age = max_age(cache_control)
+        age = max_age(cache_control) if isinstance(cache_control, str) else None
         return text, self.default_max_age if age is None else min(float(age), self.max_max_age)
 
     def _commit(self, text: str, age: float, engine: Optional[Engine], keys: Optional[int]) -> None:
@@ -274,23 +328,34 @@ class JwksFetcher:
             self._refreshed_at = self._clock()
             return fut, True
 
-    def _run(self, fut: "concurrent.futures.Future[Optional[Engine]]", engine: Callable[[], Engine]) -> None:
+    def _run(
+        self,
+        fut: "concurrent.futures.Future[Optional[Engine]]",
+        engine: Callable[[], Optional[Engine]],
+        why: str = "on request",
+    ) -> None:
         """Runs the fetch that :meth:`_begin` started and installs the set in
-        ``engine()`` (asked after the download, so a reload meanwhile gets it); sets
-        ``fut`` to that engine, or to None when the fetch or the set failed."""
+        ``engine()`` (asked after the download, so a reload meanwhile gets it; None
+        when the fetcher was retired meanwhile: the set is dropped); sets ``fut`` to
+        that engine, or to None when the fetch or the set failed. ``why``
+        goes into the log line ("at startup", "in the background", "for an unknown
+        key")."""
         result: Optional[Engine] = None
         try:
-            result = self._refresh_now(engine)
+            result = self._refresh_now(engine, why)
         finally:
             with self._lock:
                 self._inflight = None
             fut.set_result(result)
 
-    def _refresh_now(self, get_engine: Callable[[], Engine]) -> Optional[Engine]:
+    def _refresh_now(self, get_engine: Callable[[], Optional[Engine]], why: str) -> Optional[Engine]:
         had = self.text is not None
         try:
             text, age = self._download()
             engine = get_engine()
+            if engine is None:
+                log.debug("admit: dropping a key set of %s fetched after a reload retired it", self.authenticator_id)
+                return None
             if text == self.text and engine is self._applied:
                 keys = self.key_count  # the same set, already installed: keep its token cache
                 changed = False
@@ -301,17 +366,18 @@ class JwksFetcher:
             msg = str(e) if isinstance(e, JwksFetchError) else f"the key set from {safe_url(self.url)} was refused: {e}"
             self._fail(msg)
             if had:
-                log.warning("admit: keeping the old key set of %s: %s", self.authenticator_id, msg)
+                log.warning("admit: keeping the old key set of %s (fetch %s): %s", self.authenticator_id, why, msg)
             else:
-                log.warning("admit: no key set for %s yet: %s", self.authenticator_id, msg)
+                log.warning("admit: no key set for %s yet (fetch %s): %s", self.authenticator_id, why, msg)
             return None
         self._commit(text, age, engine, keys)
         level = logging.INFO if changed else logging.DEBUG
         log.log(
             level,
-            "admit: key set of %s %s from %s (%s keys, fresh for %.0f s)",
+            "admit: key set of %s %s %s from %s (%s keys, fresh for %.0f s)",
             self.authenticator_id,
             "fetched" if changed else "unchanged",
+            why,
             safe_url(self.url),
             keys,
             age,
@@ -354,7 +420,7 @@ class JwksFetcher:
         with self._lock:
             if self.failures or self.text is None:
                 n = max(self.failures, 1)
-                backoff = min(self.retry_max, self.retry_min * (2.0 ** min(n - 1, 60)))
+                backoff = min(self.retry_max, self.retry_min * fetch_rules.retry_after(n))
                 delay = backoff / 2 + self._random.uniform(0, backoff / 2)
             else:
                 base = min(max(self._age * 0.9, self.min_refresh), self.max_refresh)

@@ -1,11 +1,17 @@
-"""The guard: the engine an app enforces, its JWKS fetchers, and install().
+"""The guard: the engine an app enforces, its JWKS fetchers and keys files, and install().
 
-Key sets are fetched off the request path: every fetcher when the app starts (the
-lifespan that :meth:`Admit.install` hooks, or :meth:`Admit.lifespan` /
-:meth:`Admit.start` for other apps), then in the background, each before it goes stale
-(:meth:`admit.jwks.JwksFetcher.refresh_delay`). A request waits for a fetch only when
-its decision says ``unknown_key``: then one fetch per fetcher, at most once per
-``min_interval``, shared by every request that needs it meanwhile.
+The guard makes a :class:`admit.jwks.JwksFetcher` for each ``jwks_url`` of its policy
+(:meth:`admit.Engine.jwks_urls`) and watches each keys file
+(:meth:`admit.Engine.keys_files`). Key sets are fetched off the request path: every
+fetcher when the app starts (the lifespan that :meth:`Admit.install` hooks, or
+:meth:`Admit.lifespan` / :meth:`Admit.start` for other apps), then in the background,
+each before it goes stale (:meth:`admit.jwks.JwksFetcher.refresh_delay`). A request
+waits for a fetch only when its decision says ``unknown_key``: then one fetch per
+fetcher, at most once per ``min_interval``, shared by every request that needs it
+meanwhile. The keys files are checked every ``watch_interval`` seconds in the
+background (a ``stat``; read only when changed) and on :meth:`Admit.reload_keys`. A
+reload that brings new ``jwks_url``s or keys files starts their fetchers and watches and
+stops those of the old policy within one ``watch_interval``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import threading
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -22,12 +29,14 @@ from typing import (
     Dict,
     Iterable,
     List,
+    Mapping,
     Optional,
 )
 
 from .._admit import Decision, Engine
-from ..jwks import JwksFetcher
+from ..jwks import JwksFetcher, safe_url
 from ._app_checks import cors_inside, cors_twice, log_warnings
+from ._keys import KeysFileWatch
 from ._routing import route_path
 from ._types import ASGIApp, Receive, Scope, Send
 
@@ -44,8 +53,15 @@ class AdmitConfigError(RuntimeError):
     the app's startup, or on its first request when it has no lifespan."""
 
 
-async def _wait(fut: "concurrent.futures.Future[Optional[Engine]]") -> Optional[Engine]:
-    """Awaits a fetch running in another thread without holding a worker thread."""
+#: Seconds a waiter gives a fetch beyond the fetcher's timeout: the engine checking and
+#: installing the set it got.
+_INSTALL_ALLOWANCE = 1.0
+
+
+async def _wait(fut: "concurrent.futures.Future[Optional[Engine]]", timeout: float) -> Optional[Engine]:
+    """Awaits a fetch running in its own thread, at most ``timeout`` seconds, without
+    holding a worker thread. None when the fetch failed, or is still running then (it
+    goes on, and its set still lands; the waiter just stops waiting)."""
     if fut.done():
         return fut.result()
     try:
@@ -53,22 +69,42 @@ async def _wait(fut: "concurrent.futures.Future[Optional[Engine]]") -> Optional[
     except RuntimeError:  # not asyncio (trio): wait in a worker thread
         import anyio.to_thread
 
-        return await anyio.to_thread.run_sync(fut.result)
-    return await asyncio.wrap_future(fut)
+        def result() -> Optional[Engine]:
+            try:
+                return fut.result(timeout)
+            except concurrent.futures.TimeoutError:
+                return None
+
+        return await anyio.to_thread.run_sync(result)
+    try:
+        # shield: the timeout cancels this wait, never the fetch (a running
+        # concurrent.futures.Future cannot be cancelled anyway).
+        return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)), timeout)
+    except asyncio.TimeoutError:
+        return None
 
 
 class Admit:
-    """The engine an app enforces, with its JWKS fetchers; swap ``engine`` to reload.
+    """The engine an app enforces, with its JWKS fetchers and keys files; swap
+    ``engine`` to reload.
+
+    The key sets of the policy's ``jwks_url``s are fetched at startup and refreshed in
+    the background, and its keys files are watched (see the module docstring; the app's
+    lifespan runs both after :meth:`install`, otherwise :meth:`lifespan` or
+    :meth:`start`); a decision that says ``unknown_key`` fetches again, rate-limited,
+    and is decided again.
 
     ``fastapi_bodies``: give a denial without a body (the policy set none) FastAPI's
-    ``{"detail": message}`` JSON body. ``jwks``: fetchers whose key sets are fetched at
-    startup and refreshed in the background (see the module docstring; the app's
-    lifespan runs them after :meth:`install`, otherwise :meth:`lifespan` or
-    :meth:`start`); a decision that says ``unknown_key`` fetches again, rate-limited,
-    and is decided again. ``open_paths``: exact route paths (as :func:`route_path`
-    gives them: decoded, without ``root_path``) served without a decision; prefer
-    public routes in the policy, where an operator sees them. ``docs``: the default of
-    :meth:`install`'s ``docs``.
+    ``{"detail": message}`` JSON body. ``jwks``: fetchers made by hand, run the same way
+    (one given for an authenticator replaces the fetcher the guard would make for its
+    ``jwks_url``; one for a policy's ``jwks = {...}`` text rotates it).
+    ``jwks_options``: keyword arguments for the fetchers the guard makes
+    (:class:`admit.jwks.JwksFetcher`: ``cafile`` or ``ssl_context`` for a private
+    issuer's CA, ``timeout``...). ``watch_interval``: seconds between two checks of the
+    keys files (and of the fetchers a reload brought). ``open_paths``: exact route paths
+    (as :func:`route_path` gives them: decoded, without ``root_path``) served without a
+    decision; prefer public routes in the policy, where an operator sees them. ``docs``:
+    the default of :meth:`install`'s ``docs``.
     """
 
     def __init__(
@@ -76,6 +112,8 @@ class Admit:
         engine: Engine,
         *,
         jwks: Iterable[JwksFetcher] = (),
+        jwks_options: Optional[Mapping[str, Any]] = None,
+        watch_interval: float = 1.0,
         fastapi_bodies: bool = True,
         open_paths: Collection[str] = (),
         docs: bool = False,
@@ -83,10 +121,22 @@ class Admit:
         if not isinstance(engine, Engine):
             raise TypeError(f"engine must be an admit.Engine, not {type(engine).__name__}")
         self._engine = engine
-        self.jwks: List[JwksFetcher] = list(jwks)
-        for f in self.jwks:
+        self._explicit: List[JwksFetcher] = list(jwks)
+        for f in self._explicit:
             if not isinstance(f, JwksFetcher):
                 raise TypeError(f"jwks must hold JwksFetcher objects, not {type(f).__name__}")
+        self.jwks_options: Dict[str, Any] = dict(jwks_options or {})
+        if isinstance(watch_interval, bool) or not isinstance(watch_interval, (int, float)):
+            raise TypeError(f"watch_interval must be a number of seconds, not {type(watch_interval).__name__}")
+        if not 0 < watch_interval < float("inf"):
+            raise ValueError("watch_interval must be a finite number of seconds, more than 0")
+        self.watch_interval = float(watch_interval)
+        #: Every fetcher the guard runs: those given in ``jwks``, then one per
+        #: ``jwks_url`` of the policy in force (none for an authenticator given one).
+        self.jwks: List[JwksFetcher] = self._explicit + self._policy_fetchers(engine, [])
+        #: A watch per keys file of the policy in force.
+        self.keys_files: List[KeysFileWatch] = [KeysFileWatch(a, p) for a, p in engine.keys_files()]
+        self._keys_lock = threading.Lock()
         self.fastapi_bodies = fastapi_bodies
         for p in open_paths:
             if not isinstance(p, str):
@@ -126,13 +176,37 @@ class Admit:
             problem = cors_twice(app, engine)
             if problem:
                 raise AdmitConfigError(problem)
-        for f in self.jwks:
+        for f in self._explicit:
             if f.text is not None:
                 try:
                     f.apply(engine)
                 except Exception:  # the new policy may not have that authenticator any more
                     pass
-        self._engine = engine
+        fetchers = self._policy_fetchers(engine, self.jwks)
+        for f in fetchers:
+            if f.text is not None:  # a jwks_url the old policy had too: its set carries over
+                try:
+                    f.apply(engine)
+                except Exception as e:
+                    log.warning("admit: the key set of %s does not fit the new policy: %s", f.authenticator_id, e)
+        old = {id(f) for f in self.jwks}
+        for f in fetchers:
+            if id(f) not in old:
+                log.info("admit: the new policy fetches the key set of %s from %s", f.authenticator_id, safe_url(f.url))
+        kept = {id(f) for f in fetchers}
+        for f in self.jwks:
+            if id(f) not in kept and f not in self._explicit:
+                log.info("admit: the new policy no longer fetches %s from %s", f.authenticator_id, safe_url(f.url))
+        watches = [KeysFileWatch(a, p) for a, p in engine.keys_files()]
+        # New lists, not changed ones: a background task or a request iterating the old
+        # list meanwhile finishes with it. The background supervisor starts the new
+        # fetchers and stops the removed ones; the new watches read their files at its
+        # next check (the engine read them at load; they may have changed since). The
+        # keys lock keeps a check from pairing an old policy's file with the new engine.
+        with self._keys_lock:
+            self._engine = engine
+            self.jwks = self._explicit + fetchers
+            self.keys_files = watches
         log_warnings(engine)
         for app in self._apps:
             if hasattr(app, "openapi_schema"):
@@ -179,23 +253,69 @@ class Admit:
     async def _on_unknown_key(self) -> bool:
         got = False
         for f in list(self.jwks):
-            got = await self._fetch(f, force=False) or got
+            got = await self._fetch(f, force=False, why="for an unknown key") or got
         return got
 
-    async def _fetch(self, f: JwksFetcher, *, force: bool) -> bool:
-        """Joins or starts ``f``'s fetch (in a worker thread) and waits for it; True
-        when the engine in force then holds the fetched set."""
-        import anyio.to_thread
-
+    async def _fetch(self, f: JwksFetcher, *, force: bool, why: str) -> bool:
+        """Joins or starts ``f``'s fetch (in a thread of its own) and waits for it, at
+        most the fetcher's timeout (and a second to install the set), whatever the
+        socket does: a request, the startup or the refresher is never held longer.
+        True when the engine in force then holds the fetched set."""
         fut, mine = f._begin(force=force)
         if fut is None:
             return False
         if mine:
-            await anyio.to_thread.run_sync(f._run, fut, self._current_engine)
-        return await _wait(fut) is not None
+            if why == "for an unknown key":
+                log.info("admit: a token names a key the set of %s lacks: fetching the set again", f.authenticator_id)
+            # Its own thread, not the anyio pool: a fetch stuck in a socket past the
+            # wait below keeps no pool thread from the app's sync endpoints.
+            threading.Thread(
+                target=f._run,
+                args=(fut, lambda: self._engine_for(f), why),
+                name=f"admit-jwks-{f.authenticator_id}",
+                daemon=True,
+            ).start()
+        got = await _wait(fut, f.timeout + _INSTALL_ALLOWANCE)
+        if not fut.done():
+            log.warning(
+                "admit: the key set fetch of %s (%s) outlasted %.1f s; not waiting for it any more",
+                f.authenticator_id,
+                why,
+                f.timeout,
+            )
+        return got is not None
+
+    def _engine_for(self, f: JwksFetcher) -> Optional[Engine]:
+        """The engine a fetch of ``f`` installs its set in: the one in force, unless a
+        reload retired ``f`` meanwhile (then its set is dropped)."""
+        return self._engine if any(x is f for x in self.jwks) else None
 
     def _current_engine(self) -> Engine:
         return self._engine
+
+    # -- keys files -----------------------------------------------------------------------
+
+    def reload_keys(self) -> Dict[str, Optional[bool]]:
+        """Checks every keys file of the policy now and hands each changed one to
+        ``set_keys`` (the background check does the same every ``watch_interval``).
+        Returns, per authenticator, True when a new file was taken, False when the file
+        was refused or unreadable (logged at WARNING; the old keys stay), None when it
+        had not changed. For a signal handler or an admin endpoint; the next request
+        after it returns sees the new keys. Reads the files in the calling thread."""
+        return self._check_keys(force=False)
+
+    def _check_keys(self, *, force: bool) -> Dict[str, Optional[bool]]:
+        with self._keys_lock:
+            engine = self._engine
+            watches = self.keys_files
+            out: Dict[str, Optional[bool]] = {}
+            for w in watches:
+                try:
+                    out[w.authenticator_id] = w.check(engine, force=force)
+                except Exception:  # never let the watcher die: log, keep the old keys
+                    log.exception("admit: checking the keys file of %s failed", w.authenticator_id)
+                    out[w.authenticator_id] = False
+            return out
 
     # -- background refresh and readiness --------------------------------------------------
 
@@ -207,35 +327,72 @@ class Admit:
             log.debug("admit: next refresh of the key set of %s in %.1f s", f.authenticator_id, delay)
             await anyio.sleep(delay)
             try:
-                await self._fetch(f, force=True)
+                await self._fetch(f, force=True, why="in the background")
             except Exception:  # never end the loop: the next attempt is scheduled
                 log.exception("admit: refreshing the key set of %s failed", f.authenticator_id)
+
+    async def _run_fetcher(self, f: JwksFetcher, scope: Any) -> None:
+        """One fetcher's background life, until ``scope`` is cancelled: a first fetch
+        when it has no set yet (a ``jwks_url`` a reload brought), then the refresh loop."""
+        with scope:
+            if f.text is None and not f.failures:
+                await self._fetch_quietly(f, "for a new jwks_url")
+            await self._refresh_loop(f)
+
+    async def _supervise(self, tg: Any) -> None:
+        """Every ``watch_interval``: checks the keys files, starts a background task for
+        each fetcher the guard runs that has none (a reload's new ``jwks_url``s), and
+        cancels the tasks of fetchers a reload removed."""
+        import anyio
+        import anyio.to_thread
+
+        tasks: Dict[int, "tuple[JwksFetcher, Any]"] = {}
+        while True:
+            fetchers = list(self.jwks)
+            wanted = {id(f) for f in fetchers}
+            for key in [k for k in tasks if k not in wanted]:
+                f, scope = tasks.pop(key)
+                scope.cancel()
+                f.next_refresh = None
+            for f in fetchers:
+                if id(f) not in tasks:
+                    scope = anyio.CancelScope()
+                    tasks[id(f)] = (f, scope)
+                    tg.start_soon(self._run_fetcher, f, scope)
+            try:
+                await anyio.to_thread.run_sync(self._check_keys_quietly)
+            except Exception:  # pragma: no cover (the check logs its own failures)
+                log.exception("admit: checking the keys files failed")
+            await anyio.sleep(self.watch_interval)
+
+    def _check_keys_quietly(self) -> None:
+        self._check_keys(force=False)
 
     async def _fetch_all(self, fetchers: List[JwksFetcher]) -> None:
         import anyio
 
         async with anyio.create_task_group() as tg:
             for f in fetchers:
-                tg.start_soon(self._fetch_quietly, f)
+                tg.start_soon(self._fetch_quietly, f, "at startup")
         missing = [f.authenticator_id for f in fetchers if not f.ready]
         if missing:
             log.warning("admit: not ready: no key set yet for %s (retrying in the background)", ", ".join(missing))
         elif fetchers:
             log.info("admit: every key set fetched (%s)", ", ".join(f.authenticator_id for f in fetchers))
 
-    async def _fetch_quietly(self, f: JwksFetcher) -> None:
+    async def _fetch_quietly(self, f: JwksFetcher, why: str) -> None:
         try:
-            await self._fetch(f, force=True)
+            await self._fetch(f, force=True, why=why)
         except Exception:
             log.exception("admit: fetching the key set of %s failed", f.authenticator_id)
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator["Admit"]:
-        """Runs the guard for the body of an ``async with``: fetches every key set
-        (failures are logged; :attr:`ready` says whether all arrived), then refreshes
-        each in the background until the block ends. For apps that :meth:`install`
-        does not hook (plain ASGI, a guard on a mounted sub-app, whose lifespan
-        Starlette does not run)::
+        """Runs the guard for the body of an ``async with``: reads the keys files and
+        fetches every key set (failures are logged; :attr:`ready` says whether all
+        arrived), then refreshes each set and watches the keys files in the background
+        until the block ends. For apps that :meth:`install` does not hook (plain ASGI, a
+        guard on a mounted sub-app, whose lifespan Starlette does not run)::
 
             @asynccontextmanager
             async def lifespan(app):
@@ -244,17 +401,17 @@ class Admit:
 
         Entering it while the guard already runs does nothing (one refresher)."""
         import anyio
+        import anyio.to_thread
 
         if self._running:
             yield self
             return
         self._running = True
         try:
-            fetchers = list(self.jwks)
-            await self._fetch_all(fetchers)
+            await anyio.to_thread.run_sync(self._check_keys_quietly)
+            await self._fetch_all(list(self.jwks))
             async with anyio.create_task_group() as tg:
-                for f in fetchers:
-                    tg.start_soon(self._refresh_loop, f)
+                tg.start_soon(self._supervise, tg)
                 try:
                     yield self
                 finally:
@@ -291,11 +448,38 @@ class Admit:
         return all(f.ready for f in self.jwks)
 
     def status(self) -> Dict[str, Any]:
-        """For a readiness endpoint: ``ready``, ``running`` (the background refresh)
-        and ``jwks``, each fetcher's :meth:`admit.jwks.JwksFetcher.status` (last
-        success, last error, key count, next refresh). JSON-serialisable, no key
+        """For a readiness endpoint: ``ready``, ``running`` (the background refresh),
+        ``jwks``, each fetcher's :meth:`admit.jwks.JwksFetcher.status` (last success,
+        last error, key count, next refresh), and ``keys_files``, each watch's state
+        (path, key count, changes applied, last error). JSON-serialisable, no key
         material."""
-        return {"ready": self.ready, "running": self._running, "jwks": [f.status() for f in self.jwks]}
+        return {
+            "ready": self.ready,
+            "running": self._running,
+            "jwks": [f.status() for f in self.jwks],
+            "keys_files": [w.status() for w in self.keys_files],
+        }
+
+    # -- the fetchers a policy asks for -----------------------------------------------------
+
+    def _policy_fetchers(self, engine: Engine, current: List[JwksFetcher]) -> List[JwksFetcher]:
+        """A fetcher per ``jwks_url`` of ``engine`` that no fetcher given by hand
+        covers: the one in ``current`` for the same authenticator and URL (its set and
+        schedule carry over a reload), or a new one with :attr:`jwks_options`."""
+        by_hand = {f.authenticator_id for f in self._explicit}
+        out: List[JwksFetcher] = []
+        for auth_id, url in engine.jwks_urls():
+            if auth_id in by_hand:
+                continue
+            same = next(
+                (f for f in current if f.authenticator_id == auth_id and f.url == url and f not in self._explicit),
+                None,
+            )
+            if same is None:
+                # The URL passed the core's check at load, so only jwks_options can fail here.
+                same = JwksFetcher(url, auth_id, **self.jwks_options)
+            out.append(same)
+        return out
 
     # -- wiring -----------------------------------------------------------------------
 
