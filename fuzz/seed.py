@@ -69,6 +69,18 @@ def main():
     for i, token in enumerate(sorted(TOKENS.values())[:8]):
         for pattern in (b"\0" * 16, b"\xff" * 16, bytes(range(i, i + 32))):
             put("keys", pattern + token.encode())
+    # Host input: keys files (the fixtures), each followed by a NUL and a check's verdict.
+    keys_files = [p.read_bytes() for p in [ROOT / "examples/policies/fetchml-keys.toml",
+                                            ROOT / "tests/fixtures/fetchml-keys-rotated.toml"]]
+    verdicts = [b'{"id": "alice", "roles": ["researcher"]}', b'{"refuse": "expired"}',
+                b'{"id": "bob", "roles": ["analyst"], "scopes": ["jobs:read"]}', b'{"id": ""}']
+    for path in sorted((ROOT / "tests/vectors").glob("*.json")):
+        doc = json.loads(path.read_text())
+        for table in doc.get("checks", {}).values():
+            verdicts += [json.dumps(v).encode() for v in table.values()]
+    for k in keys_files:
+        for v in verdicts:
+            put("host_input", k + b"\0" + v)
     print("seeded", {t.name: len(list(t.iterdir())) for t in sorted(CORPUS.iterdir())})
 
 
