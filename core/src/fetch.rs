@@ -94,7 +94,8 @@ fn host_of(authority: &str) -> Option<&str> {
 
 /// True for `localhost`, `127.0.0.0/8` and `::1`.
 fn is_loopback(host: &str) -> bool {
-    if host == "localhost" || host.ends_with(".localhost") {
+    // Only the name itself: a subdomain of `localhost` is up to the resolver.
+    if host == "localhost" {
         return true;
     }
     match host.parse::<std::net::IpAddr>() {
@@ -164,6 +165,7 @@ mod tests {
             "http://10.0.0.1/jwks",
             "http://[::2]/jwks",
             "http://127.0.0.1.evil.example/jwks",
+            "http://app.localhost/jwks",
             "ftp://issuer.example/jwks",
             "file:///etc/passwd",
             "/jwks.json",

@@ -355,8 +355,8 @@ impl Serialize for Credentials {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeysFile {
-    /// The keys.
-    #[serde(default)]
+    /// The keys. Required, though it may be empty (`keys = []`): a file without it is
+    /// more likely cut short while being written than meant to hold no key.
     pub keys: Vec<CredentialSpec>,
 }
 

@@ -136,6 +136,8 @@ fn a_bad_keys_file_keeps_the_old_keys_and_quotes_nothing() {
             "keys[0].revoked",
         ),
         ("{\"keys\": 7}".to_owned(), "keys"),
+        (String::new(), "keys"),
+        ("# keys cut short\n".to_owned(), "keys"),
         ("\u{0}\u{1}".to_owned(), ""),
         ("a".repeat(admit::MAX_KEYS_FILE_BYTES + 1), ""),
     ];
