@@ -69,8 +69,8 @@ class KeysFileWatch:
             return self._refuse(sig, f"cannot read it: {e.strerror or type(e).__name__}")
         if not data:
             # An empty file is what a rewrite in place shows between truncating and
-            # writing; taking it would drop every key for a moment. A file meant to hold
-            # no key says so with no [[keys]] entry (a comment will do).
+            # writing; taking it would drop every key for a moment. (The core refuses it
+            # too: a file meant to hold no key says `keys = []`.)
             return self._refuse(sig, "it is empty (taken as a write in progress)")
         if len(data) > fetch_rules.MAX_KEYS_FILE_BYTES:
             return self._refuse(sig, f"it is larger than {fetch_rules.MAX_KEYS_FILE_BYTES} bytes")
