@@ -20,6 +20,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod fetch;
 mod keys_file;
+mod policy_tests;
 
 /// An auth policy engine: one policy, one decision for every HTTP request.
 #[derive(Parser)]
@@ -101,6 +102,22 @@ enum Command {
         /// Check the new file against this policy before writing it.
         #[arg(long)]
         policy: Option<PathBuf>,
+    },
+    /// Run a policy's test cases (docs/policy.md 13): one line per failure, coverage of
+    /// rules, authenticators and roles, and `N passed, M failed`. Exit 1 on a failure or
+    /// coverage under --min-coverage.
+    Test {
+        /// The policy file.
+        policy: PathBuf,
+        /// Test files (TOML, or JSON); default: the policy's name with `.test.toml`.
+        tests: Vec<PathBuf>,
+        /// Also write the results as JUnit XML.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Fail when less than this percentage of rules, authenticators and roles is
+        /// exercised.
+        #[arg(long, value_name = "PERCENT")]
+        min_coverage: Option<f64>,
     },
     /// Print the SHA-256 of a key. Use `-` to read the key from stdin (keeps it out of shell history).
     Hash {
@@ -335,6 +352,33 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("revoked key `{id}` in {}{already}", file.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Test { policy, tests, junit, min_coverage } => {
+            let tests = if tests.is_empty() {
+                let stem = policy.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                vec![policy.with_file_name(format!("{stem}.test.toml"))]
+            } else {
+                tests
+            };
+            let report = policy_tests::run(&policy, &tests, now())?;
+            for f in &report.failures {
+                for problem in &f.problems {
+                    println!("{}: {}: {problem}", f.place, f.name);
+                }
+            }
+            for line in report.coverage.lines() {
+                println!("coverage: {line}");
+            }
+            let percent = report.coverage.percent();
+            println!("{} passed, {} failed; coverage {percent:.0}%", report.passed, report.failures.len());
+            if let Some(path) = junit {
+                std::fs::write(&path, &report.junit).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+            let short = min_coverage.is_some_and(|min| percent + 1e-9 < min);
+            if short {
+                println!("coverage {percent:.0}% is under --min-coverage {}", min_coverage.unwrap_or_default());
+            }
+            Ok(if report.failures.is_empty() && !short { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
         Command::Hash { key } => {
             let key = if key == "-" {
                 let text = read_input(None)?;
@@ -376,7 +420,7 @@ fn read_checks(path: &Path) -> Result<serde_json::Map<String, serde_json::Value>
 /// Decides as a host with checks does: each credential a `delegated` authenticator
 /// finds is looked up in `checks` (the host's check, as a table); one missing from it,
 /// or a verdict that does not read, is refused.
-fn decide_with_checks(
+pub(crate) fn decide_with_checks(
     engine: &Engine,
     req: &admit::Request<'_>,
     checks: &serde_json::Map<String, serde_json::Value>,
