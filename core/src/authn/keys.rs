@@ -140,13 +140,14 @@ impl KeyStore {
 
     /// Checks a presented key against the current table.
     pub fn check(&self, presented: &[u8], now: i64) -> Outcome {
-        // A poisoned lock only means a writer panicked between two whole tables: the
-        // table it holds is still a whole one.
-        let table = match self.table.read() {
-            Ok(t) => Arc::clone(&t),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        };
-        table.check(presented, now)
+        // The read lock is held for the check (a digest and a probe): a writer only
+        // swaps a pointer, and cloning the Arc instead would add a second shared counter
+        // for every decision to bump. A poisoned lock only means a writer panicked
+        // between two whole tables: the table it holds is still a whole one.
+        match self.table.read() {
+            Ok(t) => t.check(presented, now),
+            Err(poisoned) => poisoned.into_inner().check(presented, now),
+        }
     }
 
     /// Swaps in a new table, whole.
