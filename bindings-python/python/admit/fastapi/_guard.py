@@ -297,7 +297,7 @@ class Admit:
         it) and the request is decided again. A request whose key is known never
         waits."""
         step = self._step(scope, self._engine)
-        decision = await self._resolve(step) if step.__class__ is PendingCheck else step
+        decision = await self._resolve(step) if isinstance(step, PendingCheck) else step
         if decision.reason != "unknown_key" or not self.jwks:
             return decision
         if not self._running and not self._warned_not_running:
@@ -309,7 +309,7 @@ class Admit:
             )
         if await self._on_unknown_key():
             step = self._step(scope, self._engine)
-            decision = await self._resolve(step) if step.__class__ is PendingCheck else step
+            decision = await self._resolve(step) if isinstance(step, PendingCheck) else step
         return decision
 
     async def _on_unknown_key(self) -> bool:
