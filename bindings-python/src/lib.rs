@@ -507,6 +507,335 @@ impl Decision {
     }
 }
 
+/// The arguments of `decide`, `decide_step` and `decide_async`, as Python gave them.
+struct RequestArgs<'a, 'py> {
+    method: &'a Bound<'py, PyAny>,
+    path: &'a Bound<'py, PyAny>,
+    headers: Option<&'a Bound<'py, PyAny>>,
+    peer: Option<&'a Bound<'py, PyAny>>,
+    now: Option<&'a Bound<'py, PyAny>>,
+    decoded: bool,
+}
+
+/// Converts `decide`'s arguments and hands the request to `decide`; what a client sent
+/// that cannot be read is handed to `malformed` as this policy's malformed decision.
+/// Raises `TypeError` for arguments of the wrong type.
+fn with_request<R>(
+    engine: &admit::Engine,
+    args: &RequestArgs<'_, '_>,
+    decide: impl FnOnce(&admit::Request<'_>) -> PyResult<R>,
+    malformed: impl Fn(admit::Decision) -> R,
+) -> PyResult<R> {
+    let method = text_arg("method", args.method)?;
+    let path = text_arg("path", args.path)?;
+    let peer = match args.peer {
+        Some(p) if !p.is_none() => Some(text_arg("peer", p)?),
+        _ => None,
+    };
+    let now = now_arg(args.now)?;
+    let objects = match args.headers {
+        Some(h) => header_objects(h)?,
+        None => Vec::new(),
+    };
+    let mut owned: Vec<HeaderBytes<'_>> = Vec::with_capacity(objects.len());
+    let mut unreadable: Option<String> = None;
+    for (n, v) in &objects {
+        let name = header_part("name", n)?;
+        let value = header_part("value", v)?;
+        match (name, value) {
+            (Ok(n), Ok(v)) => owned.push((n, v)),
+            (Err(e), _) | (_, Err(e)) => {
+                unreadable.get_or_insert(e);
+            }
+        }
+    }
+    let (method, path, peer) = match (method.to_cow(), path.to_cow(), peer.map(|p| p.to_cow()).transpose()) {
+        (Ok(m), Ok(p), Ok(peer)) => (m, p, peer),
+        _ => return Ok(malformed(engine.malformed("the method, path or peer is not valid UTF-8"))),
+    };
+    if let Some(detail) = unreadable {
+        return Ok(malformed(engine.malformed(&detail)));
+    }
+    let encoded;
+    let path: &str = if args.decoded {
+        encoded = admit::target_from_decoded(&path);
+        &encoded
+    } else {
+        &path
+    };
+    let pairs: Vec<(&[u8], &[u8])> = owned.iter().map(|(n, v)| (&**n, &**v)).collect();
+    decide(&admit::Request { method: &method, path, headers: &pairs, peer: peer.as_deref(), now })
+}
+
+/// A request kept for the rounds of a decision that waits for a host's check.
+struct OwnedRequest {
+    method: String,
+    path: String,
+    headers: Vec<(Vec<u8>, Vec<u8>)>,
+    peer: Option<String>,
+    now: i64,
+}
+
+impl OwnedRequest {
+    fn new(req: &admit::Request<'_>) -> Self {
+        OwnedRequest {
+            method: req.method.to_owned(),
+            path: req.path.to_owned(),
+            headers: req.headers.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect(),
+            peer: req.peer.map(str::to_owned),
+            now: req.now,
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&admit::Request<'_>) -> R) -> R {
+        let pairs: Vec<(&[u8], &[u8])> = self.headers.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+        f(&admit::Request {
+            method: &self.method,
+            path: &self.path,
+            headers: &pairs,
+            peer: self.peer.as_deref(),
+            now: self.now,
+        })
+    }
+}
+
+/// The most checks one decision asks for. Each round records a verdict the engine had
+/// not had, so a decision ends long before; this bounds a host whose verdicts the
+/// engine would not take.
+const MAX_CHECKS: u32 = 8;
+
+/// A step of a decision: the decision, or a credential for the host to check.
+#[derive(IntoPyObject)]
+pub enum Stepped {
+    /// The decision.
+    Decided(Decision),
+    /// Check this, and resume.
+    Pending(PendingCheck),
+}
+
+/// What `Engine.decide` answers: the decision, made here or after the checks ran.
+#[derive(IntoPyObject)]
+pub enum Decided {
+    /// Made in one call.
+    Made(Decision),
+    /// Made by `admit._checks.decide_sync`.
+    Checked(Py<PyAny>),
+}
+
+/// The engine's next step on `req` with the `verdicts` so far: the decision, or the
+/// credential the host must check next. A signature check (never asked natively) or
+/// a decision past `MAX_CHECKS` is the plain decision, which refuses a credential it
+/// has no verdict for.
+fn next_step(
+    py: Python<'_>,
+    engine: &Bound<'_, Engine>,
+    req: &admit::Request<'_>,
+    kept: Option<Arc<OwnedRequest>>,
+    verdicts: admit::Verdicts,
+    round: u32,
+    detach: bool,
+) -> Stepped {
+    let e = &engine.get().inner;
+    let step = if detach { py.detach(|| e.decide_step(req, &verdicts)) } else { e.decide_step(req, &verdicts) };
+    match step {
+        admit::Step::Decided(inner) => Stepped::Decided(Decision { inner }),
+        admit::Step::Check(check) if round < MAX_CHECKS => Stepped::Pending(PendingCheck {
+            engine: engine.clone().unbind(),
+            request: kept.unwrap_or_else(|| Arc::new(OwnedRequest::new(req))),
+            verdicts,
+            check,
+            round: round + 1,
+        }),
+        _ => Stepped::Decided(Decision { inner: if detach { py.detach(|| e.decide(req)) } else { e.decide(req) } }),
+    }
+}
+
+/// A decision that waits for the host's check of a credential (a `delegated`
+/// authenticator's): run the check registered for `authenticator` on `credential`, then
+/// `resume(verdict)` for the next step. The credential is a secret: it is in no repr.
+#[pyclass(frozen, module = "admit", name = "PendingCheck")]
+pub struct PendingCheck {
+    engine: Py<Engine>,
+    request: Arc<OwnedRequest>,
+    verdicts: admit::Verdicts,
+    check: admit::CredentialCheck,
+    round: u32,
+}
+
+#[pymethods]
+impl PendingCheck {
+    /// The id of the `delegated` authenticator whose check decides the credential.
+    #[getter]
+    fn authenticator(&self) -> &str {
+        &self.check.authenticator
+    }
+    /// The credential, as it arrived (its source's prefix taken off): for the check only.
+    #[getter]
+    fn credential(&self) -> &str {
+        &self.check.credential
+    }
+    /// The engine deciding.
+    #[getter]
+    fn engine(&self, py: Python<'_>) -> Py<Engine> {
+        self.engine.clone_ref(py)
+    }
+    /// No principal yet (the middleware reads it like a decision's).
+    #[getter]
+    fn principal(&self) -> Option<Principal> {
+        None
+    }
+    /// Never plain: the middleware resolves it first.
+    #[getter]
+    fn _plain(&self) -> bool {
+        false
+    }
+    /// Records the check's verdict (an `admit.Verdict`) and answers the next step: the
+    /// `Decision`, or another `PendingCheck`.
+    fn resume(&self, py: Python<'_>, verdict: &Bound<'_, PyAny>) -> PyResult<Stepped> {
+        let verdict = verdict.cast::<Verdict>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "verdict must be an admit.Verdict (Verdict.principal, Verdict.refuse, Verdict.from_dict), not {}",
+                type_name(verdict)
+            ))
+        })?;
+        let mut verdicts = self.verdicts.clone();
+        verdicts.record_credential(self.check.clone(), verdict.get().inner.clone());
+        let engine = self.engine.bind(py);
+        let kept = Arc::clone(&self.request);
+        Ok(self.request.with(|req| next_step(py, engine, req, Some(kept), verdicts, self.round, false)))
+    }
+    fn __repr__(&self) -> String {
+        format!("PendingCheck(authenticator={:?}, credential=<hidden>)", &*self.check.authenticator)
+    }
+}
+
+/// `roles` or `scopes`: a list (or tuple) of str, or None.
+fn str_list(name: &str, v: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    match v {
+        None => Ok(Vec::new()),
+        Some(v) if v.is_none() => Ok(Vec::new()),
+        Some(v) if v.is_instance_of::<PyString>() => {
+            Err(PyTypeError::new_err(format!("{name} must be a list of str, not a str")))
+        }
+        Some(v) => v
+            .extract::<Vec<String>>()
+            .map_err(|_| PyTypeError::new_err(format!("{name} must be a list of str, not {}", type_name(v)))),
+    }
+}
+
+/// A check's verdict on a credential: a principal (`Verdict.principal(id, roles=...,
+/// scopes=...)`) or a refusal (`Verdict.refuse("expired")`).
+#[pyclass(frozen, module = "admit", name = "Verdict")]
+pub struct Verdict {
+    inner: admit::CredentialVerdict,
+}
+
+#[pymethods]
+impl Verdict {
+    /// The credential is good: this principal, with these roles (names the policy
+    /// defines) and scopes (names the policy declares; others do not count).
+    #[staticmethod]
+    #[pyo3(signature = (id, *, roles = None, scopes = None))]
+    fn principal(
+        id: &Bound<'_, PyAny>,
+        roles: Option<&Bound<'_, PyAny>>,
+        scopes: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let id = text_arg("id", id)?.to_cow()?.into_owned();
+        let roles = str_list("roles", roles)?;
+        let scopes = str_list("scopes", scopes)?;
+        Ok(Verdict { inner: admit::CredentialVerdict::Principal { id, roles, scopes } })
+    }
+    /// The credential is refused: `"invalid_credentials"` (the default), `"expired"` or
+    /// `"revoked"`.
+    #[staticmethod]
+    #[pyo3(signature = (reason = None))]
+    fn refuse(reason: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let reason = match reason {
+            Some(r) if !r.is_none() => text_arg("reason", r)?.to_cow()?.into_owned(),
+            _ => "invalid_credentials".to_owned(),
+        };
+        let reason = match reason.as_str() {
+            "invalid_credentials" => admit::Reason::InvalidCredentials,
+            "expired" => admit::Reason::Expired,
+            "revoked" => admit::Reason::Revoked,
+            _ => {
+                return Err(PyValueError::new_err(
+                    "a check refuses with \"invalid_credentials\", \"expired\" or \"revoked\"",
+                ));
+            }
+        };
+        Ok(Verdict { inner: admit::CredentialVerdict::Refused(reason) })
+    }
+    /// Reads the verdict shape every binding's check answers: `{"id": ..., "roles":
+    /// [...], "scopes": [...]}` or `{"refuse": reason}`. Raises `ValueError` (or
+    /// `TypeError` for what JSON cannot hold) for anything else, quoting none of it.
+    #[staticmethod]
+    fn from_dict(py: Python<'_>, verdict: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if !is_mapping(verdict)? {
+            return Err(PyTypeError::new_err(format!("a verdict must be a dict, not {}", type_name(verdict))));
+        }
+        let text = dumps(py, "a verdict", verdict)?;
+        admit::CredentialVerdict::from_json(&text).map(|inner| Verdict { inner }).map_err(PyValueError::new_err)
+    }
+    /// The principal's id, or `None` for a refusal.
+    #[getter]
+    fn id(&self) -> Option<&str> {
+        match &self.inner {
+            admit::CredentialVerdict::Principal { id, .. } => Some(id),
+            admit::CredentialVerdict::Refused(_) => None,
+        }
+    }
+    /// The principal's roles.
+    #[getter]
+    fn roles(&self) -> Vec<String> {
+        match &self.inner {
+            admit::CredentialVerdict::Principal { roles, .. } => roles.clone(),
+            admit::CredentialVerdict::Refused(_) => Vec::new(),
+        }
+    }
+    /// The principal's scopes.
+    #[getter]
+    fn scopes(&self) -> Vec<String> {
+        match &self.inner {
+            admit::CredentialVerdict::Principal { scopes, .. } => scopes.clone(),
+            admit::CredentialVerdict::Refused(_) => Vec::new(),
+        }
+    }
+    /// The refusal's reason, or `None` for a principal.
+    #[getter]
+    fn refused(&self) -> Option<&'static str> {
+        match &self.inner {
+            admit::CredentialVerdict::Refused(r) => Some(r.as_str()),
+            admit::CredentialVerdict::Principal { .. } => None,
+        }
+    }
+    /// The verdict in the shared JSON shape.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        match &self.inner {
+            admit::CredentialVerdict::Principal { id, roles, scopes } => {
+                d.set_item("id", id)?;
+                d.set_item("roles", roles)?;
+                d.set_item("scopes", scopes)?;
+            }
+            admit::CredentialVerdict::Refused(r) => d.set_item("refuse", r.as_str())?,
+        }
+        Ok(d)
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<Verdict>().is_ok_and(|o| o.get().inner == self.inner)
+    }
+    fn __repr__(&self) -> String {
+        match &self.inner {
+            admit::CredentialVerdict::Principal { id, roles, scopes } => {
+                format!("Verdict.principal({id:?}, roles={roles:?}, scopes={scopes:?})")
+            }
+            admit::CredentialVerdict::Refused(r) => format!("Verdict.refuse({:?})", r.as_str()),
+        }
+    }
+}
+
 /// A compiled policy. Immutable and thread-safe: share one across threads; to reload,
 /// build a new one and swap the reference.
 #[pyclass(frozen, module = "admit", name = "Engine")]
@@ -515,6 +844,12 @@ pub struct Engine {
     /// The folder the policy's `{file = ...}` references were read from, absolute: where
     /// `keys_files()` resolves the keys files the host watches.
     base: PathBuf,
+    /// True when the policy has an enabled `delegated` authenticator: only then can a
+    /// decision wait for a host's check, and only then do the entry points step.
+    delegated: bool,
+    /// The host's checks of the `delegated` authenticators, by authenticator id
+    /// (`set_check`): a dict of callables, read and written with the GIL held.
+    checks: Py<PyDict>,
 }
 
 fn compile(
@@ -533,7 +868,10 @@ fn compile(
     let resolver = HostResolver { env: env_map(py, env)?, base };
     let result = py.detach(|| admit::Engine::from_text(text, format, &resolver));
     match result {
-        Ok(inner) => Ok(Engine { inner, base: resolver.base }),
+        Ok(inner) => {
+            let delegated = inner.authenticators().any(|(_, kind)| kind == "delegated");
+            Ok(Engine { inner, base: resolver.base, delegated, checks: PyDict::new(py).unbind() })
+        }
         Err(e) => Err(policy_error(py, &e, file)),
     }
 }
@@ -666,7 +1004,7 @@ impl Engine {
     #[pyo3(signature = (method, path, headers = None, peer = None, now = None, *, decoded = false))]
     #[expect(clippy::too_many_arguments, reason = "positional and keyword arguments of a Python method")]
     fn decide(
-        &self,
+        slf: &Bound<'_, Self>,
         py: Python<'_>,
         method: &Bound<'_, PyAny>,
         path: &Bound<'_, PyAny>,
@@ -674,59 +1012,149 @@ impl Engine {
         peer: Option<&Bound<'_, PyAny>>,
         now: Option<&Bound<'_, PyAny>>,
         decoded: bool,
-    ) -> PyResult<Decision> {
-        let method = text_arg("method", method)?;
-        let path = text_arg("path", path)?;
-        let peer = match peer {
-            Some(p) if !p.is_none() => Some(text_arg("peer", p)?),
-            _ => None,
-        };
-        let now = now_arg(now)?;
-        let objects = match headers {
-            Some(h) => header_objects(h)?,
-            None => Vec::new(),
-        };
-        let mut owned: Vec<HeaderBytes<'_>> = Vec::with_capacity(objects.len());
-        let mut unreadable: Option<String> = None;
-        for (n, v) in &objects {
-            let name = header_part("name", n)?;
-            let value = header_part("value", v)?;
-            match (name, value) {
-                (Ok(n), Ok(v)) => owned.push((n, v)),
-                (Err(e), _) | (_, Err(e)) => {
-                    unreadable.get_or_insert(e);
+    ) -> PyResult<Decided> {
+        let this = slf.get();
+        let engine = &this.inner;
+        let args = RequestArgs { method, path, headers, peer, now, decoded };
+        if !this.delegated {
+            return with_request(
+                engine,
+                &args,
+                |req| Ok(Decided::Made(Decision { inner: py.detach(|| engine.decide(req)) })),
+                |inner| Decided::Made(Decision { inner }),
+            );
+        }
+        // A delegated credential: the registered checks run, synchronously, in
+        // `admit._checks.decide_sync` (which logs what a check did wrong, never the
+        // credential), each verdict handed back through `PendingCheck.resume`.
+        with_request(
+            engine,
+            &args,
+            |req| match next_step(py, slf, req, None, admit::Verdicts::new(), 0, true) {
+                Stepped::Decided(d) => Ok(Decided::Made(d)),
+                Stepped::Pending(p) => {
+                    let out = py.import("admit._checks")?.call_method1("decide_sync", (p,))?;
+                    Ok(Decided::Checked(out.unbind()))
                 }
+            },
+            |inner| Decided::Made(Decision { inner }),
+        )
+    }
+
+    /// One step of a decision: the `Decision`, or a `PendingCheck` when the request
+    /// carries the credential of a `delegated` authenticator. The host runs its check on
+    /// `pending.credential` and calls `pending.resume(verdict)`, which answers the next
+    /// step. Arguments as `decide`.
+    #[pyo3(signature = (method, path, headers = None, peer = None, now = None, *, decoded = false))]
+    #[expect(clippy::too_many_arguments, reason = "positional and keyword arguments of a Python method")]
+    fn decide_step(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        method: &Bound<'_, PyAny>,
+        path: &Bound<'_, PyAny>,
+        headers: Option<&Bound<'_, PyAny>>,
+        peer: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+        decoded: bool,
+    ) -> PyResult<Stepped> {
+        let args = RequestArgs { method, path, headers, peer, now, decoded };
+        with_request(
+            &slf.get().inner,
+            &args,
+            |req| Ok(next_step(py, slf, req, None, admit::Verdicts::new(), 0, true)),
+            |inner| Stepped::Decided(Decision { inner }),
+        )
+    }
+
+    /// `decide` for async code: a coroutine answering the `Decision`, after awaiting the
+    /// registered check of a `delegated` authenticator when the request carries its
+    /// credential (an `async def` check is awaited, a plain one called). Arguments as
+    /// `decide`.
+    #[pyo3(signature = (method, path, headers = None, peer = None, now = None, *, decoded = false))]
+    #[expect(clippy::too_many_arguments, reason = "positional and keyword arguments of a Python method")]
+    fn decide_async<'py>(
+        slf: &Bound<'py, Self>,
+        py: Python<'py>,
+        method: &Bound<'_, PyAny>,
+        path: &Bound<'_, PyAny>,
+        headers: Option<&Bound<'_, PyAny>>,
+        peer: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+        decoded: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = RequestArgs { method, path, headers, peer, now, decoded };
+        let first = with_request(
+            &slf.get().inner,
+            &args,
+            |req| Ok(next_step(py, slf, req, None, admit::Verdicts::new(), 0, false)),
+            |inner| Stepped::Decided(Decision { inner }),
+        )?;
+        py.import("admit._checks")?.call_method1("decide_async", (first,))
+    }
+
+    /// Registers the host's check of the `delegated` authenticator `authenticator_id`: a
+    /// callable taking the credential (str) and answering a verdict (a dict
+    /// `{"id", "roles", "scopes"}` or `{"refuse": reason}`, an `admit.Verdict`, or `None`
+    /// for an unknown credential); `None` removes it. Raises `EngineError` for an
+    /// authenticator that is not an enabled `delegated` one.
+    fn set_check(&self, py: Python<'_>, authenticator_id: Cow<'_, str>, check: &Bound<'_, PyAny>) -> PyResult<()> {
+        match self.inner.authenticators().find(|(id, _)| *id == authenticator_id) {
+            Some((_, "delegated")) => {}
+            Some((_, kind)) => {
+                return Err(engine_error(&admit::EngineError::Unsupported(format!(
+                    "authenticator `{authenticator_id}` is a `{kind}` authenticator: only a `delegated` one takes a check"
+                ))));
             }
+            None => return Err(engine_error(&admit::EngineError::UnknownAuthenticator(authenticator_id.into_owned()))),
         }
-        let (method, path, peer) = match (method.to_cow(), path.to_cow(), peer.map(|p| p.to_cow()).transpose()) {
-            (Ok(m), Ok(p), Ok(peer)) => (m, p, peer),
-            _ => return Ok(Decision { inner: self.inner.malformed("the method, path or peer is not valid UTF-8") }),
-        };
-        if let Some(detail) = unreadable {
-            return Ok(Decision { inner: self.inner.malformed(&detail) });
+        let checks = self.checks.bind(py);
+        if check.is_none() {
+            if checks.contains(&*authenticator_id)? {
+                checks.del_item(&*authenticator_id)?;
+            }
+            return Ok(());
         }
-        let encoded;
-        let path: &str = if decoded {
-            encoded = admit::target_from_decoded(&path);
-            &encoded
-        } else {
-            &path
-        };
-        let pairs: Vec<(&[u8], &[u8])> = owned.iter().map(|(n, v)| (&**n, &**v)).collect();
-        let engine = &self.inner;
-        let inner = py.detach(|| {
-            engine.decide(&admit::Request { method: &method, path, headers: &pairs, peer: peer.as_deref(), now })
-        });
-        Ok(Decision { inner })
+        if !check.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "check must be a callable taking the credential (str), or None, not {}",
+                type_name(check)
+            )));
+        }
+        checks.set_item(&*authenticator_id, check)
+    }
+
+    /// The check registered for `authenticator_id`, or `None`.
+    fn get_check(&self, py: Python<'_>, authenticator_id: Cow<'_, str>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(self.checks.bind(py).get_item(&*authenticator_id)?.map(Bound::unbind))
     }
 
     /// The ASGI middleware's entry point (`admit.fastapi.AdmitMiddleware`): the same
     /// decision as `Admit.decide_scope(scope)`, read from the scope in one call. `path`
     /// is the route path the caller computed (`admit.fastapi.route_path`); method,
     /// headers and client come from the scope.
+    /// With a `delegated` authenticator in the policy, a `PendingCheck` when the request
+    /// carries its credential.
     #[pyo3(name = "_decide_asgi")]
-    fn decide_asgi(&self, py: Python<'_>, scope: &Bound<'_, PyAny>, path: &Bound<'_, PyAny>) -> PyResult<Decision> {
-        decide_asgi_scope(&self.inner, py, scope, path).map(|inner| Decision { inner })
+    fn decide_asgi(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        scope: &Bound<'_, PyAny>,
+        path: &Bound<'_, PyAny>,
+    ) -> PyResult<Stepped> {
+        let this = slf.get();
+        let engine = &this.inner;
+        if !this.delegated {
+            return decide_asgi_scope(engine, py, scope, path, |req| engine.decide(req), |d| d)
+                .map(|inner| Stepped::Decided(Decision { inner }));
+        }
+        decide_asgi_scope(
+            engine,
+            py,
+            scope,
+            path,
+            |req| next_step(py, slf, req, None, admit::Verdicts::new(), 0, false),
+            |inner| Stepped::Decided(Decision { inner }),
+        )
     }
 
     /// The decision for a request the host could not read (say a path that is not
@@ -809,20 +1237,8 @@ impl Engine {
         claims: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<String> {
         let subject = text_arg("subject", subject)?.to_cow()?;
-        let list = |name: &str, v: Option<&Bound<'_, PyAny>>| -> PyResult<Vec<String>> {
-            match v {
-                None => Ok(Vec::new()),
-                Some(v) if v.is_none() => Ok(Vec::new()),
-                Some(v) if v.is_instance_of::<PyString>() => {
-                    Err(PyTypeError::new_err(format!("{name} must be a list of str, not a str")))
-                }
-                Some(v) => v
-                    .extract::<Vec<String>>()
-                    .map_err(|_| PyTypeError::new_err(format!("{name} must be a list of str, not {}", type_name(v)))),
-            }
-        };
-        let roles = list("roles", roles)?;
-        let scopes = list("scopes", scopes)?;
+        let roles = str_list("roles", roles)?;
+        let scopes = str_list("scopes", scopes)?;
         let lifetime = match lifetime {
             Some(l) if !l.is_none() => {
                 if l.is_instance_of::<PyBool>() || !l.is_instance_of::<PyInt>() {
@@ -992,14 +1408,16 @@ fn scope_get<'py>(scope: &Bound<'py, PyAny>, key: &Bound<'py, PyString>) -> PyRe
 /// converted as `Engine.decide(..., decoded=True)` converts them; a `path` that is not
 /// a str is the malformed decision "the request has no path"; `""` (the root_path
 /// itself) is decided as `/`.
-fn decide_asgi_scope(
+fn decide_asgi_scope<R>(
     engine: &admit::Engine,
     py: Python<'_>,
     scope: &Bound<'_, PyAny>,
     path: &Bound<'_, PyAny>,
-) -> PyResult<admit::Decision> {
+    decide: impl FnOnce(&admit::Request<'_>) -> R,
+    malformed: impl Fn(admit::Decision) -> R,
+) -> PyResult<R> {
     let Ok(path) = path.cast::<PyString>() else {
-        return Ok(engine.malformed("the request has no path"));
+        return Ok(malformed(engine.malformed("the request has no path")));
     };
     let method_obj = scope_get(scope, pyo3::intern!(py, "method"))?;
     let method = match &method_obj {
@@ -1028,21 +1446,21 @@ fn decide_asgi_scope(
     }
     let method = match method.map(|m| m.to_cow()).transpose() {
         Ok(m) => m.unwrap_or(Cow::Borrowed("GET")),
-        Err(_) => return Ok(engine.malformed("the method, path or peer is not valid UTF-8")),
+        Err(_) => return Ok(malformed(engine.malformed("the method, path or peer is not valid UTF-8"))),
     };
     let (path, peer) = match (path.to_cow(), peer.map(|p| p.to_cow()).transpose()) {
         (Ok(p), Ok(peer)) => (p, peer),
-        _ => return Ok(engine.malformed("the method, path or peer is not valid UTF-8")),
+        _ => return Ok(malformed(engine.malformed("the method, path or peer is not valid UTF-8"))),
     };
     if let Some(detail) = unreadable {
-        return Ok(engine.malformed(&detail));
+        return Ok(malformed(engine.malformed(&detail)));
     }
     let target = admit::target_from_decoded(if path.is_empty() { "/" } else { &path });
     let borrowed: Vec<(&[u8], &[u8])> = pairs.iter().map(|(n, v)| (&**n, &**v)).collect();
     // Decided with the GIL held, unlike `decide`: the caller is the event loop's thread,
     // the decision takes microseconds, and a GIL handed to a busy worker thread (a sync
     // endpoint) could keep the event loop waiting for it for the switch interval (5 ms).
-    Ok(engine.decide(&admit::Request {
+    Ok(decide(&admit::Request {
         method: &method,
         path: &target,
         headers: &borrowed,
@@ -1131,6 +1549,8 @@ fn _admit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_class::<Decision>()?;
     m.add_class::<Principal>()?;
+    m.add_class::<Verdict>()?;
+    m.add_class::<PendingCheck>()?;
     m.add("PolicyError", py.get_type::<PolicyError>())?;
     m.add("EngineError", py.get_type::<EngineError>())?;
     m.add_function(wrap_pyfunction!(hash_key, m)?)?;

@@ -515,6 +515,10 @@ def test_stubs_satisfy_mypy(tmp_path: Path) -> None:
         "g2 = Admit(e, jwks_options={'cafile': 'ca.pem'}, watch_interval=0.5)\n"
         "rk: 'dict[str, bool | None]' = g2.reload_keys()\n"
         "bad: int = d.reason\n"
+        "e.set_check('sessions', lambda c: {'id': c})\n"
+        "v: admit.Verdict = admit.Verdict.principal('a', roles=['r'])\n"
+        "st2 = e.decide_step('GET', '/')\n"
+        "if isinstance(st2, admit.PendingCheck):\n    d3: 'admit.Decision | admit.PendingCheck' = st2.resume(v)\n"
     )
     out = subprocess.run(
         [sys.executable, "-m", "mypy", "--no-error-summary", "--ignore-missing-imports", str(sample)],
@@ -575,6 +579,23 @@ async def ws(socket: WebSocket, who: admit.Principal = Security(require(), scope
 
 
 app.include_router(router)
+
+
+async def check_session(sid: str) -> Optional[Dict[str, object]]:
+    return {"id": "alice", "roles": ["writer"]} if sid == "s-alice" else None
+
+
+def check_token(token: str) -> admit.Verdict:
+    return admit.Verdict.refuse("expired")
+
+
+sessions = Admit(admit.Engine.from_file("sessions.toml"), checks={"sessions": check_session, "tokens": check_token})
+sessions.engine.set_check("tokens", check_token)
+
+
+async def decide_later(engine: admit.Engine) -> bool:
+    d = await engine.decide_async("GET", "/notes", {"cookie": "sid=s-alice"})
+    return d.allow
 '''
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
 
@@ -34,17 +35,30 @@ CASES = _cases()
 _ENGINES: Dict[str, Any] = {}
 
 
+def table_check(table: Dict[str, Any]) -> Callable[[str], Any]:
+    """A vector's `checks` table as a host's check: the verdict under the credential as
+    it is (the binding refuses what is not a verdict), None (refused) for a credential
+    the table lacks."""
+
+    def check(credential: str) -> Any:
+        return table.get(credential)
+
+    return check
+
+
 def _engine(doc: Dict[str, Any]) -> admit.Engine:
-    # The key sets and keys files handed over after the load are part of what the engine
-    # holds: two files with one policy and env but other sets need two engines.
-    jwks, keys = doc.get("jwks") or {}, doc.get("keys") or {}
-    key = json.dumps([doc["policy"], doc.get("env") or {}, jwks, keys], sort_keys=True)
+    # The key sets, keys files and checks handed over after the load are part of what
+    # the engine holds: two files with one policy and env but other sets need two engines.
+    jwks, keys, checks = doc.get("jwks") or {}, doc.get("keys") or {}, doc.get("checks") or {}
+    key = json.dumps([doc["policy"], doc.get("env") or {}, jwks, keys, checks], sort_keys=True)
     if key not in _ENGINES:
         engine = admit.Engine.from_file(ROOT / doc["policy"], env=doc.get("env") or {})
         for authenticator, text in jwks.items():
             engine.set_jwks(authenticator, text)
         for authenticator, text in keys.items():
             engine.set_keys(authenticator, text)
+        for authenticator, table in checks.items():
+            engine.set_check(authenticator, table_check(table))
         _ENGINES[key] = engine
     return _ENGINES[key]
 
@@ -107,6 +121,19 @@ def test_vector(name: str, doc: Dict[str, Any], case: Any) -> None:
     assert [list(h) for h in d.headers] == got["headers"]
     if d.principal is not None:
         assert d.principal.to_dict() == got["principal"]
+    if doc.get("checks"):
+        # The async entry point and the step-by-step one decide the same.
+        assert asyncio.run(engine.decide_async(req["method"], req["path"], req.get("headers"), req.get("peer"),
+                                               req["now"])).to_dict() == got
+        step = engine.decide_step(req["method"], req["path"], req.get("headers"), req.get("peer"), req["now"])
+        while isinstance(step, admit.PendingCheck):
+            answer = doc["checks"][step.authenticator].get(step.credential)
+            try:
+                verdict = admit.Verdict.from_dict(answer) if answer is not None else admit.Verdict.refuse()
+            except ValueError:
+                verdict = admit.Verdict.refuse()
+            step = step.resume(verdict)
+        assert step.to_dict() == got
 
 
 def test_every_vector_file_ran() -> None:

@@ -10,6 +10,12 @@ for one HTTP request, whether it may pass. The decision is made by the Rust core
     if not d.allow:
         ...  # answer d.status with d.headers and d.body
 
+A ``delegated`` authenticator's credential (a session id, an opaque token) is checked
+by the application: ``engine.set_check("sessions", fn)``, ``fn(credential)`` answering
+``{"id": ..., "roles": [...]}``, ``{"refuse": "expired"}``, an :class:`Verdict` or
+``None``; ``decide`` runs a plain check, ``await engine.decide_async(...)`` and the
+FastAPI integration an ``async def`` one too.
+
 The FastAPI integration is :mod:`admit.fastapi`; the JWKS fetcher is :mod:`admit.jwks`;
 the rules every host follows to fetch a ``jwks_url`` are :mod:`admit.fetch_rules`.
 """
@@ -23,8 +29,10 @@ from ._admit import (
     Decision,
     Engine,
     EngineError,
+    PendingCheck,
     PolicyError,
     Principal,
+    Verdict,
     __version__,
     hash_key,
     target_from_decoded,
@@ -34,9 +42,11 @@ __all__ = [
     "Decision",
     "Engine",
     "EngineError",
+    "PendingCheck",
     "PolicyError",
     "Principal",
     "REASONS",
+    "Verdict",
     "__version__",
     "fetch_rules",
     "generate_key",

@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, List, Literal, Mapping, Optional, Sequence, Tuple, TypedDict, Union
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Iterable,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypedDict,
+    Union,
+)
 
 __version__: str
 
@@ -119,6 +132,45 @@ class Decision:
     def to_dict(self) -> dict[str, Any]: ...
     def to_json(self) -> str: ...
 
+class Verdict:
+    """A check's verdict on a credential: a principal or a refusal."""
+
+    @staticmethod
+    def principal(id: str, *, roles: Optional[Sequence[str]] = None, scopes: Optional[Sequence[str]] = None) -> Verdict: ...
+    @staticmethod
+    def refuse(reason: Optional[Literal["invalid_credentials", "expired", "revoked"]] = None) -> Verdict: ...
+    @staticmethod
+    def from_dict(verdict: Mapping[str, Any]) -> Verdict: ...
+    @property
+    def id(self) -> Optional[str]: ...
+    @property
+    def roles(self) -> List[str]: ...
+    @property
+    def scopes(self) -> List[str]: ...
+    @property
+    def refused(self) -> Optional[str]: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+#: What a check answers: a verdict dict, a Verdict, or None (an unknown credential).
+CheckAnswer = Union[Mapping[str, Any], Verdict, None]
+#: A check of a ``delegated`` authenticator, sync or async.
+Check = Callable[[str], Union[CheckAnswer, Awaitable[CheckAnswer]]]
+
+class PendingCheck:
+    """A decision waiting for the host's check of a credential."""
+
+    @property
+    def authenticator(self) -> str: ...
+    @property
+    def credential(self) -> str: ...
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def principal(self) -> None: ...
+    @property
+    def _plain(self) -> bool: ...
+    def resume(self, verdict: Verdict) -> Union[Decision, PendingCheck]: ...
+
 class Engine:
     """A compiled policy, thread-safe. The policy never changes (reload by building a
     new engine); ``set_jwks`` swaps a JWT key set in place for every thread."""
@@ -156,10 +208,33 @@ class Engine:
         *,
         decoded: bool = False,
     ) -> Decision: ...
-    def _decide_asgi(self, scope: Mapping[str, Any], path: object) -> Decision:
+    def decide_step(
+        self,
+        method: str,
+        path: str,
+        headers: Headers = None,
+        peer: Optional[str] = None,
+        now: Union[int, float, None] = None,
+        *,
+        decoded: bool = False,
+    ) -> Union[Decision, PendingCheck]: ...
+    def decide_async(
+        self,
+        method: str,
+        path: str,
+        headers: Headers = None,
+        peer: Optional[str] = None,
+        now: Union[int, float, None] = None,
+        *,
+        decoded: bool = False,
+    ) -> Awaitable[Decision]: ...
+    def set_check(self, authenticator_id: str, check: Optional[Check]) -> None: ...
+    def get_check(self, authenticator_id: str) -> Optional[Check]: ...
+    def _decide_asgi(self, scope: Mapping[str, Any], path: object) -> Union[Decision, PendingCheck]:
         """For the middleware: ``Admit.decide_scope(scope)``'s decision, ``path`` the
         route path (``admit.fastapi.route_path(scope)``), in one call, with the GIL
-        held (``decide`` releases it)."""
+        held (``decide`` releases it); a ``PendingCheck`` only with a ``delegated``
+        authenticator in the policy."""
     def malformed(self, detail: str) -> Decision: ...
     def set_jwks(self, authenticator_id: str, jwks: Union[str, bytes, Mapping[str, Any]]) -> int: ...
     def jwks_urls(self) -> List[Tuple[str, str]]:

@@ -145,7 +145,7 @@ class enforce:  # noqa: N801 - used like a function: Depends(enforce(guard))
         if isinstance(decided, Decision):
             return decided
         guard = self.guard
-        decision = await guard._decide(scope) if guard.jwks else guard.decide_scope(scope)
+        decision = await guard._decide(scope)
         state["decision"] = decision
         state["principal"] = decision.principal
         if not decision.allow:

@@ -25,6 +25,7 @@ from typing import (
     TYPE_CHECKING,
     Any,
     AsyncIterator,
+    Callable,
     Collection,
     Dict,
     Iterable,
@@ -33,7 +34,8 @@ from typing import (
     Optional,
 )
 
-from .._admit import Decision, Engine
+from .._admit import Decision, Engine, EngineError, PendingCheck
+from .._checks import decide_async
 from ..jwks import JwksFetcher, safe_url
 from ._app_checks import cors_inside, cors_twice, log_warnings
 from ._keys import KeysFileWatch
@@ -84,6 +86,14 @@ async def _wait(fut: "concurrent.futures.Future[Optional[Engine]]", timeout: flo
         return None
 
 
+async def _in_thread(fn: Callable[[str], Any], credential: str) -> Any:
+    """A plain check, run in a worker thread of anyio's pool (FastAPI's, for plain
+    dependencies): a check that blocks (a database query) does not hold the event loop."""
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(fn, credential)
+
+
 class Admit:
     """The engine an app enforces, with its JWKS fetchers and keys files; swap
     ``engine`` to reload.
@@ -98,6 +108,12 @@ class Admit:
     ``{"detail": message}`` JSON body. ``jwks``: fetchers made by hand, run the same way
     (one given for an authenticator replaces the fetcher the guard would make for its
     ``jwks_url``; one for a policy's ``jwks = {...}`` text rotates it).
+    ``checks``: the checks of the policy's ``delegated`` authenticators, by
+    authenticator id: ``fn(credential) -> dict | admit.Verdict | None``, ``async def``
+    (awaited on the event loop) or plain (run in a worker thread, as FastAPI runs a
+    plain dependency); the guard registers them in every engine it puts in force
+    (:meth:`admit.Engine.set_check`). A check that raises or answers something else
+    than a verdict refuses the credential (logged on ``admit.checks``, without it).
     ``jwks_options``: keyword arguments for the fetchers the guard makes
     (:class:`admit.jwks.JwksFetcher`: ``cafile`` or ``ssl_context`` for a private
     issuer's CA, ``timeout``...). ``watch_interval``: seconds between two checks of the
@@ -112,6 +128,7 @@ class Admit:
         engine: Engine,
         *,
         jwks: Iterable[JwksFetcher] = (),
+        checks: Optional[Mapping[str, Callable[[str], Any]]] = None,
         jwks_options: Optional[Mapping[str, Any]] = None,
         watch_interval: float = 1.0,
         fastapi_bodies: bool = True,
@@ -121,6 +138,14 @@ class Admit:
         if not isinstance(engine, Engine):
             raise TypeError(f"engine must be an admit.Engine, not {type(engine).__name__}")
         self._engine = engine
+        if checks is not None and not isinstance(checks, Mapping):
+            raise TypeError(f"checks must be a dict of authenticator id to callable, not {type(checks).__name__}")
+        #: The checks of the ``delegated`` authenticators, by authenticator id.
+        self.checks: Dict[str, Callable[[str], Any]] = dict(checks or {})
+        for auth_id, fn in self.checks.items():
+            if not isinstance(auth_id, str) or not callable(fn):
+                raise TypeError("checks must map authenticator ids (str) to callables taking the credential")
+        self._install_checks(engine, strict=True)
         self._explicit: List[JwksFetcher] = list(jwks)
         for f in self._explicit:
             if not isinstance(f, JwksFetcher):
@@ -176,6 +201,7 @@ class Admit:
             problem = cors_twice(app, engine)
             if problem:
                 raise AdmitConfigError(problem)
+        self._install_checks(engine, strict=False)
         for f in self._explicit:
             if f.text is not None:
                 try:
@@ -212,6 +238,26 @@ class Admit:
             if hasattr(app, "openapi_schema"):
                 app.openapi_schema = None
 
+    def _install_checks(self, engine: Engine, *, strict: bool) -> None:
+        """Registers the guard's checks in ``engine``; warns about a ``delegated``
+        authenticator left without one (its credentials are refused). ``strict``: a
+        check for an authenticator the policy lacks raises (the constructor) instead of
+        being logged (a reload)."""
+        for auth_id, fn in self.checks.items():
+            try:
+                engine.set_check(auth_id, fn)
+            except EngineError as e:
+                if strict:
+                    raise
+                log.warning("admit: the new policy does not use the check given for %s: %s", auth_id, e)
+        for auth_id, kind in engine.authenticators():
+            if kind == "delegated" and engine.get_check(auth_id) is None:
+                log.warning(
+                    "admit: no check for the delegated authenticator %s (Admit(engine, checks={...})): "
+                    "its credentials are refused",
+                    auth_id,
+                )
+
     # -- deciding ---------------------------------------------------------------------
 
     def decide_scope(self, scope: Scope, engine: Optional[Engine] = None) -> Decision:
@@ -231,12 +277,27 @@ class Admit:
         # pattern of a policy can be ""); it is decided as "/".
         return engine.decide(method, path or "/", scope.get("headers") or (), peer, decoded=True)
 
+    def _step(self, scope: Scope, engine: Engine) -> "Decision | PendingCheck":
+        """:meth:`decide_scope`'s decision, or the check of a ``delegated`` credential
+        it waits for (through the engine's ASGI entry point; a guard whose
+        ``decide_scope`` is another decides with it, and its checks run synchronously)."""
+        if type(self).decide_scope is Admit.decide_scope and "decide_scope" not in self.__dict__:
+            return engine._decide_asgi(scope, route_path(scope))
+        return self.decide_scope(scope, engine)
+
+    async def _resolve(self, step: "Decision | PendingCheck") -> Decision:
+        """The decision once the checks a step waits for have run: an ``async def``
+        check awaited here, a plain one in a worker thread."""
+        return await decide_async(step, _in_thread)
+
     async def _decide(self, scope: Scope) -> Decision:
-        """The decision, with the one ``unknown_key`` retry: the key sets are fetched
-        (each fetcher at most once per ``min_interval``, one fetch in flight shared by
-        every request that needs it) and the request is decided again. A request whose
-        key is known never waits."""
-        decision = self.decide_scope(scope, self._engine)
+        """The decision, with the checks of ``delegated`` credentials awaited, and the
+        one ``unknown_key`` retry: the key sets are fetched (each fetcher at most once
+        per ``min_interval``, one fetch in flight shared by every request that needs
+        it) and the request is decided again. A request whose key is known never
+        waits."""
+        step = self._step(scope, self._engine)
+        decision = await self._resolve(step) if isinstance(step, PendingCheck) else step
         if decision.reason != "unknown_key" or not self.jwks:
             return decision
         if not self._running and not self._warned_not_running:
@@ -247,7 +308,8 @@ class Admit:
                 "otherwise use `async with guard.lifespan():` or guard.start()/stop())"
             )
         if await self._on_unknown_key():
-            decision = self.decide_scope(scope, self._engine)
+            step = self._step(scope, self._engine)
+            decision = await self._resolve(step) if isinstance(step, PendingCheck) else step
         return decision
 
     async def _on_unknown_key(self) -> bool:

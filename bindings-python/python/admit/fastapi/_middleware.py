@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple, Union
 
-from .._admit import Decision, Engine
+from .._admit import Decision, Engine, PendingCheck
 from ._guard import Admit
 from ._coverage import app_route_match
 from ._log import INFO, WARNING, log, log_decision
@@ -85,6 +85,7 @@ class AdmitMiddleware:
         if guard.open_paths and isinstance(path, str) and path in guard.open_paths:
             await self.app(scope, receive, send)
             return
+        decision: Union[Decision, PendingCheck]
         if guard.jwks:  # fetchers to refresh: the guard awaits them
             decision = await guard._decide(view)
         elif self._native:  # nothing to await: decide in this frame
@@ -99,6 +100,15 @@ class AdmitMiddleware:
         if decision._plain:  # allowed, nothing to add or report
             await self.app(scope, receive, send)
             return
+        if isinstance(decision, PendingCheck):
+            # A delegated authenticator's credential (only a policy with one answers
+            # this, and never plain): the app's check says whose it is.
+            decision = await guard._resolve(decision)
+            state["decision"] = decision
+            state["principal"] = decision.principal
+            if decision._plain:
+                await self.app(scope, receive, send)
+                return
         if not decision.allow:
             if decision.reason == "no_route" and self._unrouted(view):
                 # No rule and no route: the app answers as for any unknown path (404,
