@@ -210,27 +210,46 @@ function redact(text, secret) {
   return t.length > 300 ? `${t.slice(0, 300)}...` : t;
 }
 
-/** Why a check's result is not a verdict (`null` when it is one). Names fields and
- * types, never a value. */
-function verdictProblem(r) {
-  if (r === undefined) return "returned undefined (a missing return?); return null to refuse";
-  if (!isPlainObject(r)) return `returned ${typeName(r)}, not { id, roles, scopes }, { refuse } or null`;
-  if ("refuse" in r) {
-    if (Object.keys(r).length !== 1) return "returned { refuse } with other fields";
-    if (!REFUSALS.has(r.refuse)) return `returned { refuse } that is not "invalid_credentials", "expired" or "revoked"`;
-    return null;
+/** A check's result read once (a getter is called once, lists copied): `{ verdict }`
+ * with `{ refuse }` or `{ id, roles, scopes }`, or `{ problem }` saying why it is not a
+ * verdict, naming fields and types, never a value. */
+function readVerdict(r) {
+  if (r === undefined) return { problem: "returned undefined (a missing return?); return null to refuse" };
+  if (!isPlainObject(r)) return { problem: `returned ${typeName(r)}, not { id, roles, scopes }, { refuse } or null` };
+  const keys = Object.keys(r);
+  if (keys.includes("refuse")) {
+    if (keys.length !== 1) return { problem: "returned { refuse } with other fields" };
+    const refuse = r.refuse;
+    if (!REFUSALS.has(refuse)) return { problem: `returned { refuse } that is not "invalid_credentials", "expired" or "revoked"` };
+    return { verdict: { refuse } };
   }
-  for (const k of Object.keys(r)) {
-    if (!CHECK_FIELDS.has(k)) return `returned an object with an unknown field ${JSON.stringify(k)} (expected id, roles, scopes, or refuse)`;
+  for (const k of keys) {
+    if (!CHECK_FIELDS.has(k)) return { problem: `returned an object with an unknown field ${JSON.stringify(k)} (expected id, roles, scopes, or refuse)` };
   }
-  if (typeof r.id !== "string" || r.id === "") return `returned an id that is ${r.id === "" ? "empty" : typeName(r.id)}, not a non-empty string`;
+  const id = r.id;
+  if (typeof id !== "string" || id === "") return { problem: `returned an id that is ${id === "" ? "empty" : typeName(id)}, not a non-empty string` };
+  const lists = {};
   for (const k of ["roles", "scopes"]) {
     const v = r[k];
-    if (v === undefined || v === null) continue;
-    if (!Array.isArray(v)) return `returned ${k} that is ${typeName(v)}, not a list of strings`;
-    if (!v.every((x) => typeof x === "string")) return `returned ${k} with an item that is not a string`;
+    if (v === undefined || v === null) {
+      lists[k] = [];
+      continue;
+    }
+    if (!Array.isArray(v)) return { problem: `returned ${k} that is ${typeName(v)}, not a list of strings` };
+    const copy = Array.from(v);
+    if (!copy.every((x) => typeof x === "string")) return { problem: `returned ${k} with an item that is not a string` };
+    lists[k] = copy;
   }
-  return null;
+  return { verdict: { id, roles: lists.roles, scopes: lists.scopes } };
+}
+
+/** What a thrown value is, for a log line: its name and message, or its type. */
+function describeThrown(e) {
+  try {
+    return e instanceof Error ? `${e.name}: ${e.message}` : typeName(e);
+  } catch {
+    return "an error that cannot be described";
+  }
 }
 
 function defaultLog(event) {
@@ -334,21 +353,26 @@ export class Engine {
     try {
       result = await check(credential, { authenticator });
     } catch (e) {
-      const what = e instanceof Error ? `${e.name}: ${e.message}` : typeName(e);
-      report("check_threw", redact(`the check for ${JSON.stringify(authenticator)} threw ${what}; the credential is refused`, credential));
+      report("check_threw", redact(`the check for ${JSON.stringify(authenticator)} threw ${describeThrown(e)}; the credential is refused`, credential));
       return false;
     }
     if (result === null) {
       checks.recordRefusal("invalid_credentials");
       return true;
     }
-    const problem = verdictProblem(result);
-    if (problem !== null) {
-      report("check_invalid", redact(`the check for ${JSON.stringify(authenticator)} ${problem}; the credential is refused`, credential));
+    let read;
+    try {
+      read = readVerdict(result);
+    } catch (e) {
+      read = { problem: `returned an object whose fields throw when read (${describeThrown(e)})` };
+    }
+    if (read.problem !== undefined) {
+      report("check_invalid", redact(`the check for ${JSON.stringify(authenticator)} ${read.problem}; the credential is refused`, credential));
       return false;
     }
-    if ("refuse" in result) checks.recordRefusal(result.refuse);
-    else checks.recordPrincipal(result.id, result.roles ?? [], result.scopes ?? []);
+    const v = read.verdict;
+    if (v.refuse !== undefined) checks.recordRefusal(v.refuse);
+    else checks.recordPrincipal(v.id, v.roles, v.scopes);
     return true;
   }
 

@@ -193,18 +193,38 @@ test("a check that returns anything but a verdict is a refusal, never an allow",
     { [secret]: true }, // a field named after the credential: redacted in the log
     new Map([["id", "alice"]]),
     Promise.resolve({ id: "alice", roles: ["writer"], extra: 1 }),
+    { get id() { throw new Error(secret); } }, // a getter that throws (its message redacted)
   ];
   for (const value of garbage) {
     const logs = [];
     const engine = new Engine(POLICY, { log: (e) => logs.push(e) });
     engine.setCheck("sessions", () => value);
     const d = await engine.decide(get("/notes/alice/1", cookie(secret)));
-    const label = `${typeof value} ${JSON.stringify(value)}`;
+    let label;
+    try {
+      label = `${typeof value} ${JSON.stringify(value)}`;
+    } catch {
+      label = "an object whose getter throws";
+    }
     assert.deepEqual([d.allow, d.status, d.reason, d.principal], [false, 401, "invalid_credentials", null], label);
     assert.equal(logs.length, 1, label);
     assert.equal(logs[0].event, "check_invalid", label);
     assert.ok(!logs[0].message.includes(secret), `${label}: ${logs[0].message}`);
   }
+});
+
+test("a verdict is read once: the value checked is the value given to the core", async () => {
+  const { engine, logs } = setup({ check: "none" });
+  let reads = 0;
+  engine.setCheck("sessions", () => ({
+    get id() {
+      return reads++ === 0 ? "alice" : 42;
+    },
+    roles: ["writer"],
+  }));
+  const decision = await engine.decide(get("/notes/alice/1", cookie("s-alice")));
+  assert.deepEqual([decision.allow, decision.principal.id, decision.principal.roles, reads], [true, "alice", ["writer", "reader"], 1]);
+  assert.deepEqual(logs, []);
 });
 
 test("the default log is console.warn, and a log that throws changes nothing", async (t) => {
