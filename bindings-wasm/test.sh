@@ -54,7 +54,7 @@ if ! command -v openssl >/dev/null; then
   $sudo apt-get install -y --no-install-recommends openssl ||
     { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends openssl; }
 fi
-run_node node test/vectors.test.mjs test/api.test.mjs test/jwks.test.mjs
+run_node node test/vectors.test.mjs test/api.test.mjs test/delegated.test.mjs test/jwks.test.mjs
 
 step "TypeScript: tsc --strict on test/types-check.ts (the hand-written and generated types)"
 if node_modules/.bin/tsc -p test/tsconfig.json; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: tsc"; fi

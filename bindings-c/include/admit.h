@@ -8,8 +8,9 @@
  * long as it. Input strings carry a length and need no NUL terminator.
  *
  * Threads: an admit_engine is safe to share between threads; admit_decide,
- * admit_decide_json, admit_engine_set_jwks and admit_engine_set_keys may run concurrently
- * on one engine. Only
+ * admit_decide_json, admit_engine_set_jwks, admit_engine_set_keys and
+ * admit_engine_set_check may run concurrently on one engine. A check callback runs on the
+ * thread that decides, possibly on several at once. Only
  * admit_engine_free must not overlap another call on the same engine. Decisions and
  * errors may be read from any thread.
  *
@@ -209,6 +210,14 @@ typedef enum admit_format {
 } admit_format;
 
 /**
+ * What a check callback answers, filled through `admit_check_result_*` during the call
+ * (owned by admit; never kept, never freed by the callback). Refused when
+ * `admit_check_result_refuse` was called, when a setter was given a NULL or non-UTF-8
+ * string or the principal twice, or when no principal was set.
+ */
+typedef struct admit_check_result admit_check_result;
+
+/**
  * The answer for one request. Owned by the caller, freed with `admit_decision_free`;
  * every string an accessor returns points into the decision and lives as long as it.
  * A decision owns all its data: it outlives the engine and the request that made it,
@@ -222,9 +231,10 @@ typedef struct admit_decision admit_decision;
 
 /**
  * A compiled policy. Immutable once built, except for key sets replaced by
- * `admit_engine_set_jwks` and `admit_engine_set_keys`: it is safe to share one engine
- * between threads and to call `admit_decide`, `admit_decide_json`,
- * `admit_engine_set_jwks` and `admit_engine_set_keys` on it concurrently.
+ * `admit_engine_set_jwks` and `admit_engine_set_keys` and the checks registered with
+ * `admit_engine_set_check`: it is safe to share one engine between threads and to call
+ * `admit_decide`, `admit_decide_json`, `admit_engine_set_jwks`, `admit_engine_set_keys`
+ * and `admit_engine_set_check` on it concurrently.
  * Only `admit_engine_free` must not run while another call uses the engine.
  */
 typedef struct admit_engine admit_engine;
@@ -366,6 +376,24 @@ typedef struct admit_request {
    */
   uint32_t flags;
 } admit_request;
+
+/**
+ * The host's check of a `delegated` authenticator's credential, registered with
+ * `admit_engine_set_check`.
+ *
+ * It receives the `user_data` given at registration, the authenticator's id, the
+ * credential (a secret: use it for the check and nowhere else, never in a log), and a
+ * result to fill with `admit_check_result_set_principal` (plus `_add_role`,
+ * `_add_scope`) or `admit_check_result_refuse`. `authenticator` and `credential` are
+ * views valid only during the call, NUL-terminated too (a credential is RFC 6750
+ * token characters and holds no NUL); admit copies what a setter is given. A callback
+ * that sets nothing refuses the credential.
+ *
+ * It runs on the thread that called `admit_decide` or `admit_decide_json`, possibly on
+ * several threads at once: it must be thread-safe, must not unwind (a C++ exception) or
+ * `longjmp` out, and may call admit (decide, even on the same engine).
+ */
+typedef void (*admit_check_fn)(void *user_data, struct admit_str authenticator, struct admit_str credential, struct admit_check_result *result);
 
 #ifdef __cplusplus
 extern "C" {
@@ -541,6 +569,9 @@ uint64_t admit_fetch_retry_after(uint32_t failures);
  * a panic inside admit, give the fallback decision: a deny, status 500, reason
  * `malformed_request`, no headers and no body. No fallback is ever an allow.
  *
+ * A credential of a `delegated` authenticator is checked by the callback registered
+ * with `admit_engine_set_check`, on this thread, before this call returns.
+ *
  * Thread-safe: any number of threads may decide with one engine at once.
  *
  * # Safety
@@ -554,6 +585,8 @@ struct admit_decision *admit_decide(const struct admit_engine *engine, const str
  * pairs or an object, `peer`, `now`; a missing `now` means the clock), and writes the
  * decision as the contract's JSON: a new NUL-terminated string in `*decision_out`, freed
  * with `admit_string_free`, its length in `*decision_len_out` (when not NULL).
+ *
+ * A `delegated` authenticator's credential is checked as in `admit_decide`.
  *
  * The JSON's `path` is the raw request target (the contract has no flags): a host whose
  * router matches a decoded path passes `admit_target_from_decoded` of it. A `now` given
@@ -880,6 +913,74 @@ enum admit_result admit_decision_to_json(const struct admit_decision *decision, 
  * `decision` is NULL or a decision admit returned, not freed yet.
  */
 void admit_decision_free(struct admit_decision *decision);
+
+/**
+ * Registers `check` as the credential check of the `delegated` authenticator
+ * `authenticator` (replacing any before it; a NULL `check` removes it), called with
+ * `user_data` each time a decision finds a credential of that authenticator. Without a
+ * check, such a credential is refused (`invalid_credentials`).
+ *
+ * `check` is called on whatever thread decides, possibly on several at once, and once
+ * per decision that needs it (no verdict is kept between requests): it and `user_data`
+ * must be safe to use from every such thread, and `user_data` must stay valid until the
+ * engine is freed (or until the check is replaced and no decision that could still call
+ * it is running). Safe to call while other threads decide; usually called once, after
+ * `admit_engine_new`.
+ *
+ * Returns `ADMIT_RESULT_OK`; `ADMIT_RESULT_NULL_ARGUMENT` (a NULL engine or a NULL id
+ * with a length), `ADMIT_RESULT_INVALID_UTF8`, or `ADMIT_RESULT_ENGINE_ERROR` for an
+ * enabled authenticator of another type, with an error in `*error_out` (when not NULL;
+ * NULL on success) to free with `admit_error_free`. An id that no enabled authenticator
+ * has (unknown, or disabled by the policy, which never asks) is kept and returns
+ * `ADMIT_RESULT_OK`.
+ *
+ * # Safety
+ * `engine` is NULL or a live engine; `authenticator` is NULL or valid for its length;
+ * `error_out` is NULL or writable; `check` follows `admit_check_fn`'s contract.
+ */
+enum admit_result admit_engine_set_check(const struct admit_engine *engine, const char *authenticator, size_t authenticator_len, admit_check_fn check, void *user_data, struct admit_error **error_out);
+
+/**
+ * Sets the principal the credential names: its id (`id_len` bytes of UTF-8, not empty,
+ * no control character, else the core refuses it). Roles and scopes are added with
+ * `admit_check_result_add_role` and `_add_scope`. Returns `ADMIT_RESULT_OK`; a NULL or
+ * non-UTF-8 id, or a second principal, returns an error code and refuses the credential.
+ *
+ * # Safety
+ * `result` is NULL or the result the callback was given, during its call; `id` is NULL
+ * or valid for `id_len` bytes.
+ */
+enum admit_result admit_check_result_set_principal(struct admit_check_result *result, const char *id, size_t id_len);
+
+/**
+ * Adds a role of the principal: a role the policy defines (one it does not refuses the
+ * credential). A NULL or non-UTF-8 role returns an error code and refuses the credential.
+ *
+ * # Safety
+ * As `admit_check_result_set_principal`.
+ */
+enum admit_result admit_check_result_add_role(struct admit_check_result *result, const char *role, size_t role_len);
+
+/**
+ * Adds a scope of the principal beyond its roles' (one the policy does not declare
+ * does not count). A NULL or non-UTF-8 scope returns an error code and refuses the
+ * credential.
+ *
+ * # Safety
+ * As `admit_check_result_set_principal`.
+ */
+enum admit_result admit_check_result_add_scope(struct admit_check_result *result, const char *scope, size_t scope_len);
+
+/**
+ * Refuses the credential, whatever else was set, with `reason`:
+ * `ADMIT_REASON_INVALID_CREDENTIALS` (no such session), `ADMIT_REASON_EXPIRED` or
+ * `ADMIT_REASON_REVOKED`. Any other value refuses it as `invalid_credentials` and
+ * returns `ADMIT_RESULT_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `result` is NULL or the result the callback was given, during its call.
+ */
+enum admit_result admit_check_result_refuse(struct admit_check_result *result, uint32_t reason);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -32,6 +32,8 @@ mod error;
 pub use error::*;
 mod decision;
 pub use decision::*;
+mod check;
+pub use check::*;
 
 const _ENGINE_IS_SEND_AND_SYNC: fn() = || {
     fn assert_send_sync<T: Send + Sync>() {}
@@ -217,12 +219,14 @@ pub struct admit_engine_config {
 }
 
 /// A compiled policy. Immutable once built, except for key sets replaced by
-/// `admit_engine_set_jwks` and `admit_engine_set_keys`: it is safe to share one engine
-/// between threads and to call `admit_decide`, `admit_decide_json`,
-/// `admit_engine_set_jwks` and `admit_engine_set_keys` on it concurrently.
+/// `admit_engine_set_jwks` and `admit_engine_set_keys` and the checks registered with
+/// `admit_engine_set_check`: it is safe to share one engine between threads and to call
+/// `admit_decide`, `admit_decide_json`, `admit_engine_set_jwks`, `admit_engine_set_keys`
+/// and `admit_engine_set_check` on it concurrently.
 /// Only `admit_engine_free` must not run while another call uses the engine.
 pub struct admit_engine {
     engine: Engine,
+    checks: check::Checks,
 }
 
 /// Runs `body`, turning a panic into `fallback()`: no unwinding crosses into C.
@@ -456,7 +460,8 @@ pub unsafe extern "C" fn admit_engine_new(
     );
     match result {
         Ok(engine) => {
-            let handle = Box::into_raw(Box::new(admit_engine { engine }));
+            let checks = check::Checks::new(&engine);
+            let handle = Box::into_raw(Box::new(admit_engine { engine, checks }));
             // SAFETY: `engine_out` was checked not NULL above and is writable.
             unsafe { put(engine_out, handle) };
             admit_result::Ok
@@ -820,7 +825,8 @@ const INLINE_HEADERS: usize = 24;
 ///
 /// # Safety
 /// The request's pointers are NULL or valid for their lengths.
-unsafe fn decide_request(engine: &Engine, r: &admit_request) -> Decision {
+unsafe fn decide_request(e: &admit_engine, r: &admit_request) -> Decision {
+    let engine = &e.engine;
     if r.flags & !KNOWN_FLAGS != 0 {
         return engine.malformed("admit_request.flags has a bit this library does not know");
     }
@@ -881,7 +887,7 @@ unsafe fn decide_request(engine: &Engine, r: &admit_request) -> Decision {
         &heap
     };
     let path = if r.flags & ADMIT_REQUEST_PATH_DECODED == 0 { Cow::Borrowed(path) } else { target_from_decoded(path) };
-    engine.decide(&Request { method, path: &path, headers, peer, now: r.now })
+    check::decide(e, &Request { method, path: &path, headers, peer, now: r.now })
 }
 
 /// Decides about one request. Returns a new decision the caller owns and frees with
@@ -893,6 +899,9 @@ unsafe fn decide_request(engine: &Engine, r: &admit_request) -> Decision {
 /// answers `malformed_request`; a NULL `peer` is an unknown peer. A NULL `engine`, and
 /// a panic inside admit, give the fallback decision: a deny, status 500, reason
 /// `malformed_request`, no headers and no body. No fallback is ever an allow.
+///
+/// A credential of a `delegated` authenticator is checked by the callback registered
+/// with `admit_engine_set_check`, on this thread, before this call returns.
 ///
 /// Thread-safe: any number of threads may decide with one engine at once.
 ///
@@ -916,7 +925,7 @@ pub unsafe extern "C" fn admit_decide(
                 return e.engine.malformed("request is NULL");
             };
             // SAFETY: the caller promises the request's pointers are valid.
-            unsafe { decide_request(&e.engine, r) }
+            unsafe { decide_request(e, r) }
         },
     );
     admit_decision::boxed(d)
@@ -956,6 +965,8 @@ fn read_request_json(text: &[u8]) -> Result<OwnedRequest, String> {
 /// pairs or an object, `peer`, `now`; a missing `now` means the clock), and writes the
 /// decision as the contract's JSON: a new NUL-terminated string in `*decision_out`, freed
 /// with `admit_string_free`, its length in `*decision_len_out` (when not NULL).
+///
+/// A `delegated` authenticator's credential is checked as in `admit_decide`.
 ///
 /// The JSON's `path` is the raw request target (the contract has no flags): a host whose
 /// router matches a decoded path passes `admit_target_from_decoded` of it. A `now` given
@@ -1000,7 +1011,7 @@ pub unsafe extern "C" fn admit_decide_json(
             match read_request_json(text) {
                 Ok(req) => {
                     let headers = req.header_bytes();
-                    (admit_result::Ok, e.engine.decide(&req.as_request(&headers)).to_json())
+                    (admit_result::Ok, check::decide(e, &req.as_request(&headers)).to_json())
                 }
                 Err(detail) => (admit_result::InvalidRequest, e.engine.malformed(&detail).to_json()),
             }

@@ -2,8 +2,9 @@
  * The C binding's tests: every shared vector in tests/vectors/ through admit_decide (the
  * request struct and the accessors) and through admit_decide_json; NULL and malformed
  * arguments; the request flags (a decoded path, a `now` of 0), a NULL peer, reason
- * codes, the version; one engine shared by several threads while its key set is
- * replaced. Everything runs on threads with a 128 KB stack (musl's default), and deeply
+ * codes, the version; delegated authenticators checked by a C callback
+ * (admit_engine_set_check); one engine shared by several threads while its key set is
+ * replaced, and by threads whose decisions call the callback. Everything runs on threads with a 128 KB stack (musl's default), and deeply
  * nested JSON and TOML are fed to admit_decide_json and admit_engine_new there, each in
  * a child process so that an overflow is reported, not fatal to the run.
  *
@@ -1535,6 +1536,357 @@ static void test_deep_nesting(void) {
     free(list);
 }
 
+/* ---- delegated authenticators: the host's check (admit_engine_set_check) ------------- */
+
+static const char *DELEGATED_POLICY =
+    "scopes = [\"notes:read\", \"notes:write\", \"admin\"]\n"
+    "[roles.reader]\nscopes = [\"notes:read\"]\n"
+    "[roles.writer]\nscopes = [\"notes:write\"]\nincludes = [\"reader\"]\n"
+    "[[authenticators]]\ntype = \"delegated\"\nid = \"sessions\"\n"
+    "sources = [{ cookie = \"sid\" }, { header = \"Authorization\", prefix = \"Session \" }]\n"
+    "[[authenticators]]\ntype = \"api_key\"\nid = \"keys\"\n"
+    "keys = [{ id = \"ci\", sha256 = \"5994471abb01112afcc18159f6cc74b4f511b99806da59b3caf5a9c173cacfc5\","
+    " roles = [\"reader\"] }]\n"
+    "[[authenticators]]\ntype = \"anonymous\"\nid = \"guest\"\nprincipal = \"guest\"\n"
+    "[[routes]]\nmethods = [\"GET\"]\npath = \"/notes/{owner}/{id}\"\nrequire = [\"notes:read\"]\n"
+    "owner = { param = \"owner\", unless = [\"admin\"] }\nauthenticators = [\"sessions\"]\n"
+    "[[routes]]\nmethods = [\"POST\"]\npath = \"/notes\"\nrequire = [\"notes:write\"]\nauthenticators = [\"sessions\"]\n"
+    "[[routes]]\nmethods = [\"GET\"]\npath = \"/ci\"\nrequire = [\"notes:read\"]\nauthenticators = [\"keys\"]\n"
+    "[[routes]]\nmethods = [\"GET\"]\npath = \"/feed\"\n";
+
+enum {
+    CHECK_TABLE,        /* the session table below */
+    CHECK_NOTHING,      /* sets nothing */
+    CHECK_NULL_ID,      /* a NULL id with a length */
+    CHECK_BAD_UTF8,     /* a role that is not UTF-8 */
+    CHECK_TWICE,        /* two principals */
+    CHECK_BAD_REASON,   /* a refusal with a reason a check may not give */
+    CHECK_LATE_REFUSAL, /* a principal, then a refusal */
+    CHECK_ALL_REVOKED,  /* every session revoked */
+    CHECK_REENTER,      /* decides another request on the same engine, then the table */
+};
+
+typedef struct {
+    int mode;
+    int calls;                /* atomic: the threads test shares it */
+    admit_result codes[4];    /* what the setters returned, in order */
+    int ncodes;
+    char authenticator[32];
+    char credential[64];
+    int nul_terminated;
+    const admit_engine *engine; /* for CHECK_REENTER */
+    int reentered_ok;
+} sessions_t;
+
+static int view_is(admit_str s, const char *want) {
+    return s.len == strlen(want) && memcmp(s.ptr, want, s.len) == 0;
+}
+
+static void record(sessions_t *s, admit_result code) {
+    if (s->ncodes < 4) s->codes[s->ncodes++] = code;
+}
+
+static void principal(admit_check_result *r, const char *id, const char *role, const char *scope1, const char *scope2) {
+    admit_check_result_set_principal(r, id, strlen(id));
+    if (role) admit_check_result_add_role(r, role, strlen(role));
+    if (scope1) admit_check_result_add_scope(r, scope1, strlen(scope1));
+    if (scope2) admit_check_result_add_scope(r, scope2, strlen(scope2));
+}
+
+/* The application's check: a session table, or one of the misbehaviours above. */
+static void sessions_check(void *user_data, admit_str authenticator, admit_str credential, admit_check_result *r) {
+    sessions_t *s = user_data;
+    __atomic_add_fetch(&s->calls, 1, __ATOMIC_RELAXED);
+    if (s->mode != CHECK_TABLE) { /* the threads test reads nothing else; keep it race-free */
+        snprintf(s->authenticator, sizeof s->authenticator, "%.*s", (int)authenticator.len, authenticator.ptr);
+        snprintf(s->credential, sizeof s->credential, "%.*s", (int)credential.len, credential.ptr);
+        s->nul_terminated = credential.ptr[credential.len] == '\0' && authenticator.ptr[authenticator.len] == '\0';
+    }
+    switch (s->mode) {
+    case CHECK_NOTHING:
+        return;
+    case CHECK_NULL_ID:
+        record(s, admit_check_result_set_principal(r, NULL, 5));
+        record(s, admit_check_result_add_role(r, "writer", 6));
+        return;
+    case CHECK_BAD_UTF8:
+        record(s, admit_check_result_set_principal(r, "alice", 5));
+        record(s, admit_check_result_add_role(r, "\xff", 1));
+        return;
+    case CHECK_TWICE:
+        record(s, admit_check_result_set_principal(r, "alice", 5));
+        record(s, admit_check_result_add_role(r, "writer", 6));
+        record(s, admit_check_result_set_principal(r, "root", 4));
+        return;
+    case CHECK_BAD_REASON:
+        record(s, admit_check_result_refuse(r, ADMIT_REASON_OK));
+        record(s, admit_check_result_set_principal(r, "alice", 5));
+        return;
+    case CHECK_LATE_REFUSAL:
+        principal(r, "alice", "writer", NULL, NULL);
+        record(s, admit_check_result_refuse(r, ADMIT_REASON_REVOKED));
+        return;
+    case CHECK_ALL_REVOKED:
+        admit_check_result_refuse(r, ADMIT_REASON_REVOKED);
+        return;
+    case CHECK_REENTER: {
+        admit_request q = {"GET", 3, "/feed", 5, NULL, 0, NULL, 0, 1790000000, 0};
+        admit_decision *d = admit_decide(s->engine, &q);
+        s->reentered_ok = admit_decision_allow(d) && streq(admit_decision_principal_id(d), "guest");
+        admit_decision_free(d);
+        break;
+    }
+    default:
+        break;
+    }
+    if (view_is(credential, "s-alice")) principal(r, "alice", "writer", NULL, NULL);
+    else if (view_is(credential, "s-bob")) principal(r, "bob", "reader", "not-declared", NULL);
+    else if (view_is(credential, "s-root")) principal(r, "root", NULL, "admin", "notes:read");
+    else if (view_is(credential, "s-typo")) principal(r, "carol", "wirter", NULL, NULL);
+    else if (view_is(credential, "s-old")) admit_check_result_refuse(r, ADMIT_REASON_EXPIRED);
+    else if (view_is(credential, "s-gone")) admit_check_result_refuse(r, ADMIT_REASON_REVOKED);
+    else admit_check_result_refuse(r, ADMIT_REASON_INVALID_CREDENTIALS);
+}
+
+static admit_engine *delegated_engine(void) {
+    admit_engine *e = NULL;
+    admit_error *err = NULL;
+    admit_result r = admit_engine_new(DELEGATED_POLICY, strlen(DELEGATED_POLICY), NULL, &e, &err);
+    ok(r == ADMIT_RESULT_OK && e, "the delegated policy loads");
+    admit_error_free(err);
+    return e;
+}
+
+/* Decides `method path` with a `sid` cookie (NULL: none) and one more header (NULL: none). */
+static admit_decision *session_decide(const admit_engine *e, const char *method, const char *path, const char *sid,
+                                      const char *name, const char *value) {
+    char cookie[96];
+    snprintf(cookie, sizeof cookie, "theme=dark; sid=%s", sid ? sid : "");
+    admit_pair h[2];
+    size_t n = 0;
+    if (sid) h[n++] = pair_of("Cookie", cookie);
+    if (name) h[n++] = pair_of(name, value);
+    admit_request req = {method, strlen(method), path, strlen(path), n ? h : NULL, n, NULL, 0, 1790000000, 0};
+    return admit_decide(e, &req);
+}
+
+static int json_has(admit_decision *d, const char *needle) {
+    char *json = NULL;
+    admit_decision_to_json(d, &json, NULL);
+    int found = json && strstr(json, needle) != NULL;
+    admit_string_free(json);
+    return found;
+}
+
+static void test_delegated(void) {
+    admit_engine *e = delegated_engine();
+    sessions_t s = {0};
+    s.engine = e;
+    admit_error *err = NULL;
+
+    /* No check registered: a credential is refused, never an allow. */
+    admit_decision *d = session_decide(e, "GET", "/notes/alice/1", "s-alice", NULL, NULL);
+    ok(!admit_decision_allow(d) && admit_decision_status(d) == 401 &&
+           admit_decision_reason_code(d) == ADMIT_REASON_INVALID_CREDENTIALS,
+       "delegated: no check registered: refused (401 invalid_credentials)");
+    admit_decision_free(d);
+
+    /* Registering: only for a delegated authenticator. */
+    ok(admit_engine_set_check(NULL, "sessions", 8, sessions_check, &s, &err) == ADMIT_RESULT_NULL_ARGUMENT && err,
+       "delegated: set_check on a NULL engine");
+    admit_error_free(err);
+    err = NULL;
+    ok(admit_engine_set_check(e, "keys", 4, sessions_check, &s, &err) == ADMIT_RESULT_ENGINE_ERROR && err &&
+           has_text(admit_error_message(err), "not a delegated one"),
+       "delegated: set_check on an api_key authenticator is an engine error");
+    admit_error_free(err);
+    err = NULL;
+    ok(admit_engine_set_check(e, "\xff", 1, sessions_check, &s, &err) == ADMIT_RESULT_INVALID_UTF8,
+       "delegated: set_check with a non-UTF-8 id");
+    admit_error_free(err);
+    err = NULL;
+    ok(admit_engine_set_check(e, "sesions", 7, sessions_check, &s, &err) == ADMIT_RESULT_OK && !err,
+       "delegated: set_check for an id no enabled authenticator has is kept (a disabled one never asks)");
+    ok(admit_engine_set_check(e, "sessions", 8, sessions_check, &s, &err) == ADMIT_RESULT_OK && !err,
+       "delegated: set_check");
+
+    /* The principal, its roles and the owner rule. */
+    d = session_decide(e, "GET", "/notes/alice/1", "s-alice", NULL, NULL);
+    ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "alice") &&
+           streq(admit_decision_principal_authenticator(d), "sessions") &&
+           streq(admit_decision_principal_kind(d), "delegated") && admit_decision_role_count(d) == 2 &&
+           streq(admit_decision_role(d, 0), "writer") && streq(admit_decision_role(d, 1), "reader") &&
+           streq(admit_decision_constraint_get(d, "owner", 5), "alice"),
+       "delegated: alice's session: allowed as alice (writer, reader), owner alice");
+    admit_decision_free(d);
+    ok(s.calls == 1, "delegated: one call for one decision (%d)", s.calls);
+    s.mode = CHECK_REENTER; /* records what it was given, and decides /feed inside the call */
+    d = session_decide(e, "GET", "/notes/bob/1", "s-alice", NULL, NULL);
+    ok(!admit_decision_allow(d) && admit_decision_reason_code(d) == ADMIT_REASON_INSUFFICIENT_SCOPE,
+       "delegated: the owner rule applies to the host's principal");
+    admit_decision_free(d);
+    ok(!strcmp(s.authenticator, "sessions") && !strcmp(s.credential, "s-alice") && s.nul_terminated,
+       "delegated: the callback gets the authenticator and the credential, NUL-terminated");
+    ok(s.reentered_ok, "delegated: the callback may decide on the same engine");
+    s.mode = CHECK_TABLE;
+    d = session_decide(e, "GET", "/notes/bob/1", "s-bob", NULL, NULL);
+    ok(admit_decision_allow(d) && admit_decision_scope_count(d) == 1 && streq(admit_decision_scope(d, 0), "notes:read"),
+       "delegated: an undeclared scope does not count");
+    admit_decision_free(d);
+    d = session_decide(e, "GET", "/notes/bob/1", NULL, "Authorization", "Session s-root");
+    ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "root") &&
+           admit_decision_constraint_count(d) == 0,
+       "delegated: a declared direct scope lifts the owner limit (prefixed header source)");
+    admit_decision_free(d);
+
+    /* Refusals keep their reason and never fall through to the anonymous principal. */
+    struct { const char *sid; admit_reason reason; } refused[] = {
+        {"s-old", ADMIT_REASON_EXPIRED},
+        {"s-gone", ADMIT_REASON_REVOKED},
+        {"nope", ADMIT_REASON_INVALID_CREDENTIALS},
+        {"s-typo", ADMIT_REASON_INVALID_CREDENTIALS}, /* a role the policy does not define */
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        d = session_decide(e, "GET", "/feed", refused[i].sid, NULL, NULL);
+        ok(!admit_decision_allow(d) && admit_decision_status(d) == 401 &&
+               admit_decision_reason_code(d) == refused[i].reason && !admit_decision_principal_id(d).ptr &&
+               !json_has(d, refused[i].sid),
+           "delegated: %s refused with its reason, no principal, the credential nowhere in the decision",
+           refused[i].sid);
+        admit_decision_free(d);
+    }
+
+    /* Where the check is never asked. */
+    int before = s.calls;
+    d = session_decide(e, "GET", "/feed", NULL, NULL, NULL);
+    ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "guest"), "delegated: no credential: guest");
+    admit_decision_free(d);
+    d = session_decide(e, "GET", "/ci", "s-alice", "X-API-Key", "12345");
+    ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "ci"),
+       "delegated: a route for other authenticators decides with them");
+    admit_decision_free(d);
+    d = session_decide(e, "POST", "/notes", "s-alice", NULL, NULL);
+    ok(!admit_decision_allow(d) && admit_decision_reason_code(d) == ADMIT_REASON_ORIGIN_NOT_ALLOWED,
+       "delegated: a cookie session on POST without a same-origin signal is refused");
+    admit_decision_free(d);
+    d = session_decide(e, "POST", "/notes", "s-alice", "Sec-Fetch-Site", "cross-site");
+    ok(!admit_decision_allow(d) && admit_decision_reason_code(d) == ADMIT_REASON_ORIGIN_NOT_ALLOWED,
+       "delegated: ... and with Sec-Fetch-Site: cross-site");
+    admit_decision_free(d);
+    ok(s.calls == before, "delegated: none of these called the check (%d calls)", s.calls - before);
+    d = session_decide(e, "POST", "/notes", "s-alice", "Sec-Fetch-Site", "same-origin");
+    ok(admit_decision_allow(d) && streq(admit_decision_principal_id(d), "alice"),
+       "delegated: a cookie session on POST with Sec-Fetch-Site: same-origin");
+    admit_decision_free(d);
+
+    /* No verdict is kept between requests. */
+    before = s.calls;
+    d = session_decide(e, "GET", "/notes/alice/1", "s-alice", NULL, NULL);
+    ok(admit_decision_allow(d), "delegated: alice before the revocation");
+    admit_decision_free(d);
+    s.mode = CHECK_ALL_REVOKED;
+    d = session_decide(e, "GET", "/notes/alice/1", "s-alice", NULL, NULL);
+    ok(!admit_decision_allow(d) && admit_decision_reason_code(d) == ADMIT_REASON_REVOKED,
+       "delegated: the next request asks again and is refused");
+    admit_decision_free(d);
+    ok(s.calls == before + 2, "delegated: two requests, two calls");
+
+    /* A callback that misbehaves: a refusal, never an allow. */
+    struct { int mode; int ncodes; admit_result codes[3]; admit_reason reason; const char *what; } bad[] = {
+        {CHECK_NOTHING, 0, {0}, ADMIT_REASON_INVALID_CREDENTIALS, "sets nothing"},
+        {CHECK_NULL_ID, 2, {ADMIT_RESULT_NULL_ARGUMENT, ADMIT_RESULT_OK}, ADMIT_REASON_INVALID_CREDENTIALS,
+         "a NULL id"},
+        {CHECK_BAD_UTF8, 2, {ADMIT_RESULT_OK, ADMIT_RESULT_INVALID_UTF8}, ADMIT_REASON_INVALID_CREDENTIALS,
+         "a non-UTF-8 role"},
+        {CHECK_TWICE, 3, {ADMIT_RESULT_OK, ADMIT_RESULT_OK, ADMIT_RESULT_INVALID_ARGUMENT},
+         ADMIT_REASON_INVALID_CREDENTIALS, "two principals"},
+        {CHECK_BAD_REASON, 2, {ADMIT_RESULT_INVALID_ARGUMENT, ADMIT_RESULT_OK}, ADMIT_REASON_INVALID_CREDENTIALS,
+         "a refusal with ADMIT_REASON_OK"},
+        {CHECK_LATE_REFUSAL, 1, {ADMIT_RESULT_OK}, ADMIT_REASON_REVOKED, "a principal, then a refusal"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        s.mode = bad[i].mode;
+        s.ncodes = 0;
+        d = session_decide(e, "GET", "/notes/alice/1", "s-alice", NULL, NULL);
+        int codes_ok = s.ncodes == bad[i].ncodes;
+        for (int k = 0; codes_ok && k < s.ncodes; k++) codes_ok = s.codes[k] == bad[i].codes[k];
+        ok(!admit_decision_allow(d) && admit_decision_status(d) == 401 &&
+               admit_decision_reason_code(d) == bad[i].reason && codes_ok,
+           "delegated: a callback that gives %s: refused, setters answer as documented", bad[i].what);
+        admit_decision_free(d);
+    }
+    ok(admit_check_result_set_principal(NULL, "a", 1) == ADMIT_RESULT_NULL_ARGUMENT &&
+           admit_check_result_add_role(NULL, "a", 1) == ADMIT_RESULT_NULL_ARGUMENT &&
+           admit_check_result_add_scope(NULL, "a", 1) == ADMIT_RESULT_NULL_ARGUMENT &&
+           admit_check_result_refuse(NULL, ADMIT_REASON_EXPIRED) == ADMIT_RESULT_NULL_ARGUMENT,
+       "delegated: the setters take a NULL result");
+
+    /* The JSON contract goes through the check too. */
+    s.mode = CHECK_TABLE;
+    const char *json = "{\"method\":\"GET\",\"path\":\"/notes/alice/1\",\"headers\":[[\"Cookie\",\"sid=s-alice\"]],"
+                       "\"now\":1790000000}";
+    char *out = NULL;
+    ok(admit_decide_json(e, json, strlen(json), &out, NULL) == ADMIT_RESULT_OK && out &&
+           strstr(out, "\"allow\":true") && strstr(out, "\"kind\":\"delegated\""),
+       "delegated: admit_decide_json asks the check");
+    admit_string_free(out);
+
+    /* Removing the check: refused again. */
+    before = s.calls;
+    ok(admit_engine_set_check(e, "sessions", 8, NULL, NULL, NULL) == ADMIT_RESULT_OK, "delegated: check removed");
+    d = session_decide(e, "GET", "/notes/alice/1", "s-alice", NULL, NULL);
+    ok(!admit_decision_allow(d) && s.calls == before, "delegated: without the check, refused and not called");
+    admit_decision_free(d);
+    admit_engine_free(e);
+}
+
+typedef struct {
+    const admit_engine *engine;
+    int iterations;
+    int index;
+    int wrong;
+} delegated_worker_t;
+
+static void *delegated_worker(void *arg) {
+    delegated_worker_t *w = arg;
+    for (int i = 0; i < w->iterations; i++) {
+        int bob = (i + w->index) % 2;
+        admit_decision *d = session_decide(w->engine, "GET", bob ? "/notes/bob/1" : "/notes/alice/1",
+                                           bob ? "s-bob" : "s-alice", NULL, NULL);
+        if (!admit_decision_allow(d) || !streq(admit_decision_principal_id(d), bob ? "bob" : "alice")) w->wrong++;
+        admit_decision_free(d);
+    }
+    return NULL;
+}
+
+/* Threads deciding at once: the callback runs on each, and each gets its own principal. */
+static void test_delegated_threads(int iterations) {
+    enum { N = 4 };
+    admit_engine *e = delegated_engine();
+    sessions_t s = {0};
+    s.engine = e;
+    admit_engine_set_check(e, "sessions", 8, sessions_check, &s, NULL);
+    pthread_t t[N];
+    delegated_worker_t w[N];
+    pthread_attr_t small;
+    pthread_attr_init(&small);
+    pthread_attr_setstacksize(&small, 128 * 1024);
+    for (int i = 0; i < N; i++) {
+        delegated_worker_t x = {e, iterations, i, 0};
+        w[i] = x;
+        pthread_create(&t[i], &small, delegated_worker, &w[i]);
+    }
+    pthread_attr_destroy(&small);
+    int wrong = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        wrong += w[i].wrong;
+    }
+    ok(wrong == 0 && s.calls == N * iterations, "delegated: %d threads x %d decisions with the check: %d wrong, %d calls",
+       N, iterations, wrong, s.calls);
+    admit_engine_free(e);
+}
+
 /* The ordinary tests, on a 128 KB stack: every vector's policy and decision (JWTs with
  * RSA, EC, EdDSA and HMAC keys among them), the NULL and malformed arguments, flags,
  * key rotation. */
@@ -1549,6 +1901,7 @@ static int ordinary_tests(void *unused) {
     test_set_jwks();
     test_set_keys();
     test_fetch_rules();
+    test_delegated();
     return 1;
 }
 
@@ -1810,6 +2163,7 @@ int main(int argc, char **argv) {
     ok(on_stack(SMALL_STACK, ordinary_tests, NULL) == 1, "the ordinary tests ran on a 128 KB stack");
     test_deep_nesting();
     test_threads(iterations);
+    test_delegated_threads(iterations);
     json_decref(tokens);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

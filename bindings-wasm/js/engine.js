@@ -7,6 +7,10 @@
 // (crypto.subtle) and gives the verdict back; the decision is the core's. A decision
 // that needs no such check (API keys, HMAC, anonymous, a refusal before the token) is
 // taken in one synchronous call and returned as an already resolved Promise.
+//
+// Delegated authenticators: a credential only the application can check (a session
+// row, RFC 7662 introspection) pauses the decision the same way; this file calls the
+// check registered with setCheck, gives its verdict back, and the core decides.
 import {
   RawEngine,
   hashKey as rawHashKey,
@@ -195,6 +199,63 @@ async function verifyRound(keys, checks) {
   for (let i = 0; i < n; i++) checks.record(i, verdicts[i] === true);
 }
 
+const CHECK_FIELDS = new Set(["id", "roles", "scopes"]);
+const REFUSALS = new Set(["invalid_credentials", "expired", "revoked"]);
+
+/** `text` with every occurrence of `secret` replaced, and cut short: what a log line may
+ * say about a value the host's check produced. */
+function redact(text, secret) {
+  let t = String(text);
+  if (secret) t = t.split(secret).join("[credential]");
+  return t.length > 300 ? `${t.slice(0, 300)}...` : t;
+}
+
+/** A check's result read once (a getter is called once, lists copied): `{ verdict }`
+ * with `{ refuse }` or `{ id, roles, scopes }`, or `{ problem }` saying why it is not a
+ * verdict, naming fields and types, never a value. */
+function readVerdict(r) {
+  if (r === undefined) return { problem: "returned undefined (a missing return?); return null to refuse" };
+  if (!isPlainObject(r)) return { problem: `returned ${typeName(r)}, not { id, roles, scopes }, { refuse } or null` };
+  const keys = Object.keys(r);
+  if (keys.includes("refuse")) {
+    if (keys.length !== 1) return { problem: "returned { refuse } with other fields" };
+    const refuse = r.refuse;
+    if (!REFUSALS.has(refuse)) return { problem: `returned { refuse } that is not "invalid_credentials", "expired" or "revoked"` };
+    return { verdict: { refuse } };
+  }
+  for (const k of keys) {
+    if (!CHECK_FIELDS.has(k)) return { problem: `returned an object with an unknown field ${JSON.stringify(k)} (expected id, roles, scopes, or refuse)` };
+  }
+  const id = r.id;
+  if (typeof id !== "string" || id === "") return { problem: `returned an id that is ${id === "" ? "empty" : typeName(id)}, not a non-empty string` };
+  const lists = {};
+  for (const k of ["roles", "scopes"]) {
+    const v = r[k];
+    if (v === undefined || v === null) {
+      lists[k] = [];
+      continue;
+    }
+    if (!Array.isArray(v)) return { problem: `returned ${k} that is ${typeName(v)}, not a list of strings` };
+    const copy = Array.from(v);
+    if (!copy.every((x) => typeof x === "string")) return { problem: `returned ${k} with an item that is not a string` };
+    lists[k] = copy;
+  }
+  return { verdict: { id, roles: lists.roles, scopes: lists.scopes } };
+}
+
+/** What a thrown value is, for a log line: its name and message, or its type. */
+function describeThrown(e) {
+  try {
+    return e instanceof Error ? `${e.name}: ${e.message}` : typeName(e);
+  } catch {
+    return "an error that cannot be described";
+  }
+}
+
+function defaultLog(event) {
+  console.warn(`admit: ${event.message}`);
+}
+
 /** One decision through the raw engine. `fields` is [method, path, name0, value0, ...].
  * They cross into WASM as one NUL-joined string (one copy instead of one per field);
  * a field that itself holds a NUL (no HTTP field can, but a plain object may) takes
@@ -212,22 +273,34 @@ export class Engine {
   /** Imported CryptoKeys (Promises of them) by key handle and algorithm; a new Map at
    * each setJwks, so a replaced key set's keys are dropped. */
   #keys = new Map();
+  /** The host's checks of `delegated` authenticators, by authenticator id. */
+  #checks = new Map();
+  /** Where problems with those checks are reported (never with the credential). */
+  #log = defaultLog;
+  /** Authenticators whose missing check was reported already (once each). */
+  #missingReported = new Set();
 
   /**
    * @param {string} policyText the policy, TOML or JSON
-   * @param {{format?: "toml"|"json", env?: Record<string,string|undefined>, files?: Record<string,string>}} [options]
+   * @param {{format?: "toml"|"json", env?: Record<string,string|undefined>, files?: Record<string,string>, log?: ((event: object) => void) | null}} [options]
    */
   constructor(policyText, options = {}) {
     str("policyText", policyText);
     if (options === null || typeof options !== "object") throw argError(`options must be an object, not ${typeName(options)}`);
-    checkKeys("options", options, new Set(["format", "env", "files"]));
+    checkKeys("options", options, new Set(["format", "env", "files", "log"]));
+    if (options.log === null) this.#log = () => {};
+    else if (options.log !== undefined) {
+      if (typeof options.log !== "function") throw argError(`options.log must be a function or null, not ${typeName(options.log)}`);
+      this.#log = options.log;
+    }
     const format = options.format === undefined ? "toml" : str("options.format", options.format);
     if (!/^(toml|json)$/i.test(format)) throw argError(`options.format must be "toml" or "json", not ${JSON.stringify(format)}`);
     this.#raw = new RawEngine(policyText, format, flatStrings("env", options.env), flatStrings("files", options.files));
   }
 
   /** The decision from the first step's answer: parsed at once, or, when the core
-   * asked for signature checks (`""`), after WebCrypto has made them. */
+   * asked for signature checks or a credential check (`""`), after WebCrypto or the
+   * host's check has made them. */
   #settle(json) {
     if (json !== "") return Promise.resolve(JSON.parse(json));
     const checks = this.#raw.takeChecks();
@@ -238,7 +311,13 @@ export class Engine {
   async #verify(checks) {
     try {
       for (let round = 1; round <= MAX_ROUNDS; round++) {
-        await verifyRound(this.#keys, checks);
+        if (checks.length > 0) await verifyRound(this.#keys, checks);
+        const authenticator = checks.credentialAuthenticator();
+        // A credential check that gives no verdict (none registered, it threw, it
+        // returned something else): the decision without one, which the core refuses.
+        if (authenticator !== undefined && !(await this.#check(checks, authenticator))) {
+          return JSON.parse(this.#raw.finish(checks));
+        }
         const json = this.#raw.resume(checks);
         if (json !== "") return JSON.parse(json);
       }
@@ -247,6 +326,89 @@ export class Engine {
     } finally {
       checks.free();
     }
+  }
+
+  /** Runs the host's check for the credential `checks` holds and records its verdict.
+   * False when there is no verdict to record: no check registered, or one that threw or
+   * returned something that is not a verdict (each reported to the log, without the
+   * credential). */
+  async #check(checks, authenticator) {
+    const check = this.#checks.get(authenticator);
+    const report = (event, message) => {
+      try {
+        this.#log({ event, authenticator, message });
+      } catch {
+        // a log that throws changes nothing: the decision is already a refusal
+      }
+    };
+    if (check === undefined) {
+      if (!this.#missingReported.has(authenticator)) {
+        this.#missingReported.add(authenticator);
+        report("check_missing", `no check is registered for the delegated authenticator ${JSON.stringify(authenticator)} (engine.setCheck): its credentials are refused`);
+      }
+      return false;
+    }
+    const credential = checks.credential();
+    let result;
+    try {
+      result = await check(credential, { authenticator });
+    } catch (e) {
+      report("check_threw", redact(`the check for ${JSON.stringify(authenticator)} threw ${describeThrown(e)}; the credential is refused`, credential));
+      return false;
+    }
+    if (result === null) {
+      checks.recordRefusal("invalid_credentials");
+      return true;
+    }
+    let read;
+    try {
+      read = readVerdict(result);
+    } catch (e) {
+      read = { problem: `returned an object whose fields throw when read (${describeThrown(e)})` };
+    }
+    if (read.problem !== undefined) {
+      report("check_invalid", redact(`the check for ${JSON.stringify(authenticator)} ${read.problem}; the credential is refused`, credential));
+      return false;
+    }
+    const v = read.verdict;
+    if (v.refuse !== undefined) checks.recordRefusal(v.refuse);
+    else checks.recordPrincipal(v.id, v.roles, v.scopes);
+    return true;
+  }
+
+  /** Registers the host's check for the `delegated` authenticator `authenticatorId`
+   * (`null` removes it). The check is called with the credential (a secret) and
+   * `{ authenticator }`, and returns, or resolves to, `{ id, roles?, scopes? }` (the
+   * principal: roles the policy defines, scopes it declares), `{ refuse: "expired" }`
+   * (or `"revoked"`, `"invalid_credentials"`), or `null` (not a credential it knows:
+   * `invalid_credentials`). Anything else, a throw or a rejection refuses the
+   * credential and is reported to the `log` option, never with the credential. It is
+   * called once per decision that needs it: verdicts are never kept between requests.
+   * An authenticator of another type throws `unsupported`; an id that no enabled
+   * authenticator has (unknown, or disabled by the policy) is kept and reported to the
+   * log, since a disabled one never asks. */
+  setCheck(authenticatorId, check) {
+    str("authenticatorId", authenticatorId);
+    if (check === null || check === undefined) {
+      this.#checks.delete(authenticatorId);
+      return;
+    }
+    if (typeof check !== "function") throw argError(`check must be a function (credential, { authenticator }) => verdict, or null, not ${typeName(check)}`);
+    const found = this.authenticators.find(([id]) => id === authenticatorId);
+    if (found !== undefined && found[1] !== "delegated") {
+      const e = new Error(`authenticator \`${authenticatorId}\` is a ${found[1]} authenticator, not a delegated one: it has no host check`);
+      e.code = "unsupported";
+      throw e;
+    }
+    if (found === undefined) {
+      try {
+        this.#log({ event: "check_unused", authenticator: authenticatorId, message: `setCheck: no enabled authenticator has the id ${JSON.stringify(authenticatorId)} (unknown, or disabled by the policy): its check is never called` });
+      } catch {
+        // as in #check
+      }
+    }
+    this.#checks.set(authenticatorId, check);
+    this.#missingReported.delete(authenticatorId);
   }
 
   /** Decides about one request `{ method, path, headers, peer, now }`; `now` (unix

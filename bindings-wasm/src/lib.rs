@@ -12,7 +12,14 @@
 //! [`SignatureCheck`]s; the wrapper verifies each with WebCrypto, records the verdicts,
 //! and calls `resume` until a decision comes. The verdicts stay on this side: JavaScript
 //! only answers "valid" or "not valid" for a check it was given, and makes no decision.
-//! A `rust-crypto` build checks every signature itself, and never answers `""`.
+//! A `rust-crypto` build checks every signature itself, and never answers `""` for one.
+//!
+//! A `delegated` authenticator's credential is checked by the host's application in
+//! every build: the decision call answers `""` and the [`RawVerdicts`] holds a
+//! [`CredentialCheck`] (`credentialAuthenticator`, `credential`); the wrapper runs the
+//! JavaScript check registered for that authenticator (`Engine.setCheck`), records its
+//! verdict (`recordPrincipal` or `recordRefusal`) and calls `resume`. The core still
+//! applies roles, scopes, owner rules and responses to the principal it names.
 //!
 //! Errors are thrown as JavaScript `Error` objects with a `code` (`policy_error`,
 //! `unknown_authenticator`, `unsupported`, `invalid`) and, for a policy, the place of the
@@ -22,7 +29,10 @@
 
 use std::cell::Cell;
 
-use admit::{EngineError, Format, LoadError, MapResolver, Request, SignatureCheck, Step, TokenRequest, Verdicts};
+use admit::{
+    CredentialCheck, CredentialVerdict, EngineError, Format, LoadError, MapResolver, Reason, Request, SignatureCheck,
+    Step, TokenRequest, Verdicts,
+};
 use js_sys::{Array, Error, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -146,15 +156,45 @@ impl HeldRequest {
     }
 }
 
-/// A decision paused for signature checks by the host: the request, the checks asked
-/// for in the last round, and the verdicts recorded so far. Made by
-/// `RawEngine.takeChecks`, passed back to `RawEngine.resume`.
+/// A decision paused for checks by the host: the request, the signature checks or the
+/// credential check asked for in the last round, and the verdicts recorded so far. Made
+/// by `RawEngine.takeChecks`, passed back to `RawEngine.resume`.
 #[wasm_bindgen]
 pub struct RawVerdicts {
     request: HeldRequest,
     checks: Vec<SignatureCheck>,
+    /// A `delegated` authenticator's credential, for the host's check; `None` once its
+    /// verdict is recorded.
+    credential: Option<CredentialCheck>,
     verdicts: Verdicts,
     rounds: u32,
+}
+
+impl RawVerdicts {
+    /// The first round of a paused decision.
+    fn paused(req: &Request<'_>, step: Step) -> Self {
+        let mut v = RawVerdicts {
+            request: HeldRequest::new(req),
+            checks: Vec::new(),
+            credential: None,
+            verdicts: Verdicts::new(),
+            rounds: 1,
+        };
+        v.ask(step);
+        v
+    }
+
+    /// Takes what a step asks for; `Some(json)` when it is the decision.
+    fn ask(&mut self, step: Step) -> Option<String> {
+        self.checks.clear();
+        self.credential = None;
+        match step {
+            Step::Decided(d) => return Some(d.to_json()),
+            Step::Verify(checks) => self.checks = checks,
+            Step::Check(check) => self.credential = Some(check),
+        }
+        None
+    }
 }
 
 #[wasm_bindgen]
@@ -202,6 +242,42 @@ impl RawVerdicts {
     fn check(&self, i: u32) -> Option<&SignatureCheck> {
         self.checks.get(usize::try_from(i).ok()?)
     }
+
+    /// The id of the `delegated` authenticator whose credential the host must check
+    /// this round, or `undefined` when there is none (or its verdict is recorded).
+    #[wasm_bindgen(js_name = credentialAuthenticator)]
+    pub fn credential_authenticator(&self) -> Option<String> {
+        self.credential.as_ref().map(|c| c.authenticator.to_string())
+    }
+
+    /// The credential to check (a secret: for the host's check only), or `undefined`.
+    pub fn credential(&self) -> Option<String> {
+        self.credential.as_ref().map(|c| c.credential.clone())
+    }
+
+    /// Records the host's check's verdict: the credential names this principal, with
+    /// these roles (an undefined one is refused by the core) and scopes (undeclared ones
+    /// do not count). Nothing when no credential is waiting for a verdict.
+    #[wasm_bindgen(js_name = recordPrincipal)]
+    pub fn record_principal(&mut self, id: String, roles: Vec<String>, scopes: Vec<String>) {
+        if let Some(check) = self.credential.take() {
+            self.verdicts.record_credential(check, CredentialVerdict::Principal { id, roles, scopes });
+        }
+    }
+
+    /// Records the host's check's refusal: `"expired"`, `"revoked"`, anything else
+    /// `invalid_credentials`. Nothing when no credential is waiting for a verdict.
+    #[wasm_bindgen(js_name = recordRefusal)]
+    pub fn record_refusal(&mut self, reason: &str) {
+        let reason = match reason {
+            "expired" => Reason::Expired,
+            "revoked" => Reason::Revoked,
+            _ => Reason::InvalidCredentials,
+        };
+        if let Some(check) = self.credential.take() {
+            self.verdicts.record_credential(check, CredentialVerdict::Refused(reason));
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -219,18 +295,15 @@ impl RawEngine {
     }
 
     /// The first step of a decision: its JSON, or `""` when the host must check
-    /// signatures first (then `takeChecks` has them, until the next decision call).
+    /// signatures or a credential first (then `takeChecks` has them, until the next
+    /// decision call).
     fn first_step(&self, req: &Request<'_>) -> String {
         match self.inner.decide_step(req, &Verdicts::new()) {
             Step::Decided(d) => d.to_json(),
-            Step::Verify(checks) => {
-                let request = HeldRequest::new(req);
-                self.pending.set(Some(RawVerdicts { request, checks, verdicts: Verdicts::new(), rounds: 1 }));
+            step => {
+                self.pending.set(Some(RawVerdicts::paused(req, step)));
                 String::new()
             }
-            // A delegated (host-checked) credential: this binding has no JS check for it
-            // yet, so it is decided without a verdict, which the core refuses.
-            Step::Check(_) => self.inner.decide(req).to_json(),
         }
     }
 
@@ -257,35 +330,22 @@ impl RawEngine {
     }
 
     /// The next step of a paused decision, with the verdicts recorded: the decision's
-    /// JSON, or `""` with the next round's checks in `verdicts`. Past the most rounds
-    /// the decision is taken without the verdicts still missing: a denial.
+    /// JSON, or `""` with the next round's checks (or credential) in `verdicts`. Past the
+    /// most rounds the decision is taken without the verdicts still missing: a denial.
     pub fn resume(&self, verdicts: &mut RawVerdicts) -> String {
-        let RawVerdicts { request, checks, verdicts, rounds } = verdicts;
-        *rounds = rounds.saturating_add(1);
-        if *rounds > MAX_ROUNDS {
-            checks.clear();
-            return request.with(|req| self.inner.decide(req).to_json());
+        verdicts.rounds = verdicts.rounds.saturating_add(1);
+        if verdicts.rounds > MAX_ROUNDS {
+            return self.finish(verdicts);
         }
-        match request.with(|req| self.inner.decide_step(req, verdicts)) {
-            Step::Decided(d) => {
-                checks.clear();
-                d.to_json()
-            }
-            Step::Verify(next) => {
-                *checks = next;
-                String::new()
-            }
-            // As in `first_step`: no JS check for a delegated credential yet, a refusal.
-            Step::Check(_) => {
-                checks.clear();
-                request.with(|req| self.inner.decide(req).to_json())
-            }
-        }
+        let step = verdicts.request.with(|req| self.inner.decide_step(req, &verdicts.verdicts));
+        verdicts.ask(step).unwrap_or_default()
     }
 
-    /// A paused decision finished without asking the host again: the checks without a
-    /// verdict fail (a denial, never an allow).
-    pub fn finish(&self, verdicts: &RawVerdicts) -> String {
+    /// A paused decision finished without asking the host again: the signature checks
+    /// and the credential without a verdict fail (a denial, never an allow).
+    pub fn finish(&self, verdicts: &mut RawVerdicts) -> String {
+        verdicts.checks.clear();
+        verdicts.credential = None;
         verdicts.request.with(|req| self.inner.decide(req).to_json())
     }
 

@@ -1,7 +1,7 @@
 // Compiled by test.sh with `tsc --noEmit --strict` (never run): the hand-written types
 // in types/index.d.ts must accept the documented uses and refuse the wrong ones. Each
 // `@ts-expect-error` line fails the check if it ever type-checks.
-import { cryptoBackend, decideWithJwks, Engine, fetchRules, hashKey, refetchJwks, syncJwks, type AdmitError, type Decision, type JwksEvent, type Reason } from "admit-wasm";
+import { cryptoBackend, decideWithJwks, Engine, fetchRules, hashKey, refetchJwks, syncJwks, type AdmitError, type CheckEvent, type CheckResult, type Decision, type JwksEvent, type Reason } from "admit-wasm";
 // wasm-bindgen's generated declarations must compile too.
 import type { RawEngine } from "../pkg/admit_wasm.js";
 
@@ -49,6 +49,23 @@ void [taken, urls, files, timeout, again, withKeys];
 engine.setKeys("keys", { keys: [] });
 // @ts-expect-error: decideWithJwks returns a Promise
 void decideWithJwks(engine, { method: "GET", path: "/" }).allow;
+// delegated authenticators: a sync or async check, a log for its problems
+const sessions = new Map<string, { user: string; roles: string[] }>();
+engine.setCheck("sessions", (credential, { authenticator }) => {
+  const row = sessions.get(credential);
+  void authenticator;
+  return row ? { id: row.user, roles: row.roles } : null;
+});
+engine.setCheck("introspect", async (token): Promise<CheckResult> => (token.length > 10 ? { id: "svc", scopes: ["a"] } : { refuse: "expired" }));
+engine.setCheck("sessions", null);
+const logged = new Engine("", { log: (e: CheckEvent) => void [e.event, e.authenticator, e.message] });
+void logged;
+// @ts-expect-error: not a refusal reason a check may give
+engine.setCheck("sessions", () => ({ refuse: "insufficient_scope" }));
+// @ts-expect-error: the principal needs an id
+engine.setCheck("sessions", () => ({ roles: ["reader"] }));
+// @ts-expect-error: roles are a list of strings
+engine.setCheck("sessions", async () => ({ id: "a", roles: "reader" }));
 engine.free();
 const raw: RawEngine | undefined = undefined;
 void [raw, backend, malformed, reason, allowed, firstHeader, roles, owner, fromRequest, fromHeaders, fromObject, keys, token, digest, where, ids];

@@ -29,7 +29,7 @@ export interface Principal {
   id: string;
   /** The id of the authenticator that matched. */
   authenticator: string;
-  kind: "anonymous" | "local" | "api_key" | "bearer_token" | "jwt";
+  kind: "anonymous" | "local" | "api_key" | "bearer_token" | "jwt" | "delegated";
   roles: string[];
   scopes: string[];
   /** A JWT's claims; null for other kinds. */
@@ -57,6 +57,37 @@ export interface EngineOptions {
   env?: Readonly<Record<string, string | undefined>> | ReadonlyMap<string, string>;
   /** What `{ file = "PATH" }` references see. */
   files?: Readonly<Record<string, string>> | ReadonlyMap<string, string>;
+  /** Problems with the host's credential checks (`setCheck`); never the credential.
+   * Default: `console.warn`; `null`: nothing. */
+  log?: ((event: CheckEvent) => void) | null;
+}
+
+/** What a `delegated` authenticator's check answers: the principal the credential names
+ * (`roles` the policy defines, `scopes` it declares; an undefined role refuses the
+ * credential, an undeclared scope does not count), a refusal with its reason, or `null`
+ * (a credential the check does not know: `invalid_credentials`). */
+export type CheckResult =
+  | { id: string; roles?: readonly string[] | null; scopes?: readonly string[] | null }
+  | { refuse: "invalid_credentials" | "expired" | "revoked" }
+  | null;
+
+/** The host's check of a `delegated` authenticator's credential (a session row, RFC 7662
+ * introspection). `credential` is a secret. May be async; a throw or a rejection refuses
+ * the credential. */
+export type CredentialCheckFn = (
+  credential: string,
+  info: { authenticator: string },
+) => CheckResult | PromiseLike<CheckResult>;
+
+/** A problem with a host check, reported to `EngineOptions.log`. `check_missing`: a
+ * credential came for an authenticator with no check (reported once per authenticator);
+ * `check_threw`, `check_invalid`: the check threw or returned something that is not a
+ * `CheckResult` (the message is redacted of the credential); `check_unused`: `setCheck`
+ * for an id no enabled authenticator has. The credential is refused in each case. */
+export interface CheckEvent {
+  event: "check_missing" | "check_threw" | "check_invalid" | "check_unused";
+  authenticator: string;
+  message: string;
 }
 
 export interface TokenOptions {
@@ -101,6 +132,11 @@ export declare class Engine {
   decideRequest(request: Request, options?: { peer?: string | null; now?: number | Date | null }): Promise<Decision>;
   /** Synchronous: nothing to verify. */
   malformed(detail?: string): Decision;
+  /** Registers (or, with `null`, removes) the check of a `delegated` authenticator: the
+   * decision calls it for that authenticator's credential, once per request (verdicts are
+   * never kept between requests). An authenticator of another type throws
+   * `unsupported`. */
+  setCheck(authenticatorId: string, check: CredentialCheckFn | null): void;
   /** Replaces a key set; the CryptoKeys imported for the old keys are dropped. */
   setJwks(authenticatorId: string, jwks: string | object): number;
   /** Replaces the keys of an `api_key` or `bearer_token` authenticator with a keys

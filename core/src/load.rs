@@ -75,6 +75,14 @@ pub(crate) fn parse_as<T: serde::de::DeserializeOwned>(
     text: &str,
     format: Format,
 ) -> Result<(T, SourceMap), LoadError> {
+    let (tree, map) = parse_tree(text, format)?;
+    let policy = from_tree::<T>(tree.0).map_err(|e| placed(&e, &map))?;
+    Ok((policy, map))
+}
+
+/// The part of [`parse_as`] that does not depend on the type read: one copy of it in
+/// the build, not one per document type.
+fn parse_tree(text: &str, format: Format) -> Result<(Tree, SourceMap), LoadError> {
     let within = match format {
         Format::Toml => crate::depth::toml_within(text.as_bytes(), MAX_POLICY_DEPTH),
         Format::Json => crate::depth::json_within(text.as_bytes(), MAX_POLICY_DEPTH),
@@ -85,9 +93,9 @@ pub(crate) fn parse_as<T: serde::de::DeserializeOwned>(
             format!("the policy nests deeper than {MAX_POLICY_DEPTH} levels"),
         )));
     }
-    let (tree, map) = match format {
+    Ok(match format {
         Format::Toml => {
-            let tree = toml::from_str::<Tree>(text).map_err(|e| LoadError::one(toml_error(text, &e)))?;
+            let tree = crate::tree::from_toml(text).map_err(|e| LoadError::one(toml_error(text, &e)))?;
             (tree, SourceMap::Toml(text.to_owned()))
         }
         Format::Json => {
@@ -101,18 +109,19 @@ pub(crate) fn parse_as<T: serde::de::DeserializeOwned>(
             })?;
             (tree, SourceMap::Json(text.to_owned()))
         }
-    };
-    let policy = from_tree::<T>(tree.0).map_err(|e| {
-        let mut err = PolicyError::new(e.place(), e.message());
-        map.locate(&mut err);
-        LoadError::one(err)
-    })?;
-    Ok((policy, map))
+    })
 }
 
-fn toml_error(text: &str, e: &toml::de::Error) -> PolicyError {
-    let mut err = PolicyError::new("", first_line(e.message()));
-    if let Some(span) = e.span() {
+/// A model error from the tree, with its line and column.
+fn placed(e: &crate::tree::PlacedError, map: &SourceMap) -> LoadError {
+    let mut err = PolicyError::new(e.place(), e.message());
+    map.locate(&mut err);
+    LoadError::one(err)
+}
+
+fn toml_error(text: &str, e: &crate::tree::TomlError) -> PolicyError {
+    let mut err = PolicyError::new("", first_line(&e.message));
+    if let Some(span) = e.span.clone() {
         let (line, col) = line_col(text, span.start);
         err.line = Some(line);
         err.column = Some(col);

@@ -85,6 +85,92 @@ impl<'de> Visitor<'de> for TreeVisitor {
     }
 }
 
+/// A TOML document as a tree, read from toml's own parse (`DeTable`) without going
+/// through its serde deserializer and [`TreeVisitor`] a second time: the same tree, the
+/// same errors, less generated code (it matters for the WASM build). What the serde path
+/// gave, kept here: an integer that does not fit an `i64` is a `u64`, or the error
+/// serde gives for an `i128`/`u128` (no policy value is one), or "integer number
+/// overflowed"; a float is a number, NaN and infinities a null; a date-time is refused
+/// by name; every error carries the span of its value.
+pub(crate) fn from_toml(text: &str) -> Result<Tree, TomlError> {
+    let root =
+        toml::de::DeTable::parse(text).map_err(|e| TomlError { message: e.message().to_owned(), span: e.span() })?;
+    let span = root.span();
+    toml_table(root.into_inner(), span).map(Tree)
+}
+
+/// Why a TOML document did not read: toml's message and the span it points at.
+pub(crate) struct TomlError {
+    pub message: String,
+    pub span: Option<std::ops::Range<usize>>,
+}
+
+type Spanned<T> = toml::Spanned<T>;
+
+/// A table; an error about the table itself (a key named as toml names a date-time to
+/// serde) is placed at the table's `span`, as toml placed the tree reader's.
+fn toml_table(table: toml::de::DeTable<'_>, span: std::ops::Range<usize>) -> Result<Value, TomlError> {
+    let mut out = Map::new();
+    for (key, value) in table {
+        let key = key.into_inner().into_owned();
+        if key == TOML_DATETIME {
+            let message = "a TOML date-time is not a policy value; quote it as a string".to_owned();
+            return Err(TomlError { message, span: Some(span) });
+        }
+        // (A key given twice is a TOML syntax error, refused by the parser.)
+        let v = toml_value(value)?;
+        out.insert(key, v);
+    }
+    Ok(Value::Object(out))
+}
+
+fn toml_value(value: Spanned<toml::de::DeValue<'_>>) -> Result<Value, TomlError> {
+    use toml::de::DeValue;
+    let span = value.span();
+    let refuse = |message: String| TomlError { message, span: Some(span.clone()) };
+    let expected = "a policy value";
+    Ok(match value.into_inner() {
+        DeValue::String(s) => Value::String(s.into_owned()),
+        DeValue::Integer(n) => {
+            let (digits, radix) = (n.as_str(), n.radix());
+            if let Ok(i) = i64::from_str_radix(digits, radix) {
+                i.into()
+            } else if let Ok(u) = u64::from_str_radix(digits, radix) {
+                u.into()
+            } else if let Ok(i) = i128::from_str_radix(digits, radix) {
+                return Err(refuse(format!("invalid type: integer `{i}` as i128, expected {expected}")));
+            } else if let Ok(u) = u128::from_str_radix(digits, radix) {
+                return Err(refuse(format!("invalid type: integer `{u}` as u128, expected {expected}")));
+            } else {
+                return Err(refuse("integer number overflowed".to_owned()));
+            }
+        }
+        DeValue::Float(f) => {
+            let text = f.as_str();
+            match text.parse::<f64>() {
+                Ok(v) if !v.is_infinite() || text.contains("inf") => {
+                    // NaN and infinities (TOML has them) have no JSON form: a null,
+                    // refused later by whichever field it was given to.
+                    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+                }
+                _ => return Err(refuse("floating-point number overflowed".to_owned())),
+            }
+        }
+        DeValue::Boolean(b) => Value::Bool(b),
+        DeValue::Datetime(_) => {
+            return Err(refuse("a TOML date-time is not a policy value; quote it as a string".to_owned()));
+        }
+        DeValue::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(toml_value(item)?);
+            }
+            Value::Array(out)
+        }
+        DeValue::Table(table) => toml_table(table, span)?,
+    })
+}
+
 /// An error while reading the model from a tree, with its place.
 #[derive(Debug)]
 pub(crate) struct PlacedError {
@@ -223,10 +309,78 @@ impl<'de> de::Deserializer<'de> for Placed {
         }
     }
 
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
+    // What a type asks for by name is read without `deserialize_any`'s other arms: a
+    // derived struct's visitor, instantiated once per model type, carries only its map
+    // reading and one error path, not also a positional (sequence) reading and an error
+    // path per value kind. The errors are serde's defaults, word for word.
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, PlacedError> {
+        match self.0 {
+            Value::Object(map) => visitor.visit_map(Entries { entries: map.into_iter(), key: None, value: None }),
+            other => Err(wrong_type(&other, &visitor)),
+        }
     }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PlacedError> {
+        match self.0 {
+            Value::Object(map) => visitor.visit_map(Entries { entries: map.into_iter(), key: None, value: None }),
+            other => Err(wrong_type(&other, &visitor)),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PlacedError> {
+        match self.0 {
+            Value::Array(items) => visitor.visit_seq(Items { items: items.into_iter(), index: 0 }),
+            other => Err(wrong_type(&other, &visitor)),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PlacedError> {
+        match self.0 {
+            Value::String(s) => visitor.visit_string(s),
+            other => Err(wrong_type(&other, &visitor)),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PlacedError> {
+        self.deserialize_string(visitor)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PlacedError> {
+        match self.0 {
+            Value::Bool(b) => visitor.visit_bool(b),
+            other => Err(wrong_type(&other, &visitor)),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char
+        bytes byte_buf unit unit_struct tuple tuple_struct identifier ignored_any
+    }
+}
+
+/// The error serde's default `visit_*` gives for a value of the wrong kind:
+/// `invalid type: integer `5`, expected a string`. Not generic, apart from the visitor
+/// passed as `Expected`.
+fn wrong_type(v: &Value, expected: &dyn de::Expected) -> PlacedError {
+    let unexpected = match v {
+        Value::Null => de::Unexpected::Unit,
+        Value::Bool(b) => de::Unexpected::Bool(*b),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => de::Unexpected::Unsigned(u),
+            (None, Some(i)) => de::Unexpected::Signed(i),
+            (None, None) => de::Unexpected::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => de::Unexpected::Str(s),
+        Value::Array(_) => de::Unexpected::Seq,
+        Value::Object(_) => de::Unexpected::Map,
+    };
+    de::Error::invalid_type(unexpected, expected)
 }
 
 fn unexpected(v: &Value) -> de::Unexpected<'_> {
@@ -350,6 +504,52 @@ mod tests {
         let outer = <PlacedError as de::Error>::custom(&nested).at(Step::Index(2)).at(Step::Key("list".into()));
         assert_eq!(outer.place(), "list[2].items[0].name");
         assert_eq!(outer.message(), nested.message());
+    }
+
+    /// `from_toml` gives what toml's serde deserializer gave through `TreeVisitor`: the
+    /// same tree, or the same message at the same span.
+    #[test]
+    fn toml_reads_as_through_serde() {
+        let docs = [
+            "a = 1\nb = \"x\"\n[t]\nc = [1, 2.5, true, \"s\", { d = -3 }]\n[[r]]\ne = 0x1F\n[[r]]\ne = 0o17\n",
+            "big = 18446744073709551615\nneg = -9223372036854775808\nbin = 0b101\nf = 1e400\n",
+            "n = nan\np = +inf\nm = -inf\nz = -0.0\nu = 1_000\n",
+            "i = 170141183460469231731687303715884105727\n",
+            "u = 340282366920938463463374607431768211455\n",
+            "o = 340282366920938463463374607431768211456\n",
+            "[a]\nx = 1\n[a.b]\ny = 2021-01-01\n",
+            "t = 07:32:00\n",
+            "arr = [[1, 2], [\"a\"], []]\nempty = {}\n",
+            "dup = 1\ndup = 2\n",
+            "x = \n",
+            "[t]\n[t]\n",
+            "s = '''multi\nline'''\nq = \"\\u00e9\"\n",
+            "\"$__toml_private_datetime\" = 1\n",
+            "[a]\nb = 1\n[a.c]\n\"$__toml_private_datetime\" = 1\n",
+            "",
+        ];
+        for doc in docs {
+            let ours = from_toml(doc).map(|t| t.0).map_err(|e| (e.message, e.span));
+            let serde = toml::from_str::<Tree>(doc).map(|t| t.0).map_err(|e| (e.message().to_owned(), e.span()));
+            assert_eq!(ours, serde, "{doc:?}");
+        }
+    }
+
+    #[test]
+    fn a_table_is_not_read_from_a_list() {
+        // A struct given as a list is refused where it is, not read field by field in
+        // declaration order (serde's positional reading, never documented).
+        let tree: Tree = serde_json::from_str(r#"{"items": [["a"]]}"#).unwrap();
+        let e = from_tree::<Outer>(tree.0).unwrap_err();
+        assert_eq!(e.place(), "items[0]");
+        assert_eq!(e.message(), "invalid type: sequence, expected struct Inner");
+        let tree: Tree = serde_json::from_str(r#"{"items": [5]}"#).unwrap();
+        let e = from_tree::<Outer>(tree.0).unwrap_err();
+        assert_eq!(e.message(), "invalid type: integer `5`, expected struct Inner");
+        let tree: Tree = serde_json::from_str(r#"{"items": [{"name": "a"}], "map": [1]}"#).unwrap();
+        assert_eq!(from_tree::<Outer>(tree.0).unwrap_err().message(), "invalid type: sequence, expected a map");
+        let tree: Tree = serde_json::from_str(r#"{"items": {"name": "a"}}"#).unwrap();
+        assert_eq!(from_tree::<Outer>(tree.0).unwrap_err().message(), "invalid type: map, expected a sequence");
     }
 
     #[test]

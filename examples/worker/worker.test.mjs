@@ -13,10 +13,11 @@ let workerd;
 let mr;
 let sm;
 let fm;
+let dl;
 
 before(async () => {
   workerd = await startWorkerd("worker");
-  ({ mr, sm, fm } = workerd);
+  ({ mr, sm, fm, delegated: dl } = workerd);
 });
 
 after(() => workerd?.stop());
@@ -158,4 +159,27 @@ test("the router is exact: an allowed path with no handler is 404, another metho
   assert.equal((await r.json()).handler, null);
   const m = await fetch(`${mr}/api/health`, { method: "DELETE", headers: { Authorization: `Bearer ${MR_TOKEN}` } });
   assert.equal(m.status, 405);
+});
+
+test("delegated: the worker's async session check names the principal; the owner rule applies", async () => {
+  const calls = async () => (await (await fetch(`${dl}/_calls`)).json()).calls;
+  const before = await calls();
+  let r = await fetch(`${dl}/notes/alice/1`, { headers: { Cookie: "sid=s-alice" } });
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), { principal: "alice", kind: "delegated", roles: ["writer", "reader"], constraints: { owner: "alice" } });
+  r = await fetch(`${dl}/notes/bob/1`, { headers: { Cookie: "sid=s-alice" } });
+  assert.deepEqual([r.status, r.headers.get("x-admit-reason")], [403, "insufficient_scope"]);
+  r = await fetch(`${dl}/notes/alice/1`, { headers: { Cookie: "sid=s-old" } });
+  assert.deepEqual([r.status, r.headers.get("x-admit-reason")], [401, "expired"]);
+  assert.ok(!(await r.text()).includes("s-old"));
+  r = await fetch(`${dl}/notes/alice/1`, { headers: { Cookie: "sid=unknown" } });
+  assert.deepEqual([r.status, r.headers.get("x-admit-reason")], [401, "invalid_credentials"]);
+  // A cookie session on POST: refused without a same-origin signal, before any check.
+  const mid = await calls();
+  r = await fetch(`${dl}/notes`, { method: "POST", headers: { Cookie: "sid=s-alice" } });
+  assert.deepEqual([r.status, r.headers.get("x-admit-reason")], [403, "origin_not_allowed"]);
+  assert.equal(await calls(), mid);
+  r = await fetch(`${dl}/notes`, { method: "POST", headers: { Cookie: "sid=s-alice", "Sec-Fetch-Site": "same-origin" } });
+  assert.equal(r.status, 200);
+  assert.equal(await calls(), before + 5, "one check per request that carried a session");
 });

@@ -3,7 +3,8 @@
 // and FetchML, each with its policy from examples/policies and the test credentials
 // below; and a fourth time, SkillMeat with the binding's old path, for the differential
 // test to show that it catches it; and vectors-worker.js, which runs vector documents
-// inside workerd (vectors.test.mjs). Needs bindings-wasm/pkg (bindings-wasm/build.sh) and
+// inside workerd (vectors.test.mjs), and delegated-worker.js (sessions checked by the
+// application through engine.setCheck). Needs bindings-wasm/pkg (bindings-wasm/build.sh) and
 // `npm install` here.
 import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -171,12 +172,18 @@ export async function startWorkerd(name) {
   cpSync(join(pkg, "pkg"), join(mod, "pkg"), { recursive: true });
   cpSync(join(here, "worker.js"), join(out, "worker.js"));
   cpSync(join(here, "vectors-worker.js"), join(out, "vectors-worker.js"));
+  cpSync(join(here, "delegated-worker.js"), join(out, "delegated-worker.js"));
   for (const a of Object.values(APPS)) cpSync(join(root, "examples/policies", a.policy), join(out, a.policy));
   // The bare specifier "admit-wasm" names this module, which re-exports the package's
   // workerd entry (what a bundler's "workerd" export condition picks).
   writeFileSync(join(out, "admit-wasm.js"), 'export * from "./node_modules/admit-wasm/js/workerd.js";\n');
   writeFileSync(join(out, "admit-wasm-old.js"), OLD_BINDING);
-  const services = { ...APPS, vectors: { ...APPS.mr, main: "vectors-worker.js" } };
+  const services = {
+    ...APPS,
+    vectors: { ...APPS.mr, main: "vectors-worker.js" },
+    // delegated-worker.js keeps its own policy; the bindings are the Model Registry's.
+    delegated: { ...APPS.mr, main: "delegated-worker.js" },
+  };
   for (const a of Object.values(services)) if (a.jwks) a.jwksUrl = `${jwks.base}${a.jwks}`;
   const ports = {};
   for (const k of Object.keys(services)) ports[k] = await freePort();

@@ -854,11 +854,11 @@ impl JwtAuthenticator {
                 let value = if self.role_map.is_empty() {
                     r.clone()
                 } else {
-                    let mut keys: Vec<&String> =
-                        self.role_map.iter().filter(|(_, v)| **v == id).map(|(k, _)| k).collect();
-                    keys.sort();
+                    let mut keys: Vec<&str> =
+                        self.role_map.iter().filter(|(_, v)| **v == id).map(|(k, _)| k.as_str()).collect();
+                    keys.sort_unstable();
                     keys.first()
-                        .map(|k| (*k).clone())
+                        .map(|k| (*k).to_owned())
                         .ok_or_else(|| EngineError::Invalid(format!("no `role_map` entry yields role `{r}`")))?
                 };
                 values.push(Json::from(value));
