@@ -467,12 +467,58 @@ static admit_result engine_for(const char *policy_rel, json_t *env, admit_engine
     return r;
 }
 
-/* A vector's `jwks` (key sets a host fetched) to admit_engine_set_jwks and its `keys`
- * (keys files) to admit_engine_set_keys, as a host does after the load. */
+/* A vector's `checks`: the host's check of a delegated authenticator, as a table of
+ * verdicts by credential (tests/README.md). A credential the table lacks, or a verdict
+ * that is not `{"id", "roles"?, "scopes"?}` or `{"refuse"}`, sets nothing: a refusal. */
+static void table_check(void *user_data, admit_str authenticator, admit_str credential, admit_check_result *result) {
+    (void)authenticator;
+    json_t *verdict = json_object_getn((json_t *)user_data, credential.ptr, credential.len);
+    if (!json_is_object(verdict)) return;
+    const char *key;
+    json_t *v;
+    json_object_foreach(verdict, key, v) {
+        int known = !strcmp(key, "id") || !strcmp(key, "roles") || !strcmp(key, "scopes") || !strcmp(key, "refuse");
+        if (!known) return;
+    }
+    json_t *refuse = json_object_get(verdict, "refuse");
+    json_t *id = json_object_get(verdict, "id");
+    if (refuse) {
+        const char *r = json_string_value(refuse);
+        if (!r || id || json_object_get(verdict, "roles") || json_object_get(verdict, "scopes")) return;
+        uint32_t reason = !strcmp(r, "expired")   ? ADMIT_REASON_EXPIRED
+                          : !strcmp(r, "revoked") ? ADMIT_REASON_REVOKED
+                                                  : ADMIT_REASON_INVALID_CREDENTIALS;
+        if (!strcmp(r, "expired") || !strcmp(r, "revoked") || !strcmp(r, "invalid_credentials"))
+            admit_check_result_refuse(result, reason);
+        return;
+    }
+    if (!json_is_string(id)) return;
+    json_t *roles = json_object_get(verdict, "roles"), *scopes = json_object_get(verdict, "scopes");
+    if ((roles && !json_is_array(roles)) || (scopes && !json_is_array(scopes))) return;
+    size_t i;
+    json_array_foreach(roles, i, v) if (!json_is_string(v)) return;
+    json_array_foreach(scopes, i, v) if (!json_is_string(v)) return;
+    admit_check_result_set_principal(result, json_string_value(id), json_string_length(id));
+    json_array_foreach(roles, i, v) admit_check_result_add_role(result, json_string_value(v), json_string_length(v));
+    json_array_foreach(scopes, i, v) admit_check_result_add_scope(result, json_string_value(v), json_string_length(v));
+}
+
+/* A vector's `jwks` (key sets a host fetched) to admit_engine_set_jwks, its `keys`
+ * (keys files) to admit_engine_set_keys, and its `checks` to admit_engine_set_check, as
+ * a host does after the load. The tables of `checks` live as long as `doc`. */
 static int hand_over(const admit_engine *engine, json_t *doc, const char *file) {
     int good = 1;
     const char *id;
     json_t *v;
+    json_object_foreach(json_object_get(doc, "checks"), id, v) {
+        admit_error *err = NULL;
+        if (admit_engine_set_check(engine, id, strlen(id), table_check, v, &err) != ADMIT_RESULT_OK) {
+            admit_str m = admit_error_message(err);
+            printf("%s: set_check %s: %.*s\n", file, id, (int)m.len, m.ptr ? m.ptr : "");
+            good = 0;
+        }
+        admit_error_free(err);
+    }
     json_object_foreach(json_object_get(doc, "jwks"), id, v) {
         admit_error *err = NULL;
         if (admit_engine_set_jwks(engine, id, strlen(id), json_string_value(v), json_string_length(v), NULL, &err) !=
@@ -533,7 +579,7 @@ static void run_vector(const char *dir, const char *file) {
         json_decref(doc);
         return;
     }
-    ok(hand_over(engine, doc, file), "%s: its jwks and keys are taken", file);
+    ok(hand_over(engine, doc, file), "%s: its jwks, keys and checks are taken", file);
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(doc, "cases"), i, c) {
@@ -1046,11 +1092,25 @@ static void test_set_keys(void) {
            has_text(admit_error_message(err), "keys_file is not UTF-8"),
        "set_keys: a file that is not UTF-8");
     admit_error_free(err);
-    ok(admit_engine_set_keys(e, "fetchml-keys", 12, NULL, 0, NULL, &err) == ADMIT_RESULT_OK,
-       "set_keys: NULL with length 0 is an empty file: no keys");
-    admit_error_free(err);
+    /* An empty file (more likely cut short while written than meant to hold no key) is
+     * refused and the keys stay; a file that says `keys = []` empties the table. */
     d = fetch(e, "GET", "/api/v1/jobs", "demo-frank-key");
-    ok(!admit_decision_allow(d), "an empty keys file leaves no key");
+    int frank_before = admit_decision_allow(d);
+    admit_decision_free(d);
+    ok(admit_engine_set_keys(e, "fetchml-keys", 12, NULL, 0, NULL, &err) == ADMIT_RESULT_ENGINE_ERROR &&
+           has_text(admit_error_message(err), "keys"),
+       "set_keys: NULL with length 0 is an empty file: refused");
+    admit_error_free(err);
+    err = NULL;
+    d = fetch(e, "GET", "/api/v1/jobs", "demo-frank-key");
+    ok(admit_decision_allow(d) == frank_before, "an empty keys file leaves the keys as they were");
+    admit_decision_free(d);
+    ok(admit_engine_set_keys(e, "fetchml-keys", 12, "keys = []", 9, NULL, &err) == ADMIT_RESULT_OK,
+       "set_keys: `keys = []` is a file with no key");
+    admit_error_free(err);
+    err = NULL;
+    d = fetch(e, "GET", "/api/v1/jobs", "demo-frank-key");
+    ok(!admit_decision_allow(d), "a keys file with no key leaves no key");
     admit_decision_free(d);
     size_t huge_len = 17u << 20;
     char *huge = malloc(huge_len);

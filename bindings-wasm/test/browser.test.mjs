@@ -69,6 +69,9 @@ const VECTORS_PAGE = `<!doctype html><meta charset="utf-8"><title>admit vectors<
         engine = new Engine(doc.policyText, { format: doc.format, env: doc.env, files: doc.files });
         for (const [id, set] of Object.entries(doc.jwks)) engine.setJwks(id, set);
         for (const [id, file] of Object.entries(doc.keys)) engine.setKeys(id, file);
+        for (const [id, table] of Object.entries(doc.checks ?? {})) {
+          engine.setCheck(id, (credential) => (Object.hasOwn(table, credential) ? table[credential] : null));
+        }
       } catch (e) {
         out.push({ loadError: { code: e.code, message: e.message, errors: e.errors?.length ?? 0, place: e.place, first: e.errors?.[0]?.place } });
         continue;

@@ -73,12 +73,18 @@ export function policyFiles(doc) {
 }
 
 /** An engine for a vector document as every runner loads it: the policy with `env` and
- * its files, then each `jwks` set handed to `setJwks` and each `keys` file to `setKeys`.
+ * its files, then each `jwks` set handed to `setJwks`, each `keys` file to `setKeys`, and
+ * each `checks` table registered with `setCheck`.
  * `Engine` is the class of the runtime at hand (Node, workerd, Chromium). */
-export function loadDoc(Engine, { policyText: text, format, env, files, jwks, keys }) {
+export function loadDoc(Engine, { policyText: text, format, env, files, jwks, keys, checks }) {
   const engine = new Engine(text, { format, env: env ?? {}, files: files ?? {} });
   for (const [id, set] of Object.entries(jwks ?? {})) engine.setJwks(id, set);
   for (const [id, file] of Object.entries(keys ?? {})) engine.setKeys(id, file);
+  // A delegated authenticator's check, as a table of verdicts by credential; the binding
+  // refuses what is not a verdict, and `null` (a credential the table lacks).
+  for (const [id, table] of Object.entries(checks ?? {})) {
+    engine.setCheck(id, (credential) => (Object.hasOwn(table, credential) ? table[credential] : null));
+  }
   return engine;
 }
 
@@ -91,6 +97,7 @@ export function docForRunner(doc) {
     files: policyFiles(doc),
     jwks: doc.jwks ?? {},
     keys: doc.keys ?? {},
+    checks: doc.checks ?? {},
     cases: doc.cases ?? [],
   };
 }
