@@ -516,39 +516,16 @@ pub unsafe extern "C" fn admit_engine_set_jwks(
     keys_out: *mut usize,
     error_out: *mut *mut admit_error,
 ) -> admit_result {
-    // SAFETY: the caller promises the out-pointers are NULL or writable.
-    unsafe { put(keys_out, 0) };
-    // SAFETY: as above.
-    unsafe { put(error_out, std::ptr::null_mut()) };
-    let result = guard(
-        || Err(admit_error::new(admit_result::Panic, "admit panicked while loading the key set")),
-        || {
-            // SAFETY: the caller promises `engine` is NULL or a live engine.
-            let Some(e) = (unsafe { engine.as_ref() }) else {
-                return Err(admit_error::new(admit_result::NullArgument, "engine is NULL"));
-            };
-            // SAFETY: the caller promises the strings are valid for their lengths.
-            let id =
-                unsafe { text(authenticator, authenticator_len) }.map_err(|c| admit_error::arg(c, "authenticator"))?;
-            // SAFETY: as above.
-            let jwks = unsafe { text(jwks, jwks_len) }.map_err(|c| admit_error::arg(c, "jwks"))?;
-            e.engine
-                .set_jwks(id, jwks)
-                .map_err(|err: EngineError| admit_error::new(admit_result::EngineError, err.to_string()))
-        },
-    );
-    match result {
-        Ok(n) => {
-            // SAFETY: the caller promises `keys_out` is NULL or writable.
-            unsafe { put(keys_out, n) };
-            admit_result::Ok
-        }
-        Err(e) => {
-            let code = e.code;
-            // SAFETY: the caller promises `error_out` is NULL or writable.
-            unsafe { give_error(e, error_out) };
-            code
-        }
+    // SAFETY: the caller's promises are `replace_keys`'s.
+    unsafe {
+        replace_keys(
+            engine,
+            (authenticator, authenticator_len),
+            (jwks, jwks_len, "jwks"),
+            "admit panicked while loading the key set",
+            (keys_out, error_out),
+            Engine::set_jwks,
+        )
     }
 }
 
@@ -580,12 +557,39 @@ pub unsafe extern "C" fn admit_engine_set_keys(
     keys_out: *mut usize,
     error_out: *mut *mut admit_error,
 ) -> admit_result {
+    // SAFETY: the caller's promises are `replace_keys`'s.
+    unsafe {
+        replace_keys(
+            engine,
+            (authenticator, authenticator_len),
+            (keys_file, keys_file_len, "keys_file"),
+            "admit panicked while loading the keys file",
+            (keys_out, error_out),
+            Engine::set_keys,
+        )
+    }
+}
+
+/// What `admit_engine_set_jwks` and `admit_engine_set_keys` share: read the engine, the
+/// authenticator id and the text, hand them to `apply`, and report the count or the error.
+///
+/// # Safety
+/// `engine` is NULL or a live engine; each string is NULL or valid for its length; the
+/// out-pointers are NULL or writable.
+unsafe fn replace_keys(
+    engine: *const admit_engine,
+    (authenticator, authenticator_len): (*const c_char, usize),
+    (input, input_len, input_name): (*const c_char, usize, &'static str),
+    on_panic: &'static str,
+    (keys_out, error_out): (*mut usize, *mut *mut admit_error),
+    apply: fn(&Engine, &str, &str) -> Result<usize, EngineError>,
+) -> admit_result {
     // SAFETY: the caller promises the out-pointers are NULL or writable.
     unsafe { put(keys_out, 0) };
     // SAFETY: as above.
     unsafe { put(error_out, std::ptr::null_mut()) };
     let result = guard(
-        || Err(admit_error::new(admit_result::Panic, "admit panicked while loading the keys file")),
+        || Err(admit_error::new(admit_result::Panic, on_panic)),
         || {
             // SAFETY: the caller promises `engine` is NULL or a live engine.
             let Some(e) = (unsafe { engine.as_ref() }) else {
@@ -595,9 +599,8 @@ pub unsafe extern "C" fn admit_engine_set_keys(
             let id =
                 unsafe { text(authenticator, authenticator_len) }.map_err(|c| admit_error::arg(c, "authenticator"))?;
             // SAFETY: as above.
-            let file = unsafe { text(keys_file, keys_file_len) }.map_err(|c| admit_error::arg(c, "keys_file"))?;
-            e.engine
-                .set_keys(id, file)
+            let input = unsafe { text(input, input_len) }.map_err(|c| admit_error::arg(c, input_name))?;
+            apply(&e.engine, id, input)
                 .map_err(|err: EngineError| admit_error::new(admit_result::EngineError, err.to_string()))
         },
     );

@@ -16,46 +16,9 @@ use admit::{CredentialVerdict, Decision, Engine, MapResolver, Reason, Request, S
 
 const NOW: i64 = 1_790_000_000;
 
-const POLICY: &str = r#"
-    scopes = ["notes:read", "notes:write", "admin"]
-    [roles.reader]
-    scopes = ["notes:read"]
-    [roles.writer]
-    scopes = ["notes:write"]
-    includes = ["reader"]
-
-    [[authenticators]]
-    type = "delegated"
-    id = "sessions"
-    sources = [{ cookie = "sid" }, { header = "Authorization", prefix = "Session " }]
-
-    [[authenticators]]
-    type = "anonymous"
-    id = "guest"
-    principal = "guest"
-
-    [[routes]]
-    methods = ["GET"]
-    path = "/public"
-    public = true
-
-    [[routes]]
-    methods = ["GET"]
-    path = "/notes/{owner}/{id}"
-    require = ["notes:read"]
-    owner = { param = "owner", unless = ["admin"] }
-    authenticators = ["sessions"]
-
-    [[routes]]
-    methods = ["POST"]
-    path = "/notes"
-    require = ["notes:write"]
-    authenticators = ["sessions"]
-
-    [[routes]]
-    methods = ["GET"]
-    path = "/feed"
-"#;
+/// The shared vectors' fixture (tests/vectors/delegated-sessions.json): sessions in a
+/// cookie or `Authorization: Session`, a guest fallback, an owner rule.
+const POLICY: &str = include_str!("../../tests/fixtures/policies/delegated.toml");
 
 /// The application's session table.
 fn sessions(credential: &str) -> CredentialVerdict {
