@@ -205,7 +205,12 @@ def test_a_bad_keys_file_keeps_the_old_keys_and_the_log_holds_none_of_it(
         elif bad == "empty":  # what an in-place rewrite shows between truncating and writing
             keys_file.write_text("")
         else:
-            keys_file.write_bytes(ROTATED.encode() + b"\xff")
+            # Renamed over the old file in one step: written in place, the watcher could
+            # also see the empty file between truncating and writing (and rightly log
+            # that version too).
+            tmp = keys_file.with_name(keys_file.name + ".new")
+            tmp.write_bytes(ROTATED.encode() + b"\xff")
+            os.replace(tmp, keys_file)
         eventually(lambda: keys_status(guard)["last_error"] is not None, "the watcher refused the file")
         # The old set answers: bob still passes, frank (only in the refused file) does not.
         assert live.get("/api/v1/jobs", headers=BOB).json() == {"caller": "bob"}
