@@ -10,9 +10,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Callable, Dict, Iterator
 
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors"
@@ -62,6 +64,36 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+#: How long an expected event may take on a loaded machine; never a speed bound.
+WAIT = 20.0
+
+
+def eventually(check: Callable[[], bool], what: str) -> None:
+    """Waits up to WAIT seconds for ``check()`` to hold."""
+    deadline = time.monotonic() + WAIT
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {WAIT} s: {what}")
+        time.sleep(0.01)
+
+
+def add_artifact_routes(app: FastAPI, guard: Any) -> None:
+    """The routes the JWKS tests serve behind SkillMeat's policy: ``/health`` (a plain
+    def, run in a worker thread), ``/api/v1/artifacts`` (the caller's id) and ``/ready``
+    (the guard's status, 503 until ready)."""
+    @app.get("/health")
+    def health() -> Dict[str, str]:
+        return {"status": "healthy"}
+
+    @app.get("/api/v1/artifacts")
+    async def artifacts(request: Request) -> Dict[str, Any]:
+        return {"caller": request.state.principal.id}
+
+    @app.get("/ready")
+    async def ready() -> Any:
+        return JSONResponse(guard.status(), status_code=200 if guard.ready else 503)
 
 
 class LiveServer:

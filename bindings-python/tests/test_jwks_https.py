@@ -18,21 +18,20 @@ import ssl
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import httpx
 import jwt as pyjwt
 import pytest
 import trustme
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 import admit
 from admit import fetch_rules
 from admit.fastapi import Admit
 from admit.jwks import JwksFetcher
-from conftest import POLICIES, LiveServer
+from conftest import POLICIES, WAIT, LiveServer, add_artifact_routes, eventually
 
 ISSUER = "https://test-instance.clerk.accounts.dev"
 AUDIENCE = "skillmeat-api"
@@ -41,7 +40,6 @@ ENV = {"SKILLMEAT_AUTH_ENABLED": "true", "CLERK_ISSUER": ISSUER, "CLERK_AUDIENCE
 # must never reach a log line or a status.
 SECRET_K = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"
 REFUSED_SET = json.dumps({"keys": [{"kty": "oct", "kid": "h", "k": SECRET_K}]}).encode()
-WAIT = 20.0  # how long an expected event may take on a loaded machine; never a speed bound
 
 
 # -- keys and tokens: made here, two RSA keys, the issuer's before and after rotation ------
@@ -73,14 +71,6 @@ def jwks(*signing: SigningKey) -> bytes:
 
 def bearer(t: str) -> Dict[str, str]:
     return {"Authorization": f"Bearer {t}"}
-
-
-def eventually(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {WAIT} s: {what}")
-        time.sleep(0.01)
 
 
 # -- the HTTPS issuer ------------------------------------------------------------------------
@@ -212,19 +202,7 @@ def make_app(url: str, **jwks_options: Any) -> Tuple[FastAPI, Admit]:
     guard = Admit(engine_for(url), jwks_options=jwks_options, watch_interval=0.05, open_paths={"/ready"})
     app = FastAPI()
     guard.install(app)
-
-    @app.get("/health")
-    def health() -> Dict[str, str]:  # a plain def: FastAPI runs it in a worker thread
-        return {"status": "healthy"}
-
-    @app.get("/api/v1/artifacts")
-    async def artifacts(request: Request) -> Dict[str, Any]:
-        return {"caller": request.state.principal.id}
-
-    @app.get("/ready")
-    async def ready() -> Any:
-        return JSONResponse(guard.status(), status_code=200 if guard.ready else 503)
-
+    add_artifact_routes(app, guard)
     return app, guard
 
 

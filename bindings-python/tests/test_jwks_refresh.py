@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import anyio
 import httpx
@@ -25,7 +25,7 @@ import admit
 from admit.fastapi import Admit
 import admit.jwks
 from admit.jwks import JwksFetcher
-from conftest import FIXTURES, POLICIES, LiveServer
+from conftest import FIXTURES, POLICIES, WAIT, LiveServer, add_artifact_routes, eventually
 
 ISSUER = "https://test-instance.clerk.accounts.dev"
 AUDIENCE = "skillmeat-api"
@@ -38,7 +38,6 @@ ROTATED = (FIXTURES / "jwks-rotated.json").read_bytes()
 # `k` must never appear in a log line or a status.
 SECRET_K = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"
 REFUSED_SET = json.dumps({"keys": [{"kty": "oct", "kid": "h", "k": SECRET_K}]}).encode()
-WAIT = 20.0  # how long an expected event may take on a loaded machine; never a speed bound
 
 
 def token(*, kid: str = "rsa-1", key: str = RSA) -> str:
@@ -49,14 +48,6 @@ def token(*, kid: str = "rsa-1", key: str = RSA) -> str:
 
 def bearer(t: str) -> Dict[str, str]:
     return {"Authorization": f"Bearer {t}"}
-
-
-def eventually(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {WAIT} s: {what}")
-        time.sleep(0.01)
 
 
 class JwksServer:
@@ -134,21 +125,7 @@ def make_app(fetcher: JwksFetcher) -> "tuple[FastAPI, Admit]":
     guard = Admit(engine, jwks=[fetcher], open_paths={"/ready"})
     app = FastAPI()
     guard.install(app)
-
-    @app.get("/health")
-    def health() -> Dict[str, str]:  # a plain def: FastAPI runs it in a worker thread
-        return {"status": "healthy"}
-
-    @app.get("/api/v1/artifacts")
-    async def artifacts(request: Request) -> Dict[str, Any]:
-        return {"caller": request.state.principal.id}
-
-    @app.get("/ready")
-    async def ready() -> Any:
-        from fastapi.responses import JSONResponse
-
-        return JSONResponse(guard.status(), status_code=200 if guard.ready else 503)
-
+    add_artifact_routes(app, guard)
     return app, guard
 
 

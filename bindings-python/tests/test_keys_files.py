@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List
 
 import httpx
 import pytest
@@ -21,7 +20,7 @@ from fastapi import FastAPI, Request
 
 import admit
 from admit.fastapi import Admit
-from conftest import FIXTURES, POLICIES, LiveServer
+from conftest import FIXTURES, POLICIES, WAIT, LiveServer, eventually
 
 BOB = {"X-API-Key": "demo-researcher-key"}
 FRANK = {"X-API-Key": "demo-frank-key"}
@@ -34,15 +33,6 @@ FRANK_DIGEST = admit.hash_key("demo-frank-key")
 # digests, which must never reach a log line or an error.
 INVALID = ROTATED.replace('roles = ["researcher"]\n', 'roles = ["no-such-role"]\n')
 NOT_TOML = f'[[keys]]\nid = "frank"\nsha256 = "{FRANK_DIGEST}\nroles = [\n'
-WAIT = 20.0  # how long an expected event may take on a loaded machine; never a speed bound
-
-
-def eventually(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {WAIT} s: {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture
