@@ -670,19 +670,8 @@ pub unsafe extern "C" fn admit_engine_jwks_url(
     authenticator_out: *mut admit_str,
     url_out: *mut admit_str,
 ) -> admit_result {
-    // SAFETY: the caller promises the out-pointers are NULL or writable.
-    unsafe { put(authenticator_out, admit_str::NONE) };
-    // SAFETY: as above.
-    unsafe { put(url_out, admit_str::NONE) };
-    guard(
-        || admit_result::Panic,
-        || {
-            // SAFETY: the caller promises `engine` is NULL or a live engine.
-            let Some(e) = (unsafe { engine.as_ref() }) else { return admit_result::NullArgument };
-            // SAFETY: the caller promises the out-pointers are NULL or writable.
-            unsafe { list_entry(&e.engine.jwks_urls(), index, authenticator_out, url_out) }
-        },
-    )
+    // SAFETY: the caller's promises are `listed_pair`'s.
+    unsafe { listed_pair(engine, index, authenticator_out, url_out, Engine::jwks_urls) }
 }
 
 /// How many enabled `api_key` or `bearer_token` authenticators of the policy keep their
@@ -713,17 +702,33 @@ pub unsafe extern "C" fn admit_engine_keys_file(
     authenticator_out: *mut admit_str,
     path_out: *mut admit_str,
 ) -> admit_result {
+    // SAFETY: the caller's promises are `listed_pair`'s.
+    unsafe { listed_pair(engine, index, authenticator_out, path_out, Engine::keys_files) }
+}
+
+/// What `admit_engine_jwks_url` and `admit_engine_keys_file` share: the `index`-th pair
+/// of `list` as two views into the engine, or `{NULL, 0}` views and an error result.
+///
+/// # Safety
+/// `engine` is NULL or a live engine; the out-pointers are NULL or writable.
+unsafe fn listed_pair(
+    engine: *const admit_engine,
+    index: usize,
+    first_out: *mut admit_str,
+    second_out: *mut admit_str,
+    list: for<'e> fn(&'e Engine) -> Vec<(&'e str, &'e str)>,
+) -> admit_result {
     // SAFETY: the caller promises the out-pointers are NULL or writable.
-    unsafe { put(authenticator_out, admit_str::NONE) };
+    unsafe { put(first_out, admit_str::NONE) };
     // SAFETY: as above.
-    unsafe { put(path_out, admit_str::NONE) };
+    unsafe { put(second_out, admit_str::NONE) };
     guard(
         || admit_result::Panic,
         || {
             // SAFETY: the caller promises `engine` is NULL or a live engine.
             let Some(e) = (unsafe { engine.as_ref() }) else { return admit_result::NullArgument };
             // SAFETY: the caller promises the out-pointers are NULL or writable.
-            unsafe { list_entry(&e.engine.keys_files(), index, authenticator_out, path_out) }
+            unsafe { list_entry(&list(&e.engine), index, first_out, second_out) }
         },
     )
 }

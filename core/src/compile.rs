@@ -594,18 +594,17 @@ fn key_store(
         Credentials::Inline(list) => return KeyStore::new(key_table(cx, list, place, kinds, roles, scopes), None),
         Credentials::File(v) => v,
     };
+    // The reference names the keys file: `{ file = ... }` by itself, `{ env = ... }` (or a
+    // policy built in code with a literal) by its value.
     let path = match reference {
         Value::File { path } => Some(path.clone()),
-        Value::Env { .. } => cx.opt(reference, place),
-        Value::Literal(_) => None,
+        Value::Env { .. } | Value::Literal(_) => cx.opt(reference, place),
     };
     let Some(path) = path.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()) else {
-        if !matches!(reference, Value::Literal(_)) {
-            cx.warn(
-                place,
-                format!("{} is not set: no key is accepted until the host calls set_keys", reference.describe()),
-            );
-        }
+        cx.warn(
+            place,
+            format!("{} is not set: no key is accepted until the host calls set_keys", reference.describe()),
+        );
         return KeyStore::new(KeyTable::default(), None);
     };
     let table = match cx.resolver.file(&path) {

@@ -572,14 +572,13 @@ impl Engine {
                         "the host's check gave an empty or unprintable principal id",
                     ));
                 }
-                let mut unknown = Vec::new();
-                let role_ids = self.roles.resolve(roles, "", &mut unknown);
                 if let Some(first) = roles.iter().find(|r| self.roles.id(r).is_none()) {
                     return Outcome::Denied(Denial::invalid(format!(
                         "the host's check named role `{}`, which the policy does not define",
                         sanitize(first)
                     )));
                 }
+                let role_ids: Vec<usize> = roles.iter().filter_map(|r| self.roles.id(r)).collect();
                 let who = Who { id, authenticator: &a.id, kind: "delegated" };
                 Outcome::Authenticated(self.roles.identity(
                     who,
