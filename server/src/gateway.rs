@@ -56,7 +56,7 @@ pub(crate) struct Original<'a> {
     pub tcp_peer: IpAddr,
     /// The client address the gateway reported by its own means (gRPC `source`), believed
     /// only from a trusted peer.
-    pub reported_client: Option<IpAddr>,
+    pub reported_client: Option<&'a str>,
 }
 
 fn header<'a>(headers: &[(&'a [u8], &'a [u8])], name: &str) -> Vec<&'a str> {
@@ -72,8 +72,8 @@ fn header<'a>(headers: &[(&'a [u8], &'a [u8])], name: &str) -> Vec<&'a str> {
 pub(crate) fn decide_original(shared: &Arc<Shared>, endpoint: Endpoint, original: Original<'_>) -> Decision {
     let started = Instant::now();
     let trusted = shared.proxies.trusts(original.tcp_peer);
-    let client = match original.reported_client {
-        Some(reported) if trusted => reported,
+    let peer = match original.reported_client {
+        Some(reported) if trusted => reported.to_owned(),
         _ => shared.proxies.client(
             original.tcp_peer,
             &header(&original.headers, "x-forwarded-for"),
@@ -88,7 +88,6 @@ pub(crate) fn decide_original(shared: &Arc<Shared>, endpoint: Endpoint, original
             headers.push((b"Host", host.as_bytes()));
         }
     }
-    let peer = client.to_string();
     let now = state::now(&shared.config);
     let req = Request { method: original.method, path: original.target, headers: &headers, peer: Some(&peer), now };
     finish(shared, endpoint, &req, started)

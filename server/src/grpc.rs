@@ -48,12 +48,12 @@ fn check(shared: &Arc<Shared>, tcp_peer: IpAddr, request: &CheckRequest) -> Chec
         .and_then(|s| s.address.as_ref())
         .and_then(|a| a.address.as_ref())
         .and_then(|a| match a {
-            Address::SocketAddress(s) => s.address.parse::<IpAddr>().ok(),
+            Address::SocketAddress(s) => Some(s.address.as_str()),
             _ => None,
         });
     let prefix = shared.config.identity_prefix.as_str();
     let (decision, client_names) = match http {
-        Some(http) if !http.method.is_empty() && !http.path.is_empty() => {
+        Some(http) => {
             // Envoy puts the headers in `headers`, or in `header_map` when asked to send
             // raw values; pseudo-headers are not the client's, except `:authority` (Host).
             let mut pairs: Vec<(&[u8], &[u8])> = Vec::new();
@@ -66,12 +66,13 @@ fn check(shared: &Arc<Shared>, tcp_peer: IpAddr, request: &CheckRequest) -> Chec
                     pairs.push((h.key.as_bytes(), value));
                 }
             }
-            let has_host = pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(b"host"));
-            let authority = pairs.iter().find(|(n, _)| *n == b":authority").map(|(_, v)| *v);
-            pairs.retain(|(n, _)| !n.starts_with(b":"));
-            if let (false, Some(a)) = (has_host, authority) {
-                pairs.push((b"host", a));
+            // `:authority` is the Host; any other pseudo-header is Envoy's, not the client's.
+            for (name, _) in &mut pairs {
+                if *name == b":authority" {
+                    *name = b"host";
+                }
             }
+            pairs.retain(|(n, _)| !n.starts_with(b":"));
             let names: Vec<String> = pairs.iter().map(|(n, _)| String::from_utf8_lossy(n).into_owned()).collect();
             let original =
                 Original { method: &http.method, target: &http.path, headers: pairs, tcp_peer, reported_client };
@@ -79,11 +80,7 @@ fn check(shared: &Arc<Shared>, tcp_peer: IpAddr, request: &CheckRequest) -> Chec
         }
         _ => {
             shared.metrics.bad_request(Endpoint::EnvoyGrpc.name());
-            let d = shared
-                .current
-                .load()
-                .engine
-                .malformed("the CheckRequest has no attributes.request.http method and path");
+            let d = shared.current.load().engine.malformed("the CheckRequest has no attributes.request.http");
             (d, Vec::new())
         }
     };

@@ -266,17 +266,16 @@ fn single<'r>(req: &'r Request<Incoming>, name: &str) -> Result<Option<&'r str>,
     if values.next().is_some() {
         return Err(format!("`{name}` is given more than once"));
     }
-    first.to_str().map(Some).map_err(|_| format!("`{name}` is not text"))
+    // nginx's `$request_uri` is the raw target: UTF-8 is passed on for the core to judge.
+    std::str::from_utf8(first.as_bytes()).map(Some).map_err(|_| format!("`{name}` is not UTF-8"))
 }
 
 /// The original method and target of a forward-auth request, by endpoint convention.
 fn original_line(req: &Request<Incoming>, endpoint: Endpoint) -> Result<(String, String), String> {
     let from_headers = |method: &str, uri: &str| -> Result<(String, String), String> {
+        // Missing is the gateway's misconfiguration; an empty value is the core's to judge.
         let m = single(req, method)?.ok_or_else(|| format!("`{method}` is missing"))?;
         let u = single(req, uri)?.ok_or_else(|| format!("`{uri}` is missing"))?;
-        if m.is_empty() || u.is_empty() {
-            return Err(format!("`{method}` and `{uri}` need values"));
-        }
         Ok((m.to_owned(), u.to_owned()))
     };
     match endpoint {

@@ -107,15 +107,17 @@ impl TrustedProxies {
         self.blocks.iter().any(|b| b.contains(ip))
     }
 
-    /// The client's address: the TCP peer, unless the peer is a trusted proxy; then the
-    /// right-most address of the forwarded chain (`X-Forwarded-For` values, in order, or
-    /// `Forwarded: for=` when there is no `X-Forwarded-For`) that is not itself a
-    /// trusted proxy. A chain with an entry that is not an IP address stops there: what
-    /// is left of it cannot be believed, so the last trusted hop is the answer.
-    pub fn client(&self, peer: IpAddr, forwarded_for: &[&str], forwarded: &[&str]) -> IpAddr {
+    /// The client's address as the decision's `peer`: the TCP peer, unless the peer is a
+    /// trusted proxy; then the right-most address of the forwarded chain
+    /// (`X-Forwarded-For` values, in order, or `Forwarded: for=` when there is no
+    /// `X-Forwarded-For`) that is not itself a trusted proxy. An entry that is not an IP
+    /// address (`unknown`, a name, garbage) is the answer as written: the core refuses a
+    /// peer that is not an address wherever the address matters (`local` mode), where
+    /// taking the proxy's own address instead would make every such client local.
+    pub fn client(&self, peer: IpAddr, forwarded_for: &[&str], forwarded: &[&str]) -> String {
         let peer = unmap(peer);
         if !self.trusts(peer) {
-            return peer;
+            return peer.to_string();
         }
         let chain: Vec<&str> = if !forwarded_for.is_empty() {
             forwarded_for.iter().flat_map(|v| v.split(',')).map(str::trim).collect()
@@ -128,13 +130,13 @@ impl TrustedProxies {
                 Some(ip) => {
                     client = ip;
                     if !self.trusts(ip) {
-                        return ip;
+                        return ip.to_string();
                     }
                 }
-                None => return client,
+                None => return (*entry).to_owned(),
             }
         }
-        client
+        client.to_string()
     }
 }
 
