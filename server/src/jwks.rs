@@ -58,6 +58,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
     };
     loop {
         let due = due_sets(&shared);
+        let fetched = !due.fetch.is_empty();
         for (id, url) in due.fetch {
             let f = Arc::clone(&fetcher);
             let u = url.clone();
@@ -65,6 +66,10 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
                 .await
                 .unwrap_or_else(|e| Err(format!("the fetch task failed: {e}")));
             record(&shared, &id, &url, result);
+        }
+        if fetched {
+            // The fetches set new due times: look again before sleeping.
+            continue;
         }
         let wait = due.next_in.unwrap_or(Duration::from_secs(60)).max(Duration::from_millis(10));
         tokio::select! {
