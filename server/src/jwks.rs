@@ -133,9 +133,10 @@ fn record(shared: &Shared, id: &str, url: &str, result: Result<crate::fetch::Fet
             set.text = Some(fetched.text);
             set.failures = 0;
             set.next = now + Duration::from_secs(refresh_after(fetched.cache_control.as_deref()));
-            drop(sets);
+            // Counted before the set shows as ready (`/readyz` reads it under this lock).
             shared.metrics.jwks_fetched(id, "ok");
             shared.metrics.jwks_set(id, n, state::now(&shared.config));
+            drop(sets);
             log::event(
                 "jwks_fetch",
                 &[("authenticator", id.into()), ("result", "ok".into()), ("url", shown.into()), ("keys", n.into())],

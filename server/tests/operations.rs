@@ -479,3 +479,184 @@ async fn huge_headers_slow_clients_and_too_many_connections() {
     assert_eq!(get(a, "/healthz").await.status, 200);
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_decision_log_names_no_secret_and_flags_dry_run_refusals() {
+    let dir = scratch("log");
+    let log = dir.join("decisions.jsonl");
+    let mut c = config(&root().join("examples/policies/skillmeat.toml"));
+    // SkillMeat in dry run: refusals pass, flagged.
+    c.env = Some(
+        [
+            ("SKILLMEAT_AUTH_ENABLED", "true"),
+            ("SKILLMEAT_API_KEY_ENABLED", "true"),
+            ("SKILLMEAT_API_KEY", "sk-test-only-skillmeat-key"),
+            ("SKILLMEAT_AUTH_DRY_RUN", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    );
+    c.fixed_now = Some(NOW);
+    c.decision_log = Some(admit_server::LogTarget::File(log.clone()));
+    let running = match admit_server::start(c).await {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let a = running.http;
+    let secret = "Bearer wrong-secret-token-value";
+    let r = forward(a, "GET", "/api/v1/artifacts?api_key=query-secret", &[("X-API-Key", secret)]).await;
+    assert_eq!(r.status, 200, "a dry run lets the refusal pass");
+    let dry = r.header("x-admit-dry-run").map(str::to_owned);
+    let _ = forward(a, "GET", "/api/v1/../v1/artifacts", &[]).await;
+    running.shutdown().await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for secret in ["wrong-secret-token-value", "query-secret", "sk-test-only"] {
+        assert!(!text.contains(secret), "the log holds `{secret}`: {text}");
+    }
+    let first = &lines[0];
+    for field in [
+        "ts",
+        "endpoint",
+        "method",
+        "path",
+        "status",
+        "allow",
+        "reason",
+        "rule",
+        "principal",
+        "authenticator",
+        "dry_run",
+        "latency_us",
+    ] {
+        assert!(first.get(field).is_some(), "no `{field}` in {first}");
+    }
+    assert_eq!(first["path"], "/api/v1/artifacts");
+    assert_eq!(first["endpoint"], "forward");
+    assert_eq!((first["dry_run"].clone(), first["allow"].clone()), (Value::Bool(true), Value::Bool(true)));
+    assert_eq!(first["reason"], "invalid_credentials");
+    assert_eq!(first["status"], 401);
+    assert_eq!(dry.as_deref(), Some("true"), "a dry-run pass without X-Admit-Dry-Run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_believes_the_source_address_only_from_a_trusted_envoy_and_strips_forged_identity() {
+    use envoy_types::ext_authz::v3::pb::{CheckRequest, HttpResponse};
+    use envoy_types::pb::envoy::config::core::v3::{Address, SocketAddress, address};
+    use envoy_types::pb::envoy::service::auth::v3::AttributeContext;
+    use envoy_types::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Peer, Request};
+    use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
+
+    let check = |source: &str, extra: &[(&str, &str)]| {
+        let mut headers: std::collections::HashMap<String, String> =
+            [(":authority", "127.0.0.1:8000"), (":method", "GET"), (":path", "/questions")]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+        headers.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        CheckRequest {
+            attributes: Some(AttributeContext {
+                source: Some(Peer {
+                    address: Some(Address {
+                        address: Some(address::Address::SocketAddress(SocketAddress {
+                            address: source.to_owned(),
+                            ..Default::default()
+                        })),
+                    }),
+                    ..Default::default()
+                }),
+                request: Some(Request {
+                    http: Some(HttpRequest {
+                        method: "GET".into(),
+                        path: "/questions".into(),
+                        headers,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        }
+    };
+    let allowed = |r: &envoy_types::ext_authz::v3::pb::CheckResponse| {
+        matches!(r.http_response, Some(HttpResponse::OkResponse(_)))
+    };
+    for (trusted, remote_allowed) in [(&[][..], true), (&["127.0.0.0/8"][..], false)] {
+        let mut c = local_policy_config(trusted);
+        c.grpc = Some("127.0.0.1:0".parse().unwrap());
+        let running = admit_server::start(c).await.unwrap();
+        let mut client = AuthorizationClient::connect(format!("http://{}", running.grpc.unwrap())).await.unwrap();
+        // Envoy reports a remote client. Untrusted, the report is ignored (the TCP peer,
+        // loopback, decides); trusted, it is believed and local mode refuses.
+        let r = client.check(check("203.0.113.7", &[])).await.unwrap().into_inner();
+        assert_eq!(allowed(&r), remote_allowed, "trusted {trusted:?}: {r:?}");
+        let r = client
+            .check(check("127.0.0.1", &[("x-admit-roles", "admin"), ("x-admit-constraint-owner", "eve")]))
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(HttpResponse::OkResponse(ok)) = r.http_response else { panic!("refused: {r:?}") };
+        let set: Vec<(&str, &str)> =
+            ok.headers.iter().filter_map(|h| h.header.as_ref()).map(|h| (h.key.as_str(), h.value.as_str())).collect();
+        assert!(set.contains(&("X-Admit-Roles", "")), "a forged role header is not overwritten: {set:?}");
+        assert_eq!(ok.headers_to_remove, vec!["x-admit-constraint-owner".to_owned()]);
+        // A CheckRequest without the HTTP request: refused as malformed.
+        let r = client.check(CheckRequest::default()).await.unwrap().into_inner();
+        let Some(HttpResponse::DeniedResponse(denied)) = r.http_response else { panic!("allowed: {r:?}") };
+        assert_eq!(denied.status.map(|s| s.code), Some(400));
+        running.shutdown().await;
+    }
+}
+
+/// Reload under load: clients keep asking while the policy changes under them. Every
+/// answer is one of the two policies' (never an error or a dropped connection), and the
+/// new rule is seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_under_load_fails_no_request() {
+    let dir = scratch("load");
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, OPEN_POLICY).unwrap();
+    let running = admit_server::start(config(&policy)).await.unwrap();
+    let a = running.http;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let stop = Arc::clone(&stop);
+        clients.push(tokio::spawn(async move {
+            let (mut answers, mut opened) = (0usize, 0usize);
+            while !stop.load(Ordering::SeqCst) {
+                let r = forward(a, "GET", "/closed/x", &[]).await;
+                match r.status {
+                    200 => opened += 1,
+                    404 | 403 => {}
+                    other => panic!("an answer from neither policy: {other} {}", r.body),
+                }
+                answers += 1;
+            }
+            (answers, opened)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for round in 0..4 {
+        let text = if round % 2 == 0 { OPEN_POLICY.replace("/closed/**", "/shut/**") } else { OPEN_POLICY.to_owned() };
+        replace(&policy, &text);
+        let want_open = round % 2 == 0;
+        assert!(
+            eventually(|| async { (forward(a, "GET", "/closed/x", &[]).await.status == 200) == want_open }).await,
+            "round {round}: the edit never applied"
+        );
+    }
+    stop.store(true, Ordering::SeqCst);
+    let mut total = 0;
+    for c in clients {
+        let (answers, opened) = c.await.unwrap();
+        assert!(answers > 0);
+        total += answers;
+        let _ = opened;
+    }
+    assert!(total > 20, "too few requests under load: {total}");
+    assert_eq!(metric(&metrics(a).await, "admit_policy_generation"), Some(5.0));
+    running.shutdown().await;
+}
