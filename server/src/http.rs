@@ -191,7 +191,7 @@ fn readyz(shared: &Shared) -> Response<Body> {
         "ready": ready.is_ok(),
         "reason": ready.as_ref().err(),
         "generation": generation,
-        "last_reload_error": status.last_error,
+        "last_reload_error": status.error(),
         "last_reload_success": status.last_success,
     });
     let code = if ready.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -27,6 +27,10 @@ pub(crate) struct Metrics {
     jwks_fetches: Mutex<BTreeMap<(String, &'static str), u64>>,
     /// By authenticator: (keys in the set, unix time it was fetched).
     jwks_sets: Mutex<BTreeMap<String, (usize, i64)>>,
+    /// By authenticator: the last load of its keys file or `--jwks` file (keys taken, or
+    /// `None` when refused), and the count of loads by result.
+    key_files: Mutex<BTreeMap<String, Option<usize>>>,
+    key_file_loads: Mutex<BTreeMap<(String, &'static str), u64>>,
     /// By endpoint: requests refused before a decision (unreadable input).
     bad_requests: Mutex<BTreeMap<&'static str, u64>>,
 }
@@ -61,6 +65,17 @@ impl Metrics {
 
     pub fn jwks_set(&self, authenticator: &str, keys: usize, at: i64) {
         lock(&self.jwks_sets).insert(authenticator.to_owned(), (keys, at));
+    }
+
+    pub fn key_file_loaded(&self, authenticator: &str, keys: Option<usize>) {
+        let result = if keys.is_some() { "ok" } else { "error" };
+        *lock(&self.key_file_loads).entry((authenticator.to_owned(), result)).or_default() += 1;
+        let mut files = lock(&self.key_files);
+        let entry = files.entry(authenticator.to_owned()).or_default();
+        // A refused file leaves the keys in force: keep their count.
+        if keys.is_some() || entry.is_none() {
+            *entry = keys;
+        }
     }
 
     pub fn bad_request(&self, endpoint: &'static str) {
@@ -132,6 +147,25 @@ impl Metrics {
             );
         }
         drop(sets);
+        let _ = writeln!(
+            out,
+            "# HELP admit_keys_file_reload_total Loads of a changed keys file (or --jwks file), by authenticator and result."
+        );
+        let _ = writeln!(out, "# TYPE admit_keys_file_reload_total counter");
+        for ((authn, result), n) in lock(&self.key_file_loads).iter() {
+            let _ = writeln!(
+                out,
+                "admit_keys_file_reload_total{{authenticator=\"{}\",result=\"{result}\"}} {n}",
+                escape(authn)
+            );
+        }
+        let _ = writeln!(out, "# HELP admit_keys_file_keys Keys taken from the last good load of a changed keys file.");
+        let _ = writeln!(out, "# TYPE admit_keys_file_keys gauge");
+        for (authn, keys) in lock(&self.key_files).iter() {
+            if let Some(n) = keys {
+                let _ = writeln!(out, "admit_keys_file_keys{{authenticator=\"{}\"}} {n}", escape(authn));
+            }
+        }
         let _ = writeln!(
             out,
             "# HELP admit_bad_requests_total Requests answered 400/413 before any decision, by endpoint."

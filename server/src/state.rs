@@ -39,8 +39,21 @@ pub(crate) struct Shared {
 pub(crate) struct ReloadStatus {
     /// The error of the last reload, when it failed (the old engine stayed).
     pub last_error: Option<String>,
+    /// By authenticator: why its changed keys file (or `--jwks` file) was refused, until
+    /// a good one or a full reload replaces it.
+    pub key_file_errors: BTreeMap<String, String>,
     /// Unix seconds of the last successful load.
     pub last_success: i64,
+}
+
+impl ReloadStatus {
+    /// The error to report: the policy's, else the keys files'.
+    pub fn error(&self) -> Option<String> {
+        self.last_error.clone().or_else(|| {
+            (!self.key_file_errors.is_empty())
+                .then(|| self.key_file_errors.values().cloned().collect::<Vec<_>>().join("; "))
+        })
+    }
 }
 
 /// Locks a mutex; a panicked holder cannot have left these plain maps half-written in a
@@ -115,20 +128,67 @@ pub(crate) fn build(config: &Config) -> Result<Engine, String> {
     Ok(engine)
 }
 
-/// The files whose change triggers a reload: the policy, its keys files, the `--keys`
-/// and `--jwks` files.
-pub(crate) fn watched_files(config: &Config, engine: &Engine) -> Vec<PathBuf> {
+/// What a watched file is to the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Watched {
+    /// The policy: a change rebuilds the engine.
+    Policy,
+    /// An authenticator's keys file: a change replaces its keys (`Engine::set_keys`).
+    Keys(String),
+    /// A `--jwks` key set: a change replaces it (`Engine::set_jwks`).
+    Jwks(String),
+}
+
+/// The files whose change is applied: the policy, its keys files, the `--keys` and
+/// `--jwks` files.
+pub(crate) fn watched_files(config: &Config, engine: &Engine) -> Vec<(PathBuf, Watched)> {
     let resolver = HostResolver::new(&config.policy, None);
-    let mut files = vec![config.policy.clone()];
+    let mut files = vec![(config.policy.clone(), Watched::Policy)];
     let overridden: Vec<&str> = config.keys.iter().map(|(id, _)| id.as_str()).collect();
     for (id, path) in engine.keys_files() {
         if !overridden.contains(&id) {
-            files.push(resolver.path(path));
+            files.push((resolver.path(path), Watched::Keys(id.to_owned())));
         }
     }
-    files.extend(config.keys.iter().map(|(_, f)| f.clone()));
-    files.extend(config.jwks.iter().map(|(_, f)| f.clone()));
+    files.extend(config.keys.iter().map(|(id, f)| (f.clone(), Watched::Keys(id.clone()))));
+    files.extend(config.jwks.iter().map(|(id, f)| (f.clone(), Watched::Jwks(id.clone()))));
     files
+}
+
+/// Applies a changed keys file or `--jwks` file to the engine in force, without a
+/// rebuild: the keys are replaced whole, or, when the file is refused, kept (and the
+/// error reported). Returns true on success.
+pub(crate) fn apply_key_file(shared: &Shared, path: &Path, what: &Watched) -> bool {
+    let (id, kind) = match what {
+        Watched::Keys(id) => (id, "keys_file"),
+        Watched::Jwks(id) => (id, "jwks_file"),
+        Watched::Policy => return false,
+    };
+    let current = shared.current.load();
+    let applied = read(path).and_then(|text| {
+        let set = match what {
+            Watched::Jwks(_) => current.engine.set_jwks(id, &text),
+            _ => current.engine.set_keys(id, &text),
+        };
+        set.map_err(|e| format!("{}: {e}", path.display()))
+    });
+    match applied {
+        Ok(n) => {
+            shared.metrics.key_file_loaded(id, Some(n));
+            lock(&shared.reload_status).key_file_errors.remove(id);
+            log::event(kind, &[("authenticator", id.as_str().into()), ("result", "ok".into()), ("keys", n.into())]);
+            true
+        }
+        Err(error) => {
+            shared.metrics.key_file_loaded(id, None);
+            lock(&shared.reload_status).key_file_errors.insert(id.clone(), error.clone());
+            log::event(
+                kind,
+                &[("authenticator", id.as_str().into()), ("result", "error".into()), ("error", error.into())],
+            );
+            false
+        }
+    }
 }
 
 impl Shared {
@@ -141,7 +201,7 @@ impl Shared {
         };
         let metrics = Metrics::default();
         metrics.reloaded(1, true);
-        let status = ReloadStatus { last_error: None, last_success: now(&config) };
+        let status = ReloadStatus { last_success: now(&config), ..ReloadStatus::default() };
         for w in engine.warnings() {
             log::event("policy_warning", &[("warning", w.to_string().into())]);
         }
@@ -211,6 +271,7 @@ pub(crate) async fn reload_now(shared: &Arc<Shared>, trigger: &str) -> bool {
             {
                 let mut status = lock(&shared.reload_status);
                 status.last_error = None;
+                status.key_file_errors.clear();
                 status.last_success = now(&shared.config);
             }
             log::event(

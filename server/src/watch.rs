@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::state::{self, Shared};
+use crate::state::{self, Shared, Watched};
 
 /// What identifies a version of a file; `None` when it is missing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,19 +24,20 @@ fn fingerprint(path: &PathBuf) -> Fingerprint {
     Fingerprint(meta.modified().ok().map(|m| (m, meta.len(), inode)))
 }
 
-fn snapshot(shared: &Shared) -> Vec<(PathBuf, Fingerprint)> {
+fn snapshot(shared: &Shared) -> Vec<(PathBuf, Watched, Fingerprint)> {
     let current = shared.current.load();
     state::watched_files(&shared.config, &current.engine)
         .into_iter()
-        .map(|p| {
+        .map(|(p, w)| {
             let f = fingerprint(&p);
-            (p, f)
+            (p, w, f)
         })
         .collect()
 }
 
-/// Polls the watched files and reloads when one changed. A failed reload is reported
-/// once per change: the same broken files are not reloaded again every second.
+/// Polls the watched files: a changed policy rebuilds the engine; a changed keys or
+/// `--jwks` file replaces those keys in the engine in force. A failure is reported once
+/// per change: the same broken file is not read again every second.
 pub(crate) async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let mut seen = snapshot(&shared);
     loop {
@@ -44,14 +45,24 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
             _ = tokio::time::sleep(shared.config.poll_interval) => {}
             _ = stopped.changed() => return,
         }
-        let now: Vec<(PathBuf, Fingerprint)> = seen.iter().map(|(p, _)| (p.clone(), fingerprint(p))).collect();
-        if now == seen {
+        let now: Vec<(PathBuf, Watched, Fingerprint)> =
+            seen.iter().map(|(p, w, _)| (p.clone(), w.clone(), fingerprint(p))).collect();
+        let changed: Vec<&(PathBuf, Watched, Fingerprint)> =
+            now.iter().zip(&seen).filter(|(a, b)| a.2 != b.2).map(|(a, _)| a).collect();
+        if changed.is_empty() {
             continue;
         }
-        let changed: Vec<String> =
-            now.iter().zip(&seen).filter(|(a, b)| a != b).map(|((p, _), _)| p.display().to_string()).collect();
-        let ok = state::reload_now(&shared, &format!("change of {}", changed.join(", "))).await;
-        // After a success the new engine may watch other keys files.
-        seen = if ok { snapshot(&shared) } else { now };
+        if changed.iter().any(|(_, w, _)| *w == Watched::Policy) {
+            let names: Vec<String> = changed.iter().map(|(p, _, _)| p.display().to_string()).collect();
+            let ok = state::reload_now(&shared, &format!("change of {}", names.join(", "))).await;
+            // After a success the new engine may watch other keys files.
+            seen = if ok { snapshot(&shared) } else { now };
+            continue;
+        }
+        for (path, what, _) in &changed {
+            let (shared, path, what) = (Arc::clone(&shared), path.clone(), what.clone());
+            let _ = tokio::task::spawn_blocking(move || state::apply_key_file(&shared, &path, &what)).await;
+        }
+        seen = now;
     }
 }

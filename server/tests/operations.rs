@@ -216,6 +216,26 @@ async fn a_rotated_keys_file_applies_and_a_broken_one_keeps_the_old_keys() {
     assert_eq!(jobs("demo-researcher-key").await.status, 401);
     let error = readyz(a).await.1["last_reload_error"].as_str().unwrap().to_owned();
     assert!(!error.contains("demo-"), "the error quotes the keys file: {error}");
+    assert!(error.contains("fetchml-keys.toml"), "{error}");
+    // Keys files are applied to the engine in force (no rebuild), and counted.
+    let m = metrics(a).await;
+    assert_eq!(metric(&m, "admit_policy_generation"), Some(1.0));
+    assert_eq!(metric(&m, "admit_keys_file_reload_total{authenticator=\"fetchml-keys\",result=\"ok\"}"), Some(1.0));
+    assert_eq!(metric(&m, "admit_keys_file_reload_total{authenticator=\"fetchml-keys\",result=\"error\"}"), Some(1.0));
+    assert!(metric(&m, "admit_keys_file_keys{authenticator=\"fetchml-keys\"}").unwrap() >= 1.0);
+    // Deleted: the keys in force stay. Fixed: applied, and the error is cleared.
+    std::fs::remove_file(&keys).unwrap();
+    assert!(
+        eventually(|| async {
+            metric(&metrics(a).await, "admit_keys_file_reload_total{authenticator=\"fetchml-keys\",result=\"error\"}")
+                == Some(2.0)
+        })
+        .await
+    );
+    assert_eq!(jobs("demo-frank-key").await.status, 200);
+    replace(&keys, &rotated);
+    assert!(eventually(|| async { readyz(a).await.1["last_reload_error"].is_null() }).await);
+    assert_eq!(jobs("demo-frank-key").await.status, 200);
     running.shutdown().await;
 }
 
