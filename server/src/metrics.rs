@@ -14,8 +14,8 @@ const BUCKETS: [f64; 12] =
 
 #[derive(Default)]
 pub(crate) struct Metrics {
-    /// By (reason, authenticator, allow).
-    decisions: Mutex<BTreeMap<(&'static str, String, bool), u64>>,
+    /// By (reason, allow), then authenticator: looked up without allocating.
+    decisions: Mutex<BTreeMap<(&'static str, bool), BTreeMap<String, u64>>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_ns: AtomicU64,
@@ -37,7 +37,16 @@ pub(crate) struct Metrics {
 
 impl Metrics {
     pub fn decided(&self, reason: &'static str, authenticator: &str, allow: bool, nanos: u64) {
-        *lock(&self.decisions).entry((reason, authenticator.to_owned(), allow)).or_default() += 1;
+        {
+            let mut decisions = lock(&self.decisions);
+            let by_authn = decisions.entry((reason, allow)).or_default();
+            match by_authn.get_mut(authenticator) {
+                Some(n) => *n += 1,
+                None => {
+                    by_authn.insert(authenticator.to_owned(), 1);
+                }
+            }
+        }
         let seconds = nanos as f64 / 1e9;
         for (bound, bucket) in BUCKETS.iter().zip(&self.latency_buckets) {
             if seconds <= *bound {
@@ -87,12 +96,14 @@ impl Metrics {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP admit_decisions_total Decisions by reason, authenticator and outcome.");
         let _ = writeln!(out, "# TYPE admit_decisions_total counter");
-        for ((reason, authn, allow), n) in lock(&self.decisions).iter() {
-            let _ = writeln!(
-                out,
-                "admit_decisions_total{{reason=\"{reason}\",authenticator=\"{}\",allow=\"{allow}\"}} {n}",
-                escape(authn)
-            );
+        for ((reason, allow), by_authn) in lock(&self.decisions).iter() {
+            for (authn, n) in by_authn {
+                let _ = writeln!(
+                    out,
+                    "admit_decisions_total{{reason=\"{reason}\",authenticator=\"{}\",allow=\"{allow}\"}} {n}",
+                    escape(authn)
+                );
+            }
         }
         let _ = writeln!(out, "# HELP admit_decision_seconds Time to decide, from request to answer.");
         let _ = writeln!(out, "# TYPE admit_decision_seconds histogram");

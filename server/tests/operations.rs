@@ -398,7 +398,12 @@ async fn bad_decide_bodies_get_their_answers() {
     // A good one still works, and the bad ones were counted.
     let d = decide(a, serde_json::json!({"method": "GET", "path": "/x", "now": 1})).await;
     assert_eq!(d["allow"], true);
-    assert_eq!(metric(&metrics(a).await, "admit_bad_requests_total{endpoint=\"decide\"}"), Some(10.0));
+    let m = metrics(a).await;
+    assert_eq!(metric(&m, "admit_bad_requests_total{endpoint=\"decide\"}"), Some(10.0));
+    // Only the one decision was made, and it is counted with its latency.
+    assert_eq!(metric(&m, "admit_decisions_total{reason=\"ok\",authenticator=\"open\",allow=\"true\"}"), Some(1.0));
+    assert_eq!(metric(&m, "admit_decision_seconds_count"), Some(1.0));
+    assert_eq!(metric(&m, "admit_decision_seconds_bucket{le=\"+Inf\"}"), Some(1.0));
     running.shutdown().await;
 }
 
