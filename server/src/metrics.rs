@@ -12,10 +12,13 @@ use crate::state::lock;
 const BUCKETS: [f64; 12] =
     [0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05, 0.25];
 
+/// Counts by authenticator id.
+type ByAuthenticator = BTreeMap<String, u64>;
+
 #[derive(Default)]
 pub(crate) struct Metrics {
     /// By (reason, allow), then authenticator: looked up without allocating.
-    decisions: Mutex<BTreeMap<(&'static str, bool), BTreeMap<String, u64>>>,
+    decisions: Mutex<BTreeMap<(&'static str, bool), ByAuthenticator>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_ns: AtomicU64,
