@@ -472,6 +472,29 @@ async fn huge_headers_slow_clients_and_too_many_connections() {
     assert!(closed.is_ok(), "a half-sent head kept its connection");
     drop(slow);
 
+    // A /v1/decide body that stops coming: 408 once the time is up.
+    let mut stalled = TcpStream::connect(a).await.unwrap();
+    stalled.write_all(b"POST /v1/decide HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"method\"").await.unwrap();
+    let reply = common::read_reply(&mut stalled).await;
+    assert_eq!(reply.status, 408, "{}", reply.body);
+    // A chunked body over the limit (no Content-Length to refuse up front): 413.
+    let mut chunked = TcpStream::connect(a).await.unwrap();
+    chunked
+        .write_all(b"POST /v1/decide HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let chunk = vec![b'a'; 64 * 1024];
+    for _ in 0..20 {
+        let mut piece = format!("{:x}\r\n", chunk.len()).into_bytes();
+        piece.extend_from_slice(&chunk);
+        piece.extend_from_slice(b"\r\n");
+        if chunked.write_all(&piece).await.is_err() {
+            break;
+        }
+    }
+    let _ = chunked.write_all(b"0\r\n\r\n").await;
+    assert_eq!(common::read_reply(&mut chunked).await.status, 413);
+
     // An idle kept-alive connection is closed too, after its answer.
     let mut idle = TcpStream::connect(a).await.unwrap();
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
