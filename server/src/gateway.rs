@@ -82,10 +82,18 @@ pub(crate) fn decide_original(shared: &Arc<Shared>, endpoint: Endpoint, original
     };
     let mut headers = original.headers;
     if trusted {
-        // The Host the client asked for, as the proxy reports it.
-        if let Some(host) = header(&headers, "x-forwarded-host").first().copied() {
+        // The Host the client asked for, as the proxy reports it. A list of them (two
+        // headers, or commas) is passed on as that many Hosts, which the core refuses as
+        // ambiguous rather than this layer picking one.
+        let forwarded_hosts: Vec<&[u8]> = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(b"x-forwarded-host"))
+            .flat_map(|(_, v)| v.split(|b| *b == b','))
+            .map(<[u8]>::trim_ascii)
+            .collect();
+        if !forwarded_hosts.is_empty() {
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case(b"host"));
-            headers.push((b"Host", host.as_bytes()));
+            headers.extend(forwarded_hosts.into_iter().map(|h| (&b"Host"[..], h)));
         }
     }
     let now = state::now(&shared.config);

@@ -90,6 +90,18 @@ async fn forwarded_for_counts_only_from_a_trusted_proxy() {
     // Host against DNS rebinding.
     let r = forward(t, "GET", "/questions", &[host[0], ("X-Forwarded-Host", "evil.example")]).await;
     assert_eq!(r.status, 403, "{}", r.body);
+    let r = forward(t, "GET", "/questions", &[("Host", "evil.example"), ("X-Forwarded-Host", "127.0.0.1:8000")]).await;
+    assert_eq!(r.status, 200, "the proxy's X-Forwarded-Host is the Host: {}", r.body);
+    // Two forwarded Hosts are ambiguous: refused (400), whichever a router would take.
+    for two in [
+        &[("X-Forwarded-Host", "127.0.0.1:8000, evil.example")][..],
+        &[("X-Forwarded-Host", "127.0.0.1:8000"), ("X-Forwarded-Host", "evil.example")][..],
+    ] {
+        let mut extra = vec![host[0]];
+        extra.extend_from_slice(two);
+        let r = forward(t, "GET", "/questions", &extra).await;
+        assert_eq!(r.status, 400, "{two:?}: {}", r.body);
+    }
     trusting.shutdown().await;
     let untrusting = admit_server::start(local_policy_config(&[])).await.unwrap();
     let r = forward(untrusting.http, "GET", "/questions", &[host[0], ("X-Forwarded-Host", "evil.example")]).await;
