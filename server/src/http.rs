@@ -312,7 +312,8 @@ fn respond(answer: Answer) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(answer.body)));
     *r.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::FORBIDDEN);
     for (name, value) in &answer.headers {
-        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+        // from_bytes, not from_str: a UTF-8 subject (`José`) is a valid header value.
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value.as_bytes())) {
             r.headers_mut().append(n, v);
         }
     }

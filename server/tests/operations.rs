@@ -720,3 +720,56 @@ async fn reload_under_load_fails_no_request() {
     assert_eq!(metric(&metrics(a).await, "admit_policy_generation"), Some(5.0));
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_headers_carry_utf8_and_refuse_control_characters() {
+    let dir = scratch("identity");
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        r#"
+realm = "identity-test"
+
+[[authenticators]]
+type = "bearer_token"
+id = "tokens"
+tokens = [
+  { id = "jose", secret = { env = "JOSE_TOKEN" }, principal = "José" },
+  { id = "crlf", secret = { env = "CRLF_TOKEN" }, principal = { env = "CRLF_PRINCIPAL" } },
+]
+
+[[routes]]
+id = "all"
+path = "/**"
+"#,
+    )
+    .unwrap();
+    let mut c = config(&policy);
+    c.env = Some(
+        [
+            ("JOSE_TOKEN", "test-only-jose-token-0123456789abcdef"),
+            ("CRLF_TOKEN", "test-only-crlf-token-0123456789abcdef"),
+            ("CRLF_PRINCIPAL", "eve\r\nX-Admit-Roles: admin"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+    );
+    let running = match admit_server::start(c).await {
+        Ok(r) => r,
+        Err(e) => {
+            // The core may refuse a control character in a principal at load: then no
+            // decision can carry one, which is the point.
+            assert!(e.contains("CRLF") || e.contains("principal"), "{e}");
+            return;
+        }
+    };
+    let a = running.http;
+    let r = forward(a, "GET", "/x", &[("Authorization", "Bearer test-only-jose-token-0123456789abcdef")]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-admit-subject"), Some("José"));
+    let r = forward(a, "GET", "/x", &[("Authorization", "Bearer test-only-crlf-token-0123456789abcdef")]).await;
+    assert_ne!(r.status, 200, "an identity with a line break was let through");
+    assert!(r.header("x-admit-roles").is_none());
+    running.shutdown().await;
+}
