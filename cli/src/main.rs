@@ -18,9 +18,11 @@ use admit::{Engine, Format, LoadError, OwnedRequest, Resolver, TokenRequest};
 use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
 
-mod fetch;
 mod keys_file;
 mod policy_tests;
+mod serve;
+
+use admit_server::fetch;
 
 /// An auth policy engine: one policy, one decision for every HTTP request.
 #[derive(Parser)]
@@ -119,6 +121,10 @@ enum Command {
         #[arg(long, value_name = "PERCENT")]
         min_coverage: Option<f64>,
     },
+    /// Serve the policy over HTTP (and gRPC): forward auth for nginx, Caddy, Traefik and
+    /// Envoy, a decision API, health, readiness and metrics (server/README.md). Reloads
+    /// on change and on SIGHUP; stops gracefully on SIGTERM.
+    Serve(serve::ServeArgs),
     /// Print the SHA-256 of a key. Use `-` to read the key from stdin (keeps it out of shell history).
     Hash {
         /// The key, or `-`.
@@ -217,7 +223,7 @@ fn load_with_sets(path: &Path, sets: &KeySets) -> Result<(Engine, Vec<String>), 
     }
     let fetcher = fetch::Fetcher::new(sets.ca_file.as_deref())?;
     for (id, url) in &wanted {
-        let text = fetcher.fetch(url).map_err(|e| format!("`{id}`: {e}"))?;
+        let text = fetcher.fetch(url).map_err(|e| format!("`{id}`: {e}"))?.text;
         let n =
             engine.set_jwks(id, &text).map_err(|e| format!("`{id}`: the key set at {}: {e}", fetch::shown_url(url)))?;
         notes.push(format!("`{id}`: fetched {n} key(s) from {}", fetch::shown_url(url)));
@@ -378,6 +384,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 println!("coverage {percent:.0}% is under --min-coverage {}", min_coverage.unwrap_or_default());
             }
             Ok(if report.failures.is_empty() && !short { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Serve(args) => {
+            admit_server::run(args.into_config()?)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Hash { key } => {
             let key = if key == "-" {

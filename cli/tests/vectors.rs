@@ -14,58 +14,15 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+#[path = "../../tests/support/vectors.rs"]
+mod vectors;
 
-struct Fixtures {
-    tokens: BTreeMap<String, String>,
-}
-
-impl Fixtures {
-    fn load() -> Self {
-        let text = std::fs::read_to_string(root().join("tests/fixtures/tokens.json")).unwrap();
-        Fixtures { tokens: serde_json::from_str(&text).unwrap() }
-    }
-
-    /// Replaces `${token:NAME}`, `${file:PATH}` and `${repeat:N:TEXT}` in a string.
-    fn expand(&self, s: &str) -> String {
-        let mut out = String::new();
-        let mut rest = s;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let end = rest[start..].find('}').expect("unclosed placeholder") + start;
-            let inner = &rest[start + 2..end];
-            let (kind, arg) = inner.split_once(':').expect("placeholder needs a kind");
-            match kind {
-                "token" => out.push_str(self.tokens.get(arg).unwrap_or_else(|| panic!("no token `{arg}`"))),
-                "file" => out.push_str(&std::fs::read_to_string(root().join(arg)).unwrap()),
-                "repeat" => {
-                    let (n, text) = arg.split_once(':').unwrap();
-                    out.push_str(&text.repeat(n.parse().unwrap()));
-                }
-                other => panic!("unknown placeholder kind `{other}`"),
-            }
-            rest = &rest[end + 1..];
-        }
-        out.push_str(rest);
-        out
-    }
-
-    fn expand_value(&self, v: &mut Value) {
-        match v {
-            Value::String(s) => *s = self.expand(s),
-            Value::Array(a) => a.iter_mut().for_each(|x| self.expand_value(x)),
-            Value::Object(o) => o.values_mut().for_each(|x| self.expand_value(x)),
-            _ => {}
-        }
-    }
-}
+use vectors::{check, key_files, vector_files};
 
 fn admit(policy: &Path, env: &BTreeMap<String, String>, args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_admit"));
@@ -86,97 +43,19 @@ fn admit(policy: &Path, env: &BTreeMap<String, String>, args: &[&str], stdin: &s
     )
 }
 
-/// Compares the keys `expect` has; returns what differs.
-fn check(expect: &Value, got: &Value) -> Vec<String> {
-    let mut errors = Vec::new();
-    let exp = expect.as_object().expect("expect is an object");
-    for (k, want) in exp {
-        match k.as_str() {
-            "allow" | "status" | "reason" | "message" | "body" | "rule" | "dry_run" | "constraints" => {
-                if got.get(k) != Some(want) {
-                    errors.push(format!("{k}: want {want}, got {}", got.get(k).unwrap_or(&Value::Null)));
-                }
-            }
-            "principal" => {
-                let g = got.get("principal").unwrap_or(&Value::Null);
-                if want.is_null() || g.is_null() {
-                    if want != g {
-                        errors.push(format!("principal: want {want}, got {g}"));
-                    }
-                    continue;
-                }
-                for (pk, pv) in want.as_object().unwrap() {
-                    let gv = g.get(pk).unwrap_or(&Value::Null);
-                    let ok = if pk == "claims" { subset(pv, gv) } else { gv == pv };
-                    if !ok {
-                        errors.push(format!("principal.{pk}: want {pv}, got {gv}"));
-                    }
-                }
-            }
-            "headers" => {
-                let have = got["headers"].as_array().unwrap();
-                for pair in want.as_array().unwrap() {
-                    let (n, v) = (pair[0].as_str().unwrap(), &pair[1]);
-                    if !have.iter().any(|h| h[0].as_str().unwrap().eq_ignore_ascii_case(n) && &h[1] == v) {
-                        errors.push(format!("header {n}: {v} missing from {}", got["headers"]));
-                    }
-                }
-            }
-            "absent_headers" => {
-                let have = got["headers"].as_array().unwrap();
-                for n in want.as_array().unwrap() {
-                    let n = n.as_str().unwrap();
-                    if have.iter().any(|h| h[0].as_str().unwrap().eq_ignore_ascii_case(n)) {
-                        errors.push(format!("header {n} should be absent from {}", got["headers"]));
-                    }
-                }
-            }
-            other => errors.push(format!("unknown expectation `{other}`")),
-        }
-    }
-    errors
-}
-
-fn subset(want: &Value, got: &Value) -> bool {
-    match (want, got) {
-        (Value::Object(w), Value::Object(g)) => w.iter().all(|(k, v)| g.get(k).is_some_and(|gv| subset(v, gv))),
-        _ => want == got,
-    }
-}
-
 #[test]
 fn shared_vectors_through_the_cli() {
-    let fixtures = Fixtures::load();
-    let dir = root().join("tests/vectors");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no vectors in {}", dir.display());
+    let files = vector_files();
     let (mut cases, mut failures) = (0, Vec::new());
-    for file in &files {
-        let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let mut doc: Value =
-            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        fixtures.expand_value(&mut doc);
-        let policy = root().join(doc["policy"].as_str().unwrap_or_else(|| panic!("{name}: no policy")));
-        let env: BTreeMap<String, String> =
-            serde_json::from_value(doc.get("env").cloned().unwrap_or(Value::Null)).unwrap_or_default();
+    for vector in &files {
+        let (name, doc, policy, env) = (&vector.name, &vector.doc, &vector.policy, &vector.env);
         // The key sets a host fetched (`jwks`) and keys files it handed over (`keys`), as
         // `--jwks ID=FILE` and `--keys ID=FILE`; nothing is fetched.
         let scratch = std::env::temp_dir().join(format!("admit-vectors-{}-{name}", std::process::id()));
         let mut sets: Vec<String> = vec!["--offline".to_owned()];
-        for (field, flag) in [("jwks", "--jwks"), ("keys", "--keys")] {
-            for (id, text) in doc.get(field).and_then(Value::as_object).into_iter().flatten() {
-                std::fs::create_dir_all(&scratch).unwrap();
-                let file = scratch.join(format!("{field}-{id}"));
-                std::fs::write(&file, text.as_str().unwrap_or_else(|| panic!("{name}: {field}.{id} is not text")))
-                    .unwrap();
-                sets.push(flag.to_owned());
-                sets.push(format!("{id}={}", file.display()));
-            }
+        for (field, id, file) in key_files(vector, &scratch) {
+            sets.push(format!("--{field}"));
+            sets.push(format!("{id}={}", file.display()));
         }
         // A host's checks of `delegated` credentials, as a table (`--checks FILE`).
         let mut decide_only: Vec<String> = Vec::new();
@@ -196,7 +75,7 @@ fn shared_vectors_through_the_cli() {
         let decide_args: Vec<&str> = decide_args.iter().map(String::as_str).collect();
         if let Some(text) = doc.get("expect_load_error").and_then(Value::as_str) {
             cases += 1;
-            let (code, _, stderr) = admit(&policy, &env, &check_args, "");
+            let (code, _, stderr) = admit(policy, env, &check_args, "");
             if code != 2 || !stderr.contains(text) {
                 failures.push(format!("{name}: load error: want exit 2 with `{text}`, got {code}: {stderr}"));
             }
@@ -206,7 +85,7 @@ fn shared_vectors_through_the_cli() {
             cases += 1;
             let cname = case["name"].as_str().unwrap_or("?");
             let request = serde_json::to_string(&case["request"]).unwrap();
-            let (code, stdout, stderr) = admit(&policy, &env, &decide_args, &request);
+            let (code, stdout, stderr) = admit(policy, env, &decide_args, &request);
             let got: Value = match serde_json::from_str(&stdout) {
                 Ok(v) => v,
                 Err(_) => {

@@ -1,7 +1,8 @@
 //! Fetching the key sets a policy names with `jwks_url`, by the rules of `admit::fetch`
 //! (the same in every host; `docs/policy.md`, "Fetching a key set"): HTTPS, or HTTP to
-//! a loopback address; a timeout; a size limit; no redirects. The CLI fetches once per
-//! run, so it has no cache and no refresh.
+//! a loopback address; a timeout; a size limit; no redirects. One client for every host
+//! written in Rust: the CLI fetches once per run; `admit serve` fetches on tokio's
+//! blocking pool and refreshes in the background (`crate::jwks`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +11,18 @@ use std::time::Duration;
 use admit::fetch::{MAX_BYTES, TIMEOUT_SECS, check_url};
 use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
 
+/// A fetched key set: its text and the response's `Cache-Control`, which sets when the
+/// next refresh is due ([`admit::fetch::refresh_after`]).
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The body.
+    pub text: String,
+    /// The `Cache-Control` header, if the issuer sent one.
+    pub cache_control: Option<String>,
+}
+
 /// A blocking HTTPS client with the fetch rules applied.
+#[derive(Debug)]
 pub struct Fetcher {
     agent: ureq::Agent,
 }
@@ -44,7 +56,7 @@ impl Fetcher {
 
     /// Fetches one key set's text. The error names the URL without its query or user
     /// information (either may carry a token), never the body.
-    pub fn fetch(&self, url: &str) -> Result<String, String> {
+    pub fn fetch(&self, url: &str) -> Result<Fetched, String> {
         check_url(url)?;
         let shown = shown_url(url);
         let mut response = self
@@ -57,11 +69,13 @@ impl Fetcher {
         if !(200..300).contains(&status) {
             return Err(format!("cannot fetch {shown}: HTTP status {status}"));
         }
+        let cache_control = response.headers().get("cache-control").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let limit = u64::try_from(MAX_BYTES).unwrap_or(u64::MAX);
-        response.body_mut().with_config().limit(limit).read_to_string().map_err(|e| match e {
+        let text = response.body_mut().with_config().limit(limit).read_to_string().map_err(|e| match e {
             ureq::Error::BodyExceedsLimit(_) => format!("the key set at {shown} is larger than {MAX_BYTES} bytes"),
             other => format!("cannot read the key set at {shown}: {}", describe(&other)),
-        })
+        })?;
+        Ok(Fetched { text, cache_control })
     }
 }
 
