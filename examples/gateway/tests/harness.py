@@ -368,7 +368,10 @@ def raw_request(port, method, target, headers=(), body=b"", host=None, timeout=N
     lines.append(b"Connection: close")
     data = b"\r\n".join(lines) + b"\r\n\r\n" + body
     with socket.create_connection(("127.0.0.1", port), timeout=timeout or WAIT) as s:
-        s.sendall(data)
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered (and closed) before reading everything: read it
         chunks = []
         while True:
             try:
