@@ -12,6 +12,10 @@ byte through nginx and Caddy. For every request:
     the same RFC 3986 rules: a router that decodes unreserved escapes and nothing else);
   - when admit refused, the upstream was not reached;
   - a gateway may refuse a target itself (400) without asking admit: that is safe.
+
+paths-lenient.json is not a family here: its relaxed [paths] rules make admit decide
+on the normalised path while nginx and Caddy send the raw one upstream (docs/deploy.md,
+"Keep the default [paths] rules behind these gateways").
 """
 
 import importlib.util
