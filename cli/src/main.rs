@@ -14,7 +14,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use admit::{Engine, Format, LoadError, OwnedRequest, Resolver, TokenRequest};
+use admit::{Engine, Format, LoadError, OwnedRequest, TokenRequest};
 use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
 
@@ -231,28 +231,12 @@ fn load_with_sets(path: &Path, sets: &KeySets) -> Result<(Engine, Vec<String>), 
     Ok((engine, notes))
 }
 
-/// Resolves references from this process's environment and files relative to the
-/// policy's folder.
-struct HostResolver {
-    base: PathBuf,
-}
-
-impl Resolver for HostResolver {
-    fn env(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-    fn file(&self, path: &str) -> Result<String, String> {
-        let p = Path::new(path);
-        let full = if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) };
-        std::fs::read_to_string(&full).map_err(|e| e.to_string())
-    }
-}
-
 fn load(path: &Path) -> Result<Engine, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let format = Format::from_path(&path.to_string_lossy());
-    Engine::from_text(&text, format, &HostResolver { base }).map_err(|e| report(path, &e))
+    // The process's environment, files beside the policy: as `admit serve` resolves them.
+    let resolver = admit_server::HostResolver::new(path, None);
+    Engine::from_text(&text, format, &resolver).map_err(|e| report(path, &e))
 }
 
 fn report(path: &Path, e: &LoadError) -> String {

@@ -58,6 +58,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
     };
     loop {
         let due = due_sets(&shared);
+        let fetched = !due.fetch.is_empty();
         for (id, url) in due.fetch {
             let f = Arc::clone(&fetcher);
             let u = url.clone();
@@ -65,6 +66,10 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>)
                 .await
                 .unwrap_or_else(|e| Err(format!("the fetch task failed: {e}")));
             record(&shared, &id, &url, result);
+        }
+        if fetched {
+            // The fetches set new due times: look again before sleeping.
+            continue;
         }
         let wait = due.next_in.unwrap_or(Duration::from_secs(60)).max(Duration::from_millis(10));
         tokio::select! {
@@ -128,9 +133,10 @@ fn record(shared: &Shared, id: &str, url: &str, result: Result<crate::fetch::Fet
             set.text = Some(fetched.text);
             set.failures = 0;
             set.next = now + Duration::from_secs(refresh_after(fetched.cache_control.as_deref()));
-            drop(sets);
+            // Counted before the set shows as ready (`/readyz` reads it under this lock).
             shared.metrics.jwks_fetched(id, "ok");
             shared.metrics.jwks_set(id, n, state::now(&shared.config));
+            drop(sets);
             log::event(
                 "jwks_fetch",
                 &[("authenticator", id.into()), ("result", "ok".into()), ("url", shown.into()), ("keys", n.into())],

@@ -14,6 +14,7 @@
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic,
+    clippy::string_slice,
     clippy::disallowed_methods,
     clippy::print_stderr,
     reason = "a test harness: a failed expectation should stop it loudly"
@@ -118,11 +119,7 @@ fn compare_identity(d: &Value, headers: &[(String, String)]) -> Vec<String> {
         want.push(("x-admit-scopes".into(), join("scopes")));
     }
     for (k, v) in d["constraints"].as_object().unwrap() {
-        let name: Vec<String> = k
-            .split(['_', '-'])
-            .filter(|w| !w.is_empty())
-            .map(|w| w[..1].to_ascii_lowercase() + &w[1..].to_ascii_lowercase())
-            .collect();
+        let name: Vec<String> = k.split(['_', '-']).filter(|w| !w.is_empty()).map(str::to_ascii_lowercase).collect();
         want.push((format!("x-admit-constraint-{}", name.join("-")), v.as_str().unwrap().into()));
     }
     if d["dry_run"] == Value::Bool(true) {
