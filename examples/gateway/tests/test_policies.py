@@ -236,3 +236,11 @@ def test_artifact_miner_client_forwarded_for_is_not_read(stacks, gateway):
     resp = s.request("GET", "/portfolio", [("X-Forwarded-For", "192.168.1.20"), ("Forwarded", "for=192.168.1.20")],
                      host="127.0.0.1:8000")
     assert resp.status == 200, resp
+
+
+def test_artifact_miner_client_forwarded_host_is_not_read(stacks, gateway):
+    # The Host admit checks is the one the client connected with: a client-sent
+    # X-Forwarded-Host is overwritten by the gateway, both ways.
+    s = stacks(gateway, ARTIFACT_MINER, ARTIFACT_ENV)
+    assert s.request("GET", "/portfolio", [("X-Forwarded-Host", "evil.example:8000")], host="127.0.0.1:8000").status == 200
+    refused(s.request("GET", "/portfolio", [("X-Forwarded-Host", "127.0.0.1:8000")], host="evil.example:8000"), 403)
