@@ -136,7 +136,8 @@ fn bad_flags_are_clear_startup_errors() {
     let dir = scratch("flags");
     let policy = dir.join("policy.toml");
     std::fs::write(&policy, POLICY).unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
+        (&["--ca-file", "/nonexistent/ca.pem"], "cannot read --ca-file"),
         (&["--trusted-proxy", "10.0.0.1/8"], "is not a CIDR block"),
         (&["--trusted-proxy", "ten"], "is not a CIDR block"),
         (&["--identity-prefix", "X Admit"], "--identity-prefix"),

@@ -48,14 +48,7 @@ pub(crate) fn unknown_key(shared: &Shared) {
 
 /// The fetch loop: wakes when a fetch is due, a reload happened or a decision said
 /// `unknown_key`.
-pub(crate) async fn run(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
-    let fetcher = match Fetcher::new(shared.config.ca_file.as_deref()) {
-        Ok(f) => Arc::new(f),
-        Err(e) => {
-            log::event("jwks_fetch", &[("result", "error".into()), ("error", e.into())]);
-            return;
-        }
-    };
+pub(crate) async fn run(shared: Arc<Shared>, fetcher: Arc<Fetcher>, mut stopped: watch::Receiver<bool>) {
     loop {
         let due = due_sets(&shared);
         let fetched = !due.fetch.is_empty();

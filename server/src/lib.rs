@@ -62,8 +62,13 @@ impl Running {
     /// [`Limits::shutdown_grace`]) and returns when the listeners are closed.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        // The HTTP loop bounds its own wait; gRPC's is bounded here.
+        let bound = self.shared.config.limits.shutdown_grace + std::time::Duration::from_secs(1);
         for task in self.tasks {
-            let _ = task.await;
+            let abort = task.abort_handle();
+            if tokio::time::timeout(bound, task).await.is_err() {
+                abort.abort();
+            }
         }
     }
 }
@@ -72,6 +77,8 @@ impl Running {
 /// runtime. Fails, with a message for the operator, when the policy does not load, a
 /// `--keys` or `--jwks` file is unreadable or refused, or an address cannot be bound.
 pub async fn start(config: Config) -> Result<Running, String> {
+    // A bad --ca-file is a startup error, not a key set that never arrives.
+    let fetcher = Arc::new(fetch::Fetcher::new(config.ca_file.as_deref())?);
     let shared = Arc::new(state::Shared::load(config)?);
     let (stop, stopped) = tokio_watch::channel(false);
     let listener = tokio::net::TcpListener::bind(shared.config.listen)
@@ -94,7 +101,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     }
     // Background work that ends with the server; not awaited on shutdown.
     tokio::spawn(watch::run(Arc::clone(&shared), stopped.clone()));
-    tokio::spawn(jwks::run(Arc::clone(&shared), stopped));
+    tokio::spawn(jwks::run(Arc::clone(&shared), fetcher, stopped));
     Ok(Running { http, grpc, shared, stop, tasks })
 }
 
