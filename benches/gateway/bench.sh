@@ -75,12 +75,13 @@ for _ in $(seq 1 200); do
 done
 [ -n "$admit_addr" ] || { echo "admit serve did not start:"; cat "$run/admit.log"; exit 1; } >&2
 
-gateway() {  # gateway NAME AUTH_ADDR [static] -> port on stdout
-  local name="$1" auth="$2" p; p="$(port)"
+# Not called in $(...): its nginx must be started by this shell, so that cleanup knows its pid.
+gateway() {  # gateway NAME PORT AUTH_ADDR [static]
+  local name="$1" p="$2" auth="$3"
   mkdir -p "$run/$name"; chmod 755 "$run/$name"
   render "$root/examples/gateway/nginx.conf" "$run/$name/nginx.conf" LISTEN="127.0.0.1:$p" ADMIT="$auth" \
     UPSTREAM="$static" RUNDIR="$run/$name"
-  if [ "${3:-}" = static ]; then
+  if [ "${4:-}" = static ]; then
     # (b): the auth subrequest's answer is a static 200 location of this same nginx
     # (a server block added inside `http`), so the floor pays the hop's proxying and
     # nothing else.
@@ -91,10 +92,10 @@ gateway() {  # gateway NAME AUTH_ADDR [static] -> port on stdout
   sed -i 's#^\(\s*\)access_log .*#\1access_log off;#' "$run/$name/nginx.conf"
   nginx -p "$run/$name" -c "$run/$name/nginx.conf" -e "$run/$name/error.log" -g 'daemon off;' >/dev/null 2>&1 &
   pids+=($!)
-  echo "$p"
 }
-static_auth="127.0.0.1:$(port)"
-port_a="$(gateway a "$admit_addr")"; port_b="$(gateway b "$static_auth" static)"
+static_auth="127.0.0.1:$(port)"; port_a="$(port)"; port_b="$(port)"
+gateway a "$port_a" "$admit_addr"
+gateway b "$port_b" "$static_auth" static
 wait_port "$port_a"; wait_port "$port_b"
 
 py_port="$(port)"
