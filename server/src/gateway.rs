@@ -171,6 +171,20 @@ fn sendable(value: &str) -> bool {
     !value.bytes().any(|b| (b < b' ' && b != b'\t') || b == 0x7f)
 }
 
+/// True when every identity header can be told to the upstream exactly: each name a
+/// valid header name (a constraint is named by the policy, and `owner id` is not one),
+/// no two the same (`team_id` and `team-id` both become `Team-Id`), each value sendable.
+/// A header that could not be sent would be dropped on the way, and an upstream that
+/// filters by `X-Admit-Constraint-Owner` would then see no filter at all.
+fn all_sendable(headers: &[(String, String)]) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    headers.iter().all(|(name, value)| {
+        hyper::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            && seen.insert(name.to_ascii_lowercase())
+            && sendable(value)
+    })
+}
+
 /// The answer for a gateway. An allow is `200` with the identity headers and the
 /// decision's own headers; a refusal is the decision's status, headers and body, except
 /// at nginx, which relays only 401 and 403: any other refusal is `403` with
@@ -179,7 +193,7 @@ pub(crate) fn answer(endpoint: Endpoint, prefix: &str, decision: &Decision) -> A
     let own: Vec<(String, String)> = decision.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
     if decision.allow {
         let mut headers = identity_headers(prefix, decision);
-        if headers.iter().any(|(_, v)| !sendable(v)) {
+        if !all_sendable(&headers) {
             // An identity the upstream cannot be told is not an identity to let through.
             return Answer {
                 status: if endpoint == Endpoint::Nginx { 403 } else { 500 },
@@ -221,5 +235,16 @@ mod tests {
         assert!(sendable("alice\tsmith"));
         assert!(!sendable("alice\r\nX-Admit-Roles: admin"));
         assert!(!sendable("a\u{7f}"));
+    }
+
+    #[test]
+    fn identity_headers_that_cannot_be_sent_exactly_are_refused() {
+        let h = |pairs: &[(&str, &str)]| pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect::<Vec<_>>();
+        assert!(all_sendable(&h(&[("X-Admit-Subject", "José"), ("X-Admit-Constraint-Team-Id", "7")])));
+        // A policy-named constraint that is no header name, or two that meet in one name.
+        assert!(!all_sendable(&h(&[("X-Admit-Constraint-Owner Id", "bob")])));
+        assert!(!all_sendable(&h(&[("X-Admit-Constraint-Tëam", "bob")])));
+        assert!(!all_sendable(&h(&[("X-Admit-Constraint-Team-Id", "a"), ("x-admit-constraint-team-id", "b")])));
+        assert!(!all_sendable(&h(&[("X-Admit-Subject", "bob\r\nX-Admit-Roles: admin")])));
     }
 }

@@ -279,6 +279,12 @@ fn original_line(req: &Request<Incoming>, endpoint: Endpoint) -> Result<(String,
         Ok((m.to_owned(), u.to_owned()))
     };
     match endpoint {
+        // ingress-nginx sends only `X-Original-URL` (`$scheme://$http_host$request_uri`):
+        // where the client's Host ends and the target begins cannot be told for sure, so
+        // it is not read; its auth-snippet adds `X-Original-URI` (docs/deploy.md).
+        Endpoint::Nginx if req.headers().contains_key("x-original-url") && !req.headers().contains_key("x-original-uri") => {
+            Err("`x-original-uri` is missing (X-Original-URL is not read: set X-Original-URI to $request_uri, docs/deploy.md)".to_owned())
+        }
         Endpoint::Nginx => from_headers("x-original-method", "x-original-uri"),
         Endpoint::Forward => from_headers("x-forwarded-method", "x-forwarded-uri"),
         _ => {

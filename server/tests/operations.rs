@@ -773,3 +773,48 @@ path = "/**"
     assert!(r.header("x-admit-roles").is_none());
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_constraint_that_cannot_be_a_header_is_not_let_through() {
+    // The upstream filters by X-Admit-Constraint-*: a constraint it would never receive
+    // (a name no header can have) is a refusal, never an allow without its filter.
+    for constraints in [&["owner id"][..], &["tëam"], &["own:er"]] {
+        let dir = scratch("constraint-name");
+        let policy = dir.join("policy.toml");
+        let mut rules = String::new();
+        for name in constraints {
+            rules.push_str(&format!(
+                "\n[[routes]]\nid = \"r-{}\"\npath = \"/x\"\nowner = {{ constraint = \"{name}\" }}\n",
+                rules.len()
+            ));
+        }
+        std::fs::write(
+            &policy,
+            format!(
+                r#"
+[[authenticators]]
+type = "bearer_token"
+id = "tokens"
+tokens = [{{ id = "bob", secret = {{ env = "BOB_TOKEN" }} }}]
+{rules}"#
+            ),
+        )
+        .unwrap();
+        let mut c = config(&policy);
+        c.env =
+            Some([("BOB_TOKEN".to_owned(), "test-only-bob-token-0123456789abcdef".to_owned())].into_iter().collect());
+        let running = match admit_server::start(c).await {
+            Ok(r) => r,
+            // Refused at load is as good: no decision can carry it.
+            Err(e) => {
+                assert!(e.contains("constraint") || e.contains("route"), "{e}");
+                continue;
+            }
+        };
+        let a = running.http;
+        let r = forward(a, "GET", "/x", &[("Authorization", "Bearer test-only-bob-token-0123456789abcdef")]).await;
+        assert_ne!(r.status, 200, "{constraints:?}: allowed without a constraint the upstream can read");
+        assert!(r.header("x-admit-subject").is_none(), "{constraints:?}");
+        running.shutdown().await;
+    }
+}
