@@ -2,6 +2,7 @@
 + a gateway) per policy, environment and gateway, started on first use and stopped at
 the module's end."""
 
+import itertools
 import pytest
 
 from harness import GATEWAYS, Admit, DecisionLog, EchoUpstream, raw_request
@@ -21,6 +22,9 @@ def header_values(received, name):
     return [v for n, v in received["headers"] if n.lower() == name.lower()]
 
 
+_REQUEST_IDS = itertools.count(1)
+
+
 class Stack:
     """admit serve behind one gateway, in front of the echo upstream."""
 
@@ -34,13 +38,13 @@ class Stack:
             raise
         self.upstream = upstream
         self.log = DecisionLog(self.admit)
-        self.count = 0
 
     def request(self, method, target, headers=(), body=b"", host=None):
         """A request through the gateway; `.upstream` on the answer is what the upstream
         received for it (None when it was not reached), found by a test id header."""
-        self.count += 1
-        test_id = f"{id(self)}-{self.count}"
+        # Unique over the whole run: the upstream outlives stacks, and id() of a closed
+        # stack is reused by the next one, which matched an earlier test's request.
+        test_id = f"t{next(_REQUEST_IDS)}"
         resp = raw_request(self.gateway.port, method, target, list(headers) + [("X-Test-Id", test_id)], body, host)
         resp.upstream = None
         for received in reversed(self.upstream.received):
