@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# benches/decide_instructions.sh BINARY...: instructions per decision of native_decide binaries
-# (e.g. one built at main and one on a branch; cargo build --release -p admit-benches
-# --example native_decide, then copy target/release/examples/native_decide). Instructions, counted by valgrind (deterministic, unlike time on a shared
-# machine): the difference of two runs of native_decide, 4000 and 24000 iterations
+# benches/decide_instructions.sh BINARY...: instructions per decision of native_decide
+# builds (e.g. one at main, one on a branch), counted by valgrind: deterministic, unlike
+# time on a shared machine. The difference of two runs of 4000 and 24000 iterations
 # (each run decides 5.1 x its iterations: a warm-up of a tenth, then 5 rounds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
