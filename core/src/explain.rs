@@ -1,17 +1,17 @@
 //! `explain`: a decision with the trace of how it was reached.
 //!
 //! The trace comes from the code that decides, not from a second copy of it: the
-//! engine's decision steps are generic over an [`Observer`], told what each step found.
-//! [`Engine::decide`](crate::Engine::decide) runs them with [`Silent`], whose hooks
-//! are empty and compile away (each step is monomorphised for it), so a decision pays
-//! nothing for the trace; [`Engine::explain`](crate::Engine::explain) runs the same
-//! steps with a [`Recorder`] that writes the [`Trace`].
+//! engine's decision steps are generic over an observer, told what each step found.
+//! [`Engine::decide`](crate::Engine::decide) runs them with one whose hooks are empty
+//! and compile away (each step is monomorphised for it), so a decision pays nothing for
+//! the trace; [`Engine::explain`](crate::Engine::explain) runs the same steps with one
+//! that writes the [`Trace`].
 //!
 //! A trace never holds a secret: no credential, no header value of one, no key digest,
 //! no cookie, nothing from the policy's or the environment's secrets. It names ids,
 //! kinds, reasons, patterns and scope names; its client-supplied words are the
 //! canonical path and the `Origin`. The JSON form is documented in `docs/policy.md`
-//! ("Explaining a decision"); its `version` changes when a field changes meaning or is
+//! (section 14, "Explaining a decision"); its `version` changes when a field changes meaning or is
 //! removed.
 
 use serde::Serialize;
