@@ -616,12 +616,31 @@ impl Engine {
                 obs.authenticator(a, AuthenticatorPass::Credential, Attempt::NotOnRule);
                 continue;
             }
-            let outcome = match self.try_credential(req, a, host, &mut bearer) {
-                Ok(outcome) => outcome,
+            // Where the credential is read, and how: a JWT authenticator's cookie may be
+            // vouched for by its authorized parties; an API key is text, the rest tokens.
+            let (syntax, parties): (Syntax, &[String]) = match &a.kind {
+                AuthnKind::ApiKey(_) => (Syntax::Text, &[]),
+                AuthnKind::Jwt(jwt) => (Syntax::Token, &jwt.authorized_parties),
+                _ => (Syntax::Token, &[]),
+            };
+            let credential = match self.credential(req, a, syntax, parties, &mut bearer) {
+                Ok(c) => c,
                 Err(d) => {
                     obs.authenticator(a, AuthenticatorPass::Credential, Attempt::Refused(&d));
                     return Err(d);
                 }
+            };
+            let outcome = match (credential, &a.kind) {
+                (None, _) => Outcome::Absent,
+                (Some(key), AuthnKind::ApiKey(table) | AuthnKind::Bearer(table)) => {
+                    table.check(key.as_bytes(), req.now)
+                }
+                (Some(token), AuthnKind::Jwt(jwt)) => {
+                    jwt.authenticate(&token, req.now, &self.roles, &self.scopes, host)
+                }
+                (Some(credential), AuthnKind::Delegated) => self.delegated(a, &credential, host),
+                // Fallbacks read no credential; the second pass below tries them.
+                (Some(_), AuthnKind::Anonymous(_) | AuthnKind::Local(_)) => Outcome::Absent,
             };
             match outcome {
                 Outcome::Absent => obs.authenticator(a, AuthenticatorPass::Credential, Attempt::Absent),
@@ -670,37 +689,6 @@ impl Engine {
             }
         }
         Err(first_denial.unwrap_or_else(|| Denial::new(Reason::MissingCredentials, "")))
-    }
-
-    /// What a credential authenticator makes of the request; an error when reading its
-    /// credential already refuses the request (a malformed header, a cross-site cookie).
-    fn try_credential<'r>(
-        &self,
-        req: &Request<'r>,
-        a: &Authn,
-        host: &HostChecks<'_>,
-        bearer: &mut Option<Option<&'r str>>,
-    ) -> Result<Outcome, Denial> {
-        Ok(match &a.kind {
-            // Fallbacks read no credential; `authenticate` tries them in a second pass.
-            AuthnKind::Anonymous(_) | AuthnKind::Local(_) => Outcome::Absent,
-            AuthnKind::ApiKey(table) => match self.credential(req, a, Syntax::Text, &[], bearer)? {
-                None => Outcome::Absent,
-                Some(key) => table.check(key.as_bytes(), req.now),
-            },
-            AuthnKind::Bearer(table) => match self.credential(req, a, Syntax::Token, &[], bearer)? {
-                None => Outcome::Absent,
-                Some(token) => table.check(token.as_bytes(), req.now),
-            },
-            AuthnKind::Jwt(jwt) => match self.credential(req, a, Syntax::Token, &jwt.authorized_parties, bearer)? {
-                None => Outcome::Absent,
-                Some(token) => jwt.authenticate(&token, req.now, &self.roles, &self.scopes, host),
-            },
-            AuthnKind::Delegated => match self.credential(req, a, Syntax::Token, &[], bearer)? {
-                None => Outcome::Absent,
-                Some(credential) => self.delegated(a, &credential, host),
-            },
-        })
     }
 
     /// A `delegated` authenticator's credential, judged by the host's check: its verdict
