@@ -336,3 +336,25 @@ test("a disabled delegated authenticator never asks its check", async () => {
   assert.equal(d.principal.id, "guest");
   assert.equal(called, 0);
 });
+
+test("explain runs the host's check as decide does, and the trace names its principal, never the credential", async () => {
+  const engine = new Engine(POLICY, { log: null });
+  const seen = [];
+  engine.setCheck("sessions", (credential) => {
+    seen.push(credential);
+    return credential === "s3cret-session" ? { id: "ann", roles: ["reader"] } : null;
+  });
+  const req = (sid) => ({ method: "GET", path: "/notes/ann/1", headers: [["Authorization", `Session ${sid}`]], now: NOW });
+  for (const [sid, allow] of [["s3cret-session", true], ["other-session", false]]) {
+    const e = await engine.explain(req(sid));
+    assert.deepEqual(e.decision, await engine.decide(req(sid)));
+    assert.equal(e.decision.allow, allow);
+    const first = e.trace.authenticators[0];
+    assert.equal(first.id, "sessions");
+    assert.equal(first.verdict, allow ? "matched" : "refused");
+    assert.equal(first.principal, allow ? "ann" : null);
+    if (allow) assert.equal(e.trace.owner.outcome, "owner");
+    assert.ok(!JSON.stringify(e).includes(sid), "the credential is in the explanation");
+  }
+  assert.deepEqual(seen, ["s3cret-session", "s3cret-session", "other-session", "other-session"]);
+});

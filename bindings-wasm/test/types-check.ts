@@ -1,7 +1,7 @@
 // Compiled by test.sh with `tsc --noEmit --strict` (never run): the hand-written types
 // in types/index.d.ts must accept the documented uses and refuse the wrong ones. Each
 // `@ts-expect-error` line fails the check if it ever type-checks.
-import { cryptoBackend, decideWithJwks, Engine, fetchRules, hashKey, refetchJwks, syncJwks, type AdmitError, type CheckEvent, type CheckResult, type Decision, type JwksEvent, type Reason } from "admit-wasm";
+import { cryptoBackend, decideWithJwks, Engine, fetchRules, hashKey, refetchJwks, syncJwks, type AdmitError, type CheckEvent, type CheckResult, type Decision, type Explanation, type JwksEvent, type Reason, type Trace } from "admit-wasm";
 // wasm-bindgen's generated declarations must compile too.
 import type { RawEngine } from "../pkg/admit_wasm.js";
 
@@ -28,6 +28,18 @@ const backend: "host" | "rust-crypto" = cryptoBackend();
 const pending: Promise<Decision> = engine.decide({ method: "GET", path: "/" });
 const malformed: Decision = engine.malformed("x");
 void pending.then((x) => x.allow);
+const explained: Explanation = await engine.explain({ method: "GET", path: "/", headers: { a: "b" } });
+const trace: Trace = explained.trace;
+const matched: string | undefined = trace.rules.find((r) => r.matched)?.name;
+const verdicts: string[] = trace.authenticators.map((a) => `${a.id} ${a.verdict} ${a.reason ?? ""}`);
+const missing: string[] = trace.scopes?.missing ?? [];
+const outcome: "owner" | "not_owner" | "exempt" | "constrained" | undefined = trace.owner?.outcome;
+const wouldRefuse: Reason | undefined = trace.dry_run?.would_refuse;
+// @ts-expect-error a trace has no `secret` field
+void trace.secret;
+// @ts-expect-error explain takes a request object
+void engine.explain("GET /");
+void [matched, verdicts, missing, outcome, wouldRefuse, explained.decision.allow];
 const where: string = engine.warnings.map((w) => `${w.place}:${w.line ?? "?"}`).join(",");
 const ids: string[] = engine.authenticators.map(([id]) => id);
 try {

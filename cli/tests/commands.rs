@@ -152,6 +152,38 @@ fn decide_reads_a_request_file_and_refuses_bad_requests() {
 }
 
 #[test]
+fn decide_explain_prints_the_decision_and_its_trace_with_decides_exit_status() {
+    let policy = "examples/policies/fetchml.toml";
+    let allow = r#"{"method":"GET","path":"/api/v1/jobs/bob/7?k=demo-researcher-key","headers":{"X-API-Key":"demo-researcher-key"},"now":1}"#;
+    let deny =
+        r#"{"method":"GET","path":"/api/v1/jobs/alice/7","headers":{"X-API-Key":"demo-researcher-key"},"now":1}"#;
+    for (request, code) in [(allow, 0), (deny, 1)] {
+        let plain = admit(&["decide", "--policy", policy], &[], request);
+        for flags in [&["--explain"][..], &["--explain", "--pretty"]] {
+            let args: Vec<&str> = ["decide", "--policy", policy].iter().chain(flags).copied().collect();
+            let out = admit(&args, &[], request);
+            assert_eq!(out.status.code(), Some(code), "{}", text(&out.stderr));
+            let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let decision: serde_json::Value = serde_json::from_slice(&plain.stdout).unwrap();
+            assert_eq!(got["decision"], decision);
+            assert_eq!(got["trace"]["version"], 1);
+            assert_eq!(
+                got["trace"]["target"]["canonical"],
+                "/api/v1/jobs/bob/7".replace("bob", if code == 0 { "bob" } else { "alice" })
+            );
+            assert_eq!(got["trace"]["owner"]["outcome"], if code == 0 { "owner" } else { "not_owner" });
+            assert_eq!(text(&out.stdout).contains("\n  "), flags.contains(&"--pretty"));
+            // Neither the key nor the query that repeats it.
+            assert!(!text(&out.stdout).contains("demo-researcher-key"));
+        }
+    }
+    // A request that does not read is an error (2) with --explain too.
+    let out = admit(&["decide", "--explain", "--policy", policy], &[], "{");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn a_load_error_never_prints_the_secret() {
     let out = admit(&["check", "examples/policies/rag-modulo.toml"], &[("JWT_SECRET_KEY", "short-secret-value")], "");
     assert_eq!(out.status.code(), Some(2));
