@@ -21,6 +21,7 @@ use clap::{Args, Parser, Subcommand};
 mod fetch;
 mod keys_file;
 mod policy_tests;
+mod schema;
 
 /// An auth policy engine: one policy, one decision for every HTTP request.
 #[derive(Parser)]
@@ -148,6 +149,9 @@ enum Command {
         #[arg(long)]
         now: Option<i64>,
     },
+    /// Print the JSON Schema of a policy file (committed as docs/policy.schema.json), for
+    /// editors and validators: `#:schema` in a TOML policy for taplo.
+    Schema,
 }
 
 /// Key sets for `decide` and `check`: given on the command line, or fetched.
@@ -387,6 +391,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 key
             };
             println!("{}", admit::hash_key(&key));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema => {
+            print!("{}", schema::policy_schema_text());
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { policy, authenticator, sub, roles, scopes, lifetime, now: at } => {
