@@ -423,7 +423,7 @@ export class Engine {
     }
   }
 
-  #first(request) {
+  #first(request, explaining = false) {
     if (request === null || typeof request !== "object" || Array.isArray(request)) {
       throw argError(`the request must be an object { method, path, headers, peer, now }, not ${typeName(request)}`);
     }
@@ -431,6 +431,7 @@ export class Engine {
     const fields = [str("method", request.method), str("path", request.path)];
     flatHeaders(request.headers, fields);
     const peer = request.peer === undefined || request.peer === null ? undefined : str("peer", request.peer);
+    if (explaining) return this.#raw.explain(fields[0], fields[1], fields.slice(2), peer, seconds(request.now));
     return decideFields(this.#raw, fields, peer, seconds(request.now));
   }
 
@@ -442,6 +443,19 @@ export class Engine {
   decideRequest(request, options = {}) {
     try {
       return this.#settle(this.#firstOfRequest(request, options));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Explains the decision about one request `{ method, path, headers, peer, now }`
+   * (the arguments of `decide`): a Promise of a plain object `{ decision, trace }`,
+   * `decision` as `decide` resolves to and `trace` how it was reached (docs/policy.md,
+   * "Explaining a decision"). Signatures and `delegated` credentials are checked as for
+   * `decide` (WebCrypto, the registered checks). The trace never holds a credential. */
+  explain(request) {
+    try {
+      return this.#settle(this.#first(request, true));
     } catch (e) {
       return Promise.reject(e);
     }

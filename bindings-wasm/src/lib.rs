@@ -30,8 +30,8 @@
 use std::cell::Cell;
 
 use admit::{
-    CredentialCheck, CredentialVerdict, EngineError, Format, LoadError, MapResolver, Reason, Request, SignatureCheck,
-    Step, TokenRequest, Verdicts,
+    CredentialCheck, CredentialVerdict, EngineError, ExplainStep, Format, LoadError, MapResolver, Reason, Request,
+    SignatureCheck, Step, TokenRequest, Verdicts,
 };
 use js_sys::{Array, Error, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -168,6 +168,8 @@ pub struct RawVerdicts {
     credential: Option<CredentialCheck>,
     verdicts: Verdicts,
     rounds: u32,
+    /// The paused call is `explain`: its rounds answer the explanation's JSON.
+    explaining: bool,
 }
 
 impl RawVerdicts {
@@ -179,9 +181,36 @@ impl RawVerdicts {
             credential: None,
             verdicts: Verdicts::new(),
             rounds: 1,
+            explaining: false,
         };
         v.ask(step);
         v
+    }
+
+    /// The first round of a paused `explain`.
+    fn paused_explain(req: &Request<'_>, step: ExplainStep) -> Self {
+        let mut v = RawVerdicts {
+            request: HeldRequest::new(req),
+            checks: Vec::new(),
+            credential: None,
+            verdicts: Verdicts::new(),
+            rounds: 1,
+            explaining: true,
+        };
+        v.ask_explain(step);
+        v
+    }
+
+    /// As `ask`, for a step of `explain`: `Some(json)` when it is the explanation.
+    fn ask_explain(&mut self, step: ExplainStep) -> Option<String> {
+        self.checks.clear();
+        self.credential = None;
+        match step {
+            ExplainStep::Explained(e) => return Some(e.to_json()),
+            ExplainStep::Verify(checks) => self.checks = checks,
+            ExplainStep::Check(check) => self.credential = Some(check),
+        }
+        None
     }
 
     /// Takes what a step asks for; `Some(json)` when it is the decision.
@@ -337,6 +366,10 @@ impl RawEngine {
         if verdicts.rounds > MAX_ROUNDS {
             return self.finish(verdicts);
         }
+        if verdicts.explaining {
+            let step = verdicts.request.with(|req| self.inner.explain_step(req, &verdicts.verdicts));
+            return verdicts.ask_explain(step).unwrap_or_default();
+        }
         let step = verdicts.request.with(|req| self.inner.decide_step(req, &verdicts.verdicts));
         verdicts.ask(step).unwrap_or_default()
     }
@@ -346,7 +379,32 @@ impl RawEngine {
     pub fn finish(&self, verdicts: &mut RawVerdicts) -> String {
         verdicts.checks.clear();
         verdicts.credential = None;
+        if verdicts.explaining {
+            return verdicts.request.with(|req| self.inner.explain(req).to_json());
+        }
         verdicts.request.with(|req| self.inner.decide(req).to_json())
+    }
+
+    /// Explains the decision about one request: `{"decision": ..., "trace": ...}` as
+    /// JSON (docs/policy.md, "Explaining a decision"), or `""` when the host must check
+    /// signatures or a credential first, exactly as `decide` (`takeChecks`, then
+    /// `resume` answers the explanation). `headers` is a flat `[name, value, ...]` list.
+    pub fn explain(&self, method: &str, path: &str, headers: Vec<String>, peer: Option<String>, now: f64) -> String {
+        let pairs: Vec<(&[u8], &[u8])> = headers
+            .chunks_exact(2)
+            .filter_map(|c| match c {
+                [n, v] => Some((n.as_bytes(), v.as_bytes())),
+                _ => None,
+            })
+            .collect();
+        let req = Request { method, path, headers: &pairs, peer: peer.as_deref(), now: seconds(now) };
+        match self.inner.explain_step(&req, &Verdicts::new()) {
+            ExplainStep::Explained(e) => e.to_json(),
+            step => {
+                self.pending.set(Some(RawVerdicts::paused_explain(&req, step)));
+                String::new()
+            }
+        }
     }
 
     /// Decides about one request whose method, path and header names and values come

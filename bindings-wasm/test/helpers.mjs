@@ -153,6 +153,19 @@ export function check(expect, got) {
   return errors;
 }
 
+/** A vector case's `explain` expectation against a trace (tests/README.md): objects by
+ * the keys given, lists item by item with the same length, other values equal. */
+export function checkTrace(want, got, place = "trace") {
+  if (want !== null && typeof want === "object" && !Array.isArray(want)) {
+    if (got === null || typeof got !== "object" || Array.isArray(got)) return [`${place}: want an object, got ${JSON.stringify(got)}`];
+    return Object.entries(want).flatMap(([k, v]) => (k in got ? checkTrace(v, got[k], `${place}.${k}`) : [`${place}.${k}: missing`]));
+  }
+  if (Array.isArray(want) && Array.isArray(got) && want.length === got.length) {
+    return want.flatMap((v, i) => checkTrace(v, got[i], `${place}[${i}]`));
+  }
+  return same(want, got) ? [] : [`${place}: want ${JSON.stringify(want)}, got ${JSON.stringify(got)}`];
+}
+
 /** `token` with one byte of its signature flipped: byte `at` (negative: from the end).
  * The length is kept, so the core's own checks pass it on and the verifier refuses it. */
 export function tamperSignature(token, at = -1) {

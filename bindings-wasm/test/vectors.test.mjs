@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Engine } from "admit-wasm";
-import { allDocs, docForRunner, loadDoc, check } from "./helpers.mjs";
+import { allDocs, docForRunner, loadDoc, check, checkTrace } from "./helpers.mjs";
 
 const docs = allDocs();
 assert.ok(docs.length > 1, "no vectors");
@@ -35,6 +35,13 @@ for (const [file, doc] of docs) {
       assert.deepEqual(errors, []);
       for (const k of ["allow", "status", "reason", "message", "headers", "body", "principal", "rule", "constraints", "dry_run"]) {
         assert.ok(k in got, `decision lacks ${k}`);
+      }
+      // A case with an `explain` expectation: explain's decision is decide's, and its
+      // trace holds what the case asserts.
+      if ("explain" in c) {
+        const explained = await engine.explain(c.request);
+        assert.deepEqual(explained.decision, got);
+        assert.deepEqual(checkTrace(c.explain, explained.trace), []);
       }
     });
   }

@@ -51,6 +51,54 @@ export interface Decision {
   dry_run: boolean;
 }
 
+/** How a decision was reached (docs/policy.md, "Explaining a decision"). Never holds a
+ * credential or a secret. Every field is always present. */
+export interface Trace {
+  version: 1;
+  target: { canonical: string | null; refused: string | null };
+  cors: {
+    outcome: "not_reached" | "not_configured" | "no_origin" | "same_origin" | "allowed" | "preflight" | "refused";
+    origin: string | null;
+    detail: string | null;
+  };
+  rules: Array<{
+    index: number;
+    name: string;
+    methods: string;
+    patterns: string[];
+    matched: boolean;
+    mismatch: "method" | "path" | null;
+    detail: string;
+  }>;
+  access: "public" | "deny" | "authenticated" | null;
+  authenticators: Array<{
+    id: string;
+    kind: string;
+    pass: "credential" | "fallback" | "dry_run_identity";
+    verdict: "not_on_rule" | "absent" | "not_mine" | "matched" | "refused";
+    reason: Reason | null;
+    detail: string | null;
+    principal: string | null;
+  }>;
+  roles: string[];
+  scopes: { required_all: string[]; required_any: string[]; held: string[]; missing: string[] } | null;
+  owner: {
+    param: string | null;
+    value: string | null;
+    principal: string;
+    constraint: string;
+    unless: string[];
+    outcome: "exempt" | "owner" | "not_owner" | "constrained";
+  } | null;
+  dry_run: { by: "policy" | "rule"; would_refuse: Reason; status: number } | null;
+}
+
+/** What `Engine.explain` resolves to. */
+export interface Explanation {
+  decision: Decision;
+  trace: Trace;
+}
+
 export interface EngineOptions {
   format?: "toml" | "json";
   /** What `{ env = "NAME" }` references see; nothing else is read. */
@@ -130,6 +178,10 @@ export declare class Engine {
    * worker's router matches. A URL that does not parse is `malformed_request`. A
    * Promise, as `decide`. */
   decideRequest(request: Request, options?: { peer?: string | null; now?: number | Date | null }): Promise<Decision>;
+  /** The decision `decide` gives, with the trace of how it was reached. A Promise, as
+   * `decide` (signatures checked with WebCrypto, `delegated` credentials by their
+   * checks). */
+  explain(request: AdmitRequest): Promise<Explanation>;
   /** Synchronous: nothing to verify. */
   malformed(detail?: string): Decision;
   /** Registers (or, with `null`, removes) the check of a `delegated` authenticator: the

@@ -45,6 +45,11 @@ enum Command {
         /// Indent the JSON.
         #[arg(long)]
         pretty: bool,
+        /// Print the decision with the trace of how it was reached (`{"decision": ...,
+        /// "trace": ...}`; see docs/policy.md, "Explaining a decision"). The exit status
+        /// is the decision's, as without it.
+        #[arg(long)]
+        explain: bool,
         #[command(flatten)]
         sets: KeySets,
         /// The verdicts of `delegated` authenticators' checks, for trying a policy
@@ -278,7 +283,7 @@ fn read_input(path: Option<&Path>) -> Result<String, String> {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Decide { policy, request, pretty, sets, checks } => {
+        Command::Decide { policy, request, pretty, explain, sets, checks } => {
             let (engine, notes) = load_with_sets(&policy, &sets)?;
             for n in notes.iter().filter(|n| n.contains("not fetched")) {
                 eprintln!("admit: warning: {n}");
@@ -290,6 +295,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Some(path) => read_checks(path)?,
                 None => serde_json::Map::new(),
             };
+            if explain {
+                let explanation = explain_with_checks(&engine, &req.as_request(&headers), &checks);
+                let out = if pretty { explanation.to_json_pretty() } else { explanation.to_json() };
+                println!("{out}");
+                return Ok(if explanation.decision.allow { ExitCode::SUCCESS } else { ExitCode::from(1) });
+            }
             let decision = decide_with_checks(&engine, &req.as_request(&headers), &checks);
             let out = if pretty {
                 serde_json::to_string_pretty(&decision).map_err(|e| e.to_string())?
@@ -439,10 +450,7 @@ pub(crate) fn decide_with_checks(
         match engine.decide_step(req, &verdicts) {
             admit::Step::Decided(d) => return d,
             admit::Step::Check(check) => {
-                let written = checks.get(&*check.authenticator).and_then(|t| t.get(&check.credential));
-                let verdict = written
-                    .and_then(|v| admit::CredentialVerdict::from_json(&v.to_string()).ok())
-                    .unwrap_or(admit::CredentialVerdict::Refused(admit::Reason::InvalidCredentials));
+                let verdict = table_verdict(checks, &check);
                 verdicts.record_credential(check, verdict);
             }
             // The CLI's backend checks every signature itself.
@@ -450,6 +458,38 @@ pub(crate) fn decide_with_checks(
         }
     }
     engine.decide(req)
+}
+
+/// [`decide_with_checks`] for `--explain`: the same rounds, through `explain_step`.
+fn explain_with_checks(
+    engine: &Engine,
+    req: &admit::Request<'_>,
+    checks: &serde_json::Map<String, serde_json::Value>,
+) -> admit::Explanation {
+    let mut verdicts = admit::Verdicts::new();
+    for _ in 0..=engine.authenticators().count() {
+        match engine.explain_step(req, &verdicts) {
+            admit::ExplainStep::Explained(e) => return *e,
+            admit::ExplainStep::Check(check) => {
+                let verdict = table_verdict(checks, &check);
+                verdicts.record_credential(check, verdict);
+            }
+            admit::ExplainStep::Verify(_) => break,
+        }
+    }
+    engine.explain(req)
+}
+
+/// The verdict the `--checks` table holds for a credential; a refusal when it has
+/// none, or one that does not read.
+fn table_verdict(
+    checks: &serde_json::Map<String, serde_json::Value>,
+    check: &admit::CredentialCheck,
+) -> admit::CredentialVerdict {
+    let written = checks.get(&*check.authenticator).and_then(|t| t.get(&check.credential));
+    written
+        .and_then(|v| admit::CredentialVerdict::from_json(&v.to_string()).ok())
+        .unwrap_or(admit::CredentialVerdict::Refused(admit::Reason::InvalidCredentials))
 }
 
 /// Why a keys file is exposed: readable or writable by every user of the machine.

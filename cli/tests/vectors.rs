@@ -137,6 +137,28 @@ fn check(expect: &Value, got: &Value) -> Vec<String> {
     errors
 }
 
+/// The `explain` expectation against a trace: objects by the keys given, lists item by
+/// item with the same length, other values equal (tests/README.md).
+fn trace_matches(want: &Value, got: &Value, place: &str, errors: &mut Vec<String>) {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for (k, v) in w {
+                match g.get(k) {
+                    Some(gv) => trace_matches(v, gv, &format!("{place}.{k}"), errors),
+                    None => errors.push(format!("{place}.{k}: missing")),
+                }
+            }
+        }
+        (Value::Array(w), Value::Array(g)) if w.len() == g.len() => {
+            for (i, (wv, gv)) in w.iter().zip(g).enumerate() {
+                trace_matches(wv, gv, &format!("{place}[{i}]"), errors);
+            }
+        }
+        _ if want == got => {}
+        _ => errors.push(format!("{place}: want {want}, got {got}")),
+    }
+}
+
 fn subset(want: &Value, got: &Value) -> bool {
     match (want, got) {
         (Value::Object(w), Value::Object(g)) => w.iter().all(|(k, v)| g.get(k).is_some_and(|gv| subset(v, gv))),
@@ -206,7 +228,14 @@ fn shared_vectors_through_the_cli() {
             cases += 1;
             let cname = case["name"].as_str().unwrap_or("?");
             let request = serde_json::to_string(&case["request"]).unwrap();
-            let (code, stdout, stderr) = admit(&policy, &env, &decide_args, &request);
+            // A case with an `explain` expectation runs `decide --explain`: its decision
+            // is held to `expect`, its trace to `explain`.
+            let explain = case.get("explain");
+            let mut args = decide_args.clone();
+            if explain.is_some() {
+                args.push("--explain");
+            }
+            let (code, stdout, stderr) = admit(&policy, &env, &args, &request);
             let got: Value = match serde_json::from_str(&stdout) {
                 Ok(v) => v,
                 Err(_) => {
@@ -214,8 +243,15 @@ fn shared_vectors_through_the_cli() {
                     continue;
                 }
             };
+            let (got, trace) = match explain {
+                Some(_) => (got["decision"].clone(), got["trace"].clone()),
+                None => (got, Value::Null),
+            };
             let want_code = if got["allow"] == Value::Bool(true) { 0 } else { 1 };
             let mut errors = check(&case["expect"], &got);
+            if let Some(want) = explain {
+                trace_matches(want, &trace, "trace", &mut errors);
+            }
             if code != want_code {
                 errors.push(format!("exit status {code}, want {want_code}"));
             }

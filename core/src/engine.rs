@@ -15,6 +15,10 @@ use crate::compile::compile;
 use crate::cors::{Cors, same_origin};
 use crate::decision::Decision;
 use crate::error::{EngineError, LoadError, PolicyWarning};
+use crate::explain::{
+    Attempt, AuthenticatorPass, CorsOutcome, DryRunBy, ExplainStep, Explanation, Observer, OwnerOutcome, OwnerTrace,
+    Recorder, Silent,
+};
 use crate::load::{Format, SourceMap, parse};
 use crate::path::canonicalize_with;
 use crate::policy::{PathsSpec, Policy};
@@ -46,6 +50,20 @@ pub(crate) struct Authn {
     pub(crate) kind: AuthnKind,
     /// Where a credential authenticator finds its credential; empty for fallbacks.
     pub(crate) sources: Sources,
+}
+
+impl Authn {
+    /// The authenticator's type, as the policy writes it.
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self.kind {
+            AuthnKind::Anonymous(_) => "anonymous",
+            AuthnKind::Local(_) => "local",
+            AuthnKind::ApiKey(_) => "api_key",
+            AuthnKind::Bearer(_) => "bearer_token",
+            AuthnKind::Jwt(_) => "jwt",
+            AuthnKind::Delegated => "delegated",
+        }
+    }
 }
 
 /// Header names and fixed values, allocated once per engine so that a decision only
@@ -180,17 +198,7 @@ impl Engine {
 
     /// The ids of the enabled authenticators, in the order they are tried, with their types.
     pub fn authenticators(&self) -> impl Iterator<Item = (&str, &'static str)> {
-        self.authenticators.iter().map(|a| {
-            let kind = match a.kind {
-                AuthnKind::Anonymous(_) => "anonymous",
-                AuthnKind::Local(_) => "local",
-                AuthnKind::ApiKey(_) => "api_key",
-                AuthnKind::Bearer(_) => "bearer_token",
-                AuthnKind::Jwt(_) => "jwt",
-                AuthnKind::Delegated => "delegated",
-            };
-            (&*a.id, kind)
-        })
+        self.authenticators.iter().map(|a| (&*a.id, a.kind_name()))
     }
 
     /// The header an enabled `api_key` authenticator reads: the first of its sources that
@@ -296,8 +304,41 @@ impl Engine {
     /// Decides about one request. Never panics on any input: what cannot be read is
     /// denied as `malformed_request`.
     pub fn decide(&self, req: &Request<'_>) -> Decision {
-        let verdict = self.evaluate(req, &HostChecks::none());
+        let verdict = self.evaluate(req, &HostChecks::none(), &mut Silent);
         self.render(verdict)
+    }
+
+    /// Decides about one request and says how: the decision [`Engine::decide`] gives,
+    /// with the [`Trace`](crate::Trace) of each step (the canonical path, CORS, the
+    /// rules considered, each authenticator's verdict, scopes, the owner check, a dry
+    /// run's effect). The trace comes from the same steps as the decision, and never
+    /// holds a credential or a secret. It costs allocations `decide` does not make: it
+    /// is for people, not for every request.
+    pub fn explain(&self, req: &Request<'_>) -> Explanation {
+        let mut recorder = Recorder::new();
+        let verdict = self.evaluate(req, &HostChecks::none(), &mut recorder);
+        let decision = self.render(verdict);
+        let trace = recorder.finish(&decision);
+        Explanation { decision, trace }
+    }
+
+    /// [`Engine::explain`] in a build whose host makes checks (see
+    /// [`Engine::decide_step`]): the explanation, or the checks to make before asking
+    /// again with their `verdicts`. The rounds are those of `decide_step`.
+    pub fn explain_step(&self, req: &Request<'_>, verdicts: &Verdicts) -> ExplainStep {
+        let host = HostChecks::new(verdicts);
+        let mut recorder = Recorder::new();
+        let verdict = self.evaluate(req, &host, &mut recorder);
+        match host.into_step() {
+            Some(Step::Verify(checks)) => ExplainStep::Verify(checks),
+            Some(Step::Check(check)) => ExplainStep::Check(check),
+            // `into_step` asks for checks or for nothing; a decision is made here.
+            Some(Step::Decided(_)) | None => {
+                let decision = self.render(verdict);
+                let trace = recorder.finish(&decision);
+                ExplainStep::Explained(Box::new(Explanation { decision, trace }))
+            }
+        }
     }
 
     /// Decides about one request in a build whose host checks asymmetric signatures
@@ -308,7 +349,7 @@ impl Engine {
     /// needs no RSA, ECDSA or Ed25519 signature checked.
     pub fn decide_step(&self, req: &Request<'_>, verdicts: &Verdicts) -> Step {
         let host = HostChecks::new(verdicts);
-        let verdict = self.evaluate(req, &host);
+        let verdict = self.evaluate(req, &host, &mut Silent);
         match host.into_step() {
             Some(step) => step,
             None => Step::Decided(self.render(verdict)),
@@ -323,15 +364,20 @@ impl Engine {
         self.render(v)
     }
 
-    fn evaluate(&self, req: &Request<'_>, host: &HostChecks<'_>) -> Verdict<'_> {
-        let mut v = self.judge(req, host);
+    fn evaluate<O: Observer>(&self, req: &Request<'_>, host: &HostChecks<'_>, obs: &mut O) -> Verdict<'_> {
+        let mut v = self.judge(req, host, obs);
         let unread = v.reason == Reason::MalformedRequest;
-        if self.passes_as_dry_run(&v) && !unread && v.identity.is_none() && !v.authenticated {
+        let dry_run = self.passes_as_dry_run(&v);
+        if dry_run {
+            obs.dry_run(if self.dry_run { DryRunBy::Policy } else { DryRunBy::Rule });
+        }
+        if dry_run && !unread && v.identity.is_none() && !v.authenticated {
             // A dry run lets the request through, so the app's own code reads the
             // principal: give it the one the credentials prove, as if the rule that
             // refused before authentication (no route, a denied route, a CORS origin)
             // had asked for any authenticator. The reason stays the refusal.
-            if let Ok(identity) = self.authenticate(req, None, host) {
+            obs.dry_run_identity();
+            if let Ok(identity) = self.authenticate(req, None, host, obs) {
                 v.identity = Some(identity);
             }
         }
@@ -343,52 +389,79 @@ impl Engine {
         !v.reason.is_allow() && v.reason != Reason::Preflight && (self.dry_run || v.rule.is_some_and(|r| r.dry_run))
     }
 
-    fn judge(&self, req: &Request<'_>, host: &HostChecks<'_>) -> Verdict<'_> {
+    fn judge<O: Observer>(&self, req: &Request<'_>, host: &HostChecks<'_>, obs: &mut O) -> Verdict<'_> {
+        let refused = |obs: &mut O, d: Denial| {
+            obs.target_refused(&d);
+            Verdict::denied(d)
+        };
         if !is_method_token(req.method) {
-            return Verdict::denied(Denial::malformed("method is not an HTTP token"));
+            return refused(obs, Denial::malformed("method is not an HTTP token"));
         }
         if req.path.len() > self.max_path {
-            return Verdict::denied(Denial::malformed(format!("request path is longer than {} bytes", self.max_path)));
+            return refused(obs, Denial::malformed(format!("request path is longer than {} bytes", self.max_path)));
         }
         let path = match canonicalize_with(req.path, &self.paths) {
             Ok(p) => p,
-            Err(e) => return Verdict::denied(Denial::malformed(e.message())),
+            Err(e) => return refused(obs, Denial::malformed(e.message())),
         };
+        obs.canonical(&path);
 
+        let cors_refused = |obs: &mut O, origin: Option<&str>, d: Denial| {
+            obs.cors(CorsOutcome::Refused, origin, Some(&d.detail));
+            Verdict::denied(d)
+        };
         let mut cors_answer = CorsAnswer::None;
         if let Some(cors) = &self.cors {
             let origin = match single_header(req, "Origin", self.max_header) {
                 Ok(o) => o,
-                Err(d) => return Verdict::denied(d),
+                Err(d) => return cors_refused(obs, None, d),
             };
             // A same-origin request (the app's own page writing to it) is not CORS.
-            let origin = match origin {
+            let cross = match origin {
                 Some(o) => match same_origin(req, o, self.max_header) {
-                    Ok(true) => None,
+                    Ok(true) => {
+                        obs.cors(CorsOutcome::SameOrigin, Some(o), None);
+                        None
+                    }
                     Ok(false) => Some(o),
-                    Err(d) => return Verdict::denied(d),
+                    Err(d) => return cors_refused(obs, Some(o), d),
                 },
-                None => None,
+                None => {
+                    obs.cors(CorsOutcome::NoOrigin, None, None);
+                    None
+                }
             };
-            if let Some(origin) = origin {
+            if let Some(origin) = cross {
                 if !cors.origins.allows(origin) {
-                    return Verdict::denied(Denial::new(Reason::OriginNotAllowed, "origin not allowed"));
+                    return cors_refused(
+                        obs,
+                        Some(origin),
+                        Denial::new(Reason::OriginNotAllowed, "origin not allowed"),
+                    );
                 }
                 let acao = cors.allow_origin_value(origin);
                 if req.method == "OPTIONS" {
                     let requested = match single_header(req, "Access-Control-Request-Method", self.max_header) {
                         Ok(m) => m,
-                        Err(d) => return Verdict::denied(d),
+                        Err(d) => return cors_refused(obs, Some(origin), d),
                     };
                     if let Some(requested) = requested {
-                        return self.preflight(req, cors, requested, acao);
+                        let v = self.preflight(req, cors, requested, acao);
+                        let detail = v.detail.as_deref();
+                        let outcome =
+                            if v.reason == Reason::Preflight { CorsOutcome::Preflight } else { CorsOutcome::Refused };
+                        obs.cors(outcome, Some(origin), detail);
+                        return v;
                     }
                 }
+                obs.cors(CorsOutcome::Allowed, Some(origin), None);
                 cors_answer = CorsAnswer::Actual(acao);
             }
+        } else {
+            obs.cors(CorsOutcome::NotConfigured, None, None);
         }
 
-        let mut v = self.authorize(req, &path, host);
+        let mut v = self.authorize(req, &path, host, obs);
         v.cors = cors_answer;
         v
     }
@@ -424,8 +497,16 @@ impl Engine {
         v
     }
 
-    fn authorize<'e>(&'e self, req: &Request<'_>, path: &str, host: &HostChecks<'_>) -> Verdict<'e> {
-        let Some((rule, pattern)) = self.routes.find(req.method, path) else {
+    fn authorize<'e, O: Observer>(
+        &'e self,
+        req: &Request<'_>,
+        path: &str,
+        host: &HostChecks<'_>,
+        obs: &mut O,
+    ) -> Verdict<'e> {
+        let found = self.routes.find(req.method, path);
+        obs.route(&self.routes, req.method, path, found.map(|(rule, _)| rule));
+        let Some((rule, pattern)) = found else {
             return Verdict::new(Reason::NoRoute);
         };
         let requirement = match &rule.access {
@@ -441,7 +522,7 @@ impl Engine {
             }
             Access::Authenticated(r) => r,
         };
-        let mut v = match self.authenticate(req, requirement.authenticators.as_deref(), host) {
+        let mut v = match self.authenticate(req, requirement.authenticators.as_deref(), host, obs) {
             Ok(identity) => {
                 let mut v = Verdict::new(Reason::Ok);
                 v.identity = Some(identity);
@@ -461,67 +542,90 @@ impl Engine {
                 .filter(|n| self.scopes.id(n).is_some_and(|id| !held.contains(id)))
                 .cloned()
                 .collect();
+            obs.scopes(requirement, identity, &v.missing_scopes);
             return v;
         }
         if !requirement.any.is_empty() && !requirement.any.intersects(&held) {
             v.reason = Reason::InsufficientScope;
             v.missing_scopes = requirement.any_names.clone();
+            obs.scopes(requirement, identity, &v.missing_scopes);
             return v;
         }
+        obs.scopes(requirement, identity, &[]);
         if let Some(owner) = &requirement.owner {
-            if owner.unless.is_empty() || !owner.unless.intersects(&held) {
-                let id = identity.principal.id.clone();
-                if let Some(param) = &owner.param {
-                    if pattern.param(path, param).as_deref() != Some(id.as_str()) {
-                        v.reason = Reason::InsufficientScope;
-                        v.detail = Some(Cow::Borrowed("only the owner may access this resource"));
-                        v.missing_scopes = owner.unless_names.clone();
-                    }
+            let exempt = !owner.unless.is_empty() && owner.unless.intersects(&held);
+            let id = identity.principal.id.as_str();
+            let value = match (&owner.param, exempt) {
+                (Some(param), false) => pattern.param(path, param),
+                _ => None,
+            };
+            let outcome = if exempt {
+                OwnerOutcome::Exempt
+            } else if owner.param.is_none() {
+                OwnerOutcome::Constrained
+            } else if value.as_deref() == Some(id) {
+                OwnerOutcome::Owner
+            } else {
+                OwnerOutcome::NotOwner
+            };
+            obs.owner(|| OwnerTrace {
+                param: owner.param.clone(),
+                value: value.as_deref().map(str::to_owned),
+                principal: id.to_owned(),
+                constraint: owner.constraint.clone(),
+                unless: owner.unless_names.clone(),
+                outcome,
+            });
+            if !exempt {
+                if outcome == OwnerOutcome::NotOwner {
+                    v.reason = Reason::InsufficientScope;
+                    v.detail = Some(Cow::Borrowed("only the owner may access this resource"));
+                    v.missing_scopes = owner.unless_names.clone();
                 }
-                v.constraints.insert(owner.constraint.clone(), id);
+                v.constraints.insert(owner.constraint.clone(), id.to_owned());
             }
         }
         v
     }
 
-    fn authenticate(
+    fn authenticate<O: Observer>(
         &self,
         req: &Request<'_>,
         allowed: Option<&[usize]>,
         host: &HostChecks<'_>,
+        obs: &mut O,
     ) -> Result<Identity, Denial> {
         let mut bearer: Option<Option<&str>> = None;
         let mut unclaimed = false;
         for (i, a) in self.authenticators.iter().enumerate() {
-            if allowed.is_some_and(|l| !l.contains(&i)) {
+            if matches!(a.kind, AuthnKind::Anonymous(_) | AuthnKind::Local(_)) {
                 continue;
             }
-            let outcome = match &a.kind {
-                AuthnKind::Anonymous(_) | AuthnKind::Local(_) => continue,
-                AuthnKind::ApiKey(table) => match self.credential(req, a, Syntax::Text, &[], &mut bearer)? {
-                    None => Outcome::Absent,
-                    Some(key) => table.check(key.as_bytes(), req.now),
-                },
-                AuthnKind::Bearer(table) => match self.credential(req, a, Syntax::Token, &[], &mut bearer)? {
-                    None => Outcome::Absent,
-                    Some(token) => table.check(token.as_bytes(), req.now),
-                },
-                AuthnKind::Jwt(jwt) => {
-                    match self.credential(req, a, Syntax::Token, &jwt.authorized_parties, &mut bearer)? {
-                        None => Outcome::Absent,
-                        Some(token) => jwt.authenticate(&token, req.now, &self.roles, &self.scopes, host),
-                    }
+            if allowed.is_some_and(|l| !l.contains(&i)) {
+                obs.authenticator(a, AuthenticatorPass::Credential, Attempt::NotOnRule);
+                continue;
+            }
+            let outcome = match self.try_credential(req, a, host, &mut bearer) {
+                Ok(outcome) => outcome,
+                Err(d) => {
+                    obs.authenticator(a, AuthenticatorPass::Credential, Attempt::Refused(&d));
+                    return Err(d);
                 }
-                AuthnKind::Delegated => match self.credential(req, a, Syntax::Token, &[], &mut bearer)? {
-                    None => Outcome::Absent,
-                    Some(credential) => self.delegated(a, &credential, host),
-                },
             };
             match outcome {
-                Outcome::Absent => {}
-                Outcome::NotMine => unclaimed = true,
-                Outcome::Authenticated(identity) => return Ok(identity),
-                Outcome::Denied(d) => return Err(d),
+                Outcome::Absent => obs.authenticator(a, AuthenticatorPass::Credential, Attempt::Absent),
+                Outcome::NotMine => {
+                    obs.authenticator(a, AuthenticatorPass::Credential, Attempt::NotMine);
+                    unclaimed = true;
+                }
+                Outcome::Authenticated(identity) => {
+                    obs.authenticator(a, AuthenticatorPass::Credential, Attempt::Matched(&identity));
+                    return Ok(identity);
+                }
+                Outcome::Denied(d) => {
+                    obs.authenticator(a, AuthenticatorPass::Credential, Attempt::Refused(&d));
+                    return Err(d);
+                }
             }
         }
         if unclaimed {
@@ -529,14 +633,25 @@ impl Engine {
         }
         let mut first_denial = None;
         for (i, a) in self.authenticators.iter().enumerate() {
+            if !matches!(a.kind, AuthnKind::Anonymous(_) | AuthnKind::Local(_)) {
+                continue;
+            }
             if allowed.is_some_and(|l| !l.contains(&i)) {
+                obs.authenticator(a, AuthenticatorPass::Fallback, Attempt::NotOnRule);
                 continue;
             }
             match &a.kind {
-                AuthnKind::Anonymous(identity) => return Ok(identity.clone()),
+                AuthnKind::Anonymous(identity) => {
+                    obs.authenticator(a, AuthenticatorPass::Fallback, Attempt::Matched(identity));
+                    return Ok(identity.clone());
+                }
                 AuthnKind::Local(local) => match local.authenticate(req, self.max_header) {
-                    Ok(identity) => return Ok(identity),
+                    Ok(identity) => {
+                        obs.authenticator(a, AuthenticatorPass::Fallback, Attempt::Matched(&identity));
+                        return Ok(identity);
+                    }
                     Err(d) => {
+                        obs.authenticator(a, AuthenticatorPass::Fallback, Attempt::Refused(&d));
                         first_denial.get_or_insert(d);
                     }
                 },
@@ -544,6 +659,37 @@ impl Engine {
             }
         }
         Err(first_denial.unwrap_or_else(|| Denial::new(Reason::MissingCredentials, "")))
+    }
+
+    /// What a credential authenticator makes of the request; an error when reading its
+    /// credential already refuses the request (a malformed header, a cross-site cookie).
+    fn try_credential<'r>(
+        &self,
+        req: &Request<'r>,
+        a: &Authn,
+        host: &HostChecks<'_>,
+        bearer: &mut Option<Option<&'r str>>,
+    ) -> Result<Outcome, Denial> {
+        Ok(match &a.kind {
+            // Fallbacks read no credential; `authenticate` tries them in a second pass.
+            AuthnKind::Anonymous(_) | AuthnKind::Local(_) => Outcome::Absent,
+            AuthnKind::ApiKey(table) => match self.credential(req, a, Syntax::Text, &[], bearer)? {
+                None => Outcome::Absent,
+                Some(key) => table.check(key.as_bytes(), req.now),
+            },
+            AuthnKind::Bearer(table) => match self.credential(req, a, Syntax::Token, &[], bearer)? {
+                None => Outcome::Absent,
+                Some(token) => table.check(token.as_bytes(), req.now),
+            },
+            AuthnKind::Jwt(jwt) => match self.credential(req, a, Syntax::Token, &jwt.authorized_parties, bearer)? {
+                None => Outcome::Absent,
+                Some(token) => jwt.authenticate(&token, req.now, &self.roles, &self.scopes, host),
+            },
+            AuthnKind::Delegated => match self.credential(req, a, Syntax::Token, &[], bearer)? {
+                None => Outcome::Absent,
+                Some(credential) => self.delegated(a, &credential, host),
+            },
+        })
     }
 
     /// A `delegated` authenticator's credential, judged by the host's check: its verdict

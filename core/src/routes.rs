@@ -147,6 +147,54 @@ impl Pattern {
         parts.next().is_none()
     }
 
+    /// The pattern as text, from its compiled segments (literals in canonical form).
+    pub fn text(&self) -> String {
+        if self.segs.is_empty() {
+            return "/".to_owned();
+        }
+        let mut out = String::new();
+        for seg in &self.segs {
+            out.push('/');
+            match seg {
+                Seg::Lit(l) => out.push_str(l),
+                Seg::Param(n) => {
+                    out.push('{');
+                    out.push_str(n);
+                    out.push('}');
+                }
+                Seg::Any => out.push('*'),
+                Seg::Tail => out.push_str("**"),
+            }
+        }
+        out
+    }
+
+    /// Why the canonical path does not match, or `None` when it does: the same walk as
+    /// [`Pattern::matches`], naming the first segment that fails (for `explain`).
+    pub fn mismatch(&self, path: &str) -> Option<String> {
+        let mut parts = segments(path);
+        for (i, seg) in self.segs.iter().enumerate() {
+            let n = i + 1;
+            match seg {
+                Seg::Tail => return None,
+                Seg::Lit(l) => match parts.next() {
+                    None => return Some(format!("the path ends before segment {n} (`{l}`)")),
+                    Some(p) if p != l.as_str() => return Some(format!("segment {n} is `{p}`, not `{l}`")),
+                    Some(_) => {}
+                },
+                Seg::Param(_) | Seg::Any => {
+                    if parts.next().is_none() {
+                        return Some(format!("the path ends before segment {n}"));
+                    }
+                }
+            }
+        }
+        if parts.next().is_some() {
+            return Some(format!("the path has more segments than the pattern's {}", self.segs.len()));
+        }
+        None
+    }
+
     /// The decoded value of parameter `name` in a path this pattern matches.
     pub fn param<'a>(&self, path: &'a str, name: &str) -> Option<std::borrow::Cow<'a, str>> {
         let mut parts = segments(path);
@@ -474,6 +522,26 @@ mod tests {
         assert!(Pattern::parse("/health/", &strip).unwrap().matches("/health"));
         assert!(p("/caf\u{e9}").matches("/caf%C3%A9"));
         assert!(p("/%7Euser").matches("/~user"));
+    }
+
+    #[test]
+    fn mismatch_explains_exactly_the_paths_that_do_not_match() {
+        let patterns = ["/", "/a", "/a/{x}", "/a/*/c", "/a/**", "/**", "/{x}/b/**", "/a/b/c"];
+        let letters = ["a", "b", "c"];
+        for n in 0..=4 {
+            for k in 0..3usize.pow(n) {
+                let segs: Vec<&str> = (0..n).map(|i| letters[(k / 3usize.pow(i)) % 3]).collect();
+                let path = format!("/{}", segs.join("/"));
+                for text in patterns {
+                    let pat = p(text);
+                    assert_eq!(pat.mismatch(&path).is_none(), pat.matches(&path), "{text} on {path}");
+                    assert_eq!(pat.text(), text);
+                }
+            }
+        }
+        assert_eq!(p("/a/b").mismatch("/a/c").as_deref(), Some("segment 2 is `c`, not `b`"));
+        assert_eq!(p("/a/{x}").mismatch("/a").as_deref(), Some("the path ends before segment 2"));
+        assert_eq!(p("/a").mismatch("/a/b").as_deref(), Some("the path has more segments than the pattern's 1"));
     }
 
     #[test]
