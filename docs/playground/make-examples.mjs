@@ -20,7 +20,11 @@ const examples = names.map((file) => {
   const text = readFileSync(join(policiesDir, file), "utf8");
   const files = policyFiles({ policy: `examples/policies/${file}` });
   const cases = [];
-  for (const [vector, doc] of vectors) {
+  // The example's own vectors first (`model-registry-*`), then the others that use it
+  // (bad input, strict parsing): the first sample is a typical request.
+  const own = (v) => (v.startsWith(`${basename(file, ".toml")}-`) ? 0 : 1);
+  const ordered = [...vectors].sort(([a], [b]) => own(a) - own(b) || (a < b ? -1 : a > b ? 1 : 0));
+  for (const [vector, doc] of ordered) {
     if (doc.policy !== `examples/policies/${file}`) continue;
     if (doc.expect_load_error !== undefined || doc.keys || doc.checks) continue;
     for (const c of doc.cases ?? []) {

@@ -167,19 +167,24 @@ test("a policy that does not load shows its errors with their place and line", a
   await page.close();
 });
 
-test("the trace is shown beside the decision", async () => {
+test("the explain trace is shown beside the decision: the rules considered, the one that matched, the authenticators tried", async () => {
   const page = await newPage();
   await page.goto(`${base}/`);
   await page.waitForFunction(() => document.body.dataset.run !== undefined, null, { timeout: 30000 });
-  const s = await afterRun(page, () => page.click('#examples button[data-example="model-registry"]'));
-  const hasExplain = await page.evaluate(async () => typeof (await import("./admit/js/web.js")).Engine.prototype.explain === "function");
-  if (hasExplain) {
-    const sections = await page.$$eval("#trace details[data-section]", (ds) => ds.map((d) => d.dataset.section));
-    for (const name of ["target", "cors", "rules", "authenticators"]) assert.ok(sections.includes(name), `trace section ${name}: ${sections}`);
-    assert.ok(s.trace.includes(s.rule === "—" ? "" : s.rule), "the trace names the matched rule");
-  } else {
-    assert.match(s.trace, /no explain/);
-  }
+  await afterRun(page, () => page.click('#examples button[data-example="fetchml"]'));
+  const fetchml = examples().find((e) => e.name === "fetchml");
+  const i = fetchml.cases.findIndex((c) => c.expect.allow && c.expect.rule && c.request.headers?.length);
+  assert.ok(i >= 0, "a fetchml sample allowed by a rule, with a credential");
+  const s = await afterRun(page, () => page.selectOption("#case", String(i)));
+  const section = (name) => page.textContent(`#trace details[data-section="${name}"]`);
+  const sections = await page.$$eval("#trace details[data-section]", (ds) => ds.map((d) => d.dataset.section));
+  for (const name of ["target", "cors", "rules", "authenticators"]) assert.ok(sections.includes(name), `trace section ${name}: ${sections}`);
+  assert.ok((await section("rules")).includes(fetchml.cases[i].expect.rule), "the rules considered include the matched one");
+  assert.ok((await section("authenticators")).includes("fetchml-keys"), "the authenticator tried is named");
+  assert.equal(s.rule, fetchml.cases[i].expect.rule);
+  // The trace never holds the credential.
+  const key = fetchml.cases[i].request.headers.find(([n]) => /^x-api-key$/i.test(n))?.[1];
+  if (key) assert.ok(!s.trace.includes(key), "no API key in the trace");
   await page.screenshot({ path: join(out, "playground.png"), fullPage: true });
   await page.close();
 });
