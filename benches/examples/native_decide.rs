@@ -9,6 +9,7 @@
 //!        [--jwks AUTHENTICATOR=FILE]...
 //!        [--method GET] [--path /] [--header 'Name: value']... [--peer IP]
 //!        [--now 1790000000] [--expect allow|deny] [--iterations 200000]
+//!        [--time decide|explain]
 //! ```
 //!
 //! `--env-file` sets the variable to the file's contents; `--jwks` hands a key set to
@@ -16,6 +17,7 @@
 //! (a keys file) are read beside the policy. The decision is
 //! checked once against `--expect` (default `allow`), then timed: a warm-up of a tenth of
 //! the iterations, then the best of 5 rounds. Prints one JSON line, `{"NAME": ns, ...}`.
+//! `--time explain` times `Engine::explain` (the decision and its trace) instead.
 
 #![allow(
     clippy::print_stdout,
@@ -45,6 +47,8 @@ struct Case {
     now: i64,
     allow: bool,
     iterations: u32,
+    /// Time `explain` instead of `decide`.
+    explain: bool,
 }
 
 impl Case {
@@ -61,6 +65,7 @@ impl Case {
             now: 1_790_000_000,
             allow: true,
             iterations: 200_000,
+            explain: false,
         }
     }
 }
@@ -122,6 +127,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Vec<Case> {
                 case.iterations =
                     value.parse().ok().filter(|&n| n > 0).unwrap_or_else(|| fail(&format!("--iterations {value}")))
             }
+            "--time" => {
+                case.explain = match value.as_str() {
+                    "decide" => false,
+                    "explain" => true,
+                    _ => fail(&format!("--time {value}: decide or explain")),
+                }
+            }
             _ => fail(&format!("unknown option {flag}")),
         }
     }
@@ -177,6 +189,12 @@ fn time(case: &Case) -> f64 {
             d.reason
         ));
     }
+    if case.explain {
+        if engine.explain(&req).decision != d {
+            fail(&format!("{}: explain and decide disagree", case.name));
+        }
+        return best_of(case.iterations, || engine.explain(black_box(&req)));
+    }
     for _ in 0..case.iterations / 10 {
         black_box(engine.decide(black_box(&req)));
     }
@@ -187,6 +205,22 @@ fn time(case: &Case) -> f64 {
             black_box(engine.decide(black_box(&req)));
         }
         best = best.min(start.elapsed().as_nanos() as f64 / f64::from(case.iterations));
+    }
+    best
+}
+
+/// Nanoseconds per call of `f`: the best of 5 rounds, after a warm-up.
+fn best_of<R>(iterations: u32, f: impl Fn() -> R) -> f64 {
+    for _ in 0..iterations / 10 {
+        black_box(f());
+    }
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let start = Instant::now();
+        for _ in 0..iterations {
+            black_box(f());
+        }
+        best = best.min(start.elapsed().as_nanos() as f64 / f64::from(iterations));
     }
     best
 }

@@ -606,6 +606,29 @@ struct admit_decision *admit_decide(const struct admit_engine *engine, const str
 enum admit_result admit_decide_json(const struct admit_engine *engine, const char *request_json, size_t request_json_len, char **decision_out, size_t *decision_len_out);
 
 /**
+ * Explains the decision about a request given as the contract's JSON (as
+ * `admit_decide_json` reads it): writes `{"decision": ..., "trace": ...}` as JSON, a new
+ * NUL-terminated string in `*explanation_out` freed with `admit_string_free`, its
+ * length in `*explanation_len_out` (when not NULL). `decision` is the decision
+ * `admit_decide_json` gives; `trace` is how it was reached (docs/policy.md, "Explaining
+ * a decision"): the canonical path, CORS, the rules considered, each authenticator's
+ * verdict, scopes, the owner check, a dry run's effect. It never holds a credential or
+ * a secret. A `delegated` authenticator's credential is checked as in `admit_decide`.
+ * For people and tools, not for every request: `admit_decide` does not pay for it.
+ *
+ * Whenever `explanation_out` is not NULL it receives an explanation, also on failure,
+ * and on failure its decision is a deny: `ADMIT_RESULT_INVALID_REQUEST` (unreadable
+ * JSON: the target refused as `malformed_request`), `ADMIT_RESULT_NULL_ARGUMENT` (a
+ * NULL engine: the fallback deny, status 500, with an empty trace; a NULL request: a
+ * refused target) or `ADMIT_RESULT_PANIC` (the fallback deny).
+ *
+ * # Safety
+ * `engine` is NULL or a live engine; `request_json` is NULL or valid for
+ * `request_json_len` bytes; the out-pointers are NULL or writable.
+ */
+enum admit_result admit_engine_explain(const struct admit_engine *engine, const char *request_json, size_t request_json_len, char **explanation_out, size_t *explanation_len_out);
+
+/**
  * The request target admit decides on for a path a router has already percent-decoded
  * (what `ADMIT_REQUEST_PATH_DECODED` does inside `admit_decide`), for a host that builds
  * the contract's JSON itself: `%`, `?`, `#` and every byte outside RFC 3986 `pchar` are
@@ -625,7 +648,7 @@ enum admit_result admit_decide_json(const struct admit_engine *engine, const cha
 enum admit_result admit_target_from_decoded(const char *decoded, size_t decoded_len, char **target_out, size_t *target_len_out);
 
 /**
- * Frees a string admit returned (`admit_decide_json`, `admit_decision_to_json`,
+ * Frees a string admit returned (`admit_decide_json`, `admit_engine_explain`, `admit_decision_to_json`,
  * `admit_decision_claims_json`, `admit_target_from_decoded`). NULL is a no-op.
  *
  * # Safety

@@ -162,6 +162,29 @@ pub(crate) fn decide(e: &admit_engine, req: &Request<'_>) -> Decision {
     e.engine.decide(req)
 }
 
+/// [`decide`] with the trace of how it was reached: the same rounds of host checks,
+/// through `explain_step`.
+pub(crate) fn explain(e: &admit_engine, req: &Request<'_>) -> admit_core::Explanation {
+    if !e.checks.delegated {
+        return e.engine.explain(req);
+    }
+    let mut verdicts = Verdicts::new();
+    for _ in 0..MAX_ROUNDS {
+        match e.engine.explain_step(req, &verdicts) {
+            admit_core::ExplainStep::Explained(x) => return *x,
+            admit_core::ExplainStep::Check(check) => {
+                let verdict = e.checks.get(&check.authenticator).and_then(|r| run(r, &check));
+                match verdict {
+                    Some(v) => verdicts.record_credential(check, v),
+                    None => return e.engine.explain(req),
+                }
+            }
+            admit_core::ExplainStep::Verify(_) => return e.engine.explain(req),
+        }
+    }
+    e.engine.explain(req)
+}
+
 /// Registers `check` as the credential check of the `delegated` authenticator
 /// `authenticator` (replacing any before it; a NULL `check` removes it), called with
 /// `user_data` each time a decision finds a credential of that authenticator. Without a

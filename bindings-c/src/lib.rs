@@ -1030,6 +1030,69 @@ pub unsafe extern "C" fn admit_decide_json(
     code
 }
 
+/// Explains the decision about a request given as the contract's JSON (as
+/// `admit_decide_json` reads it): writes `{"decision": ..., "trace": ...}` as JSON, a new
+/// NUL-terminated string in `*explanation_out` freed with `admit_string_free`, its
+/// length in `*explanation_len_out` (when not NULL). `decision` is the decision
+/// `admit_decide_json` gives; `trace` is how it was reached (docs/policy.md, "Explaining
+/// a decision"): the canonical path, CORS, the rules considered, each authenticator's
+/// verdict, scopes, the owner check, a dry run's effect. It never holds a credential or
+/// a secret. A `delegated` authenticator's credential is checked as in `admit_decide`.
+/// For people and tools, not for every request: `admit_decide` does not pay for it.
+///
+/// Whenever `explanation_out` is not NULL it receives an explanation, also on failure,
+/// and on failure its decision is a deny: `ADMIT_RESULT_INVALID_REQUEST` (unreadable
+/// JSON: the target refused as `malformed_request`), `ADMIT_RESULT_NULL_ARGUMENT` (a
+/// NULL engine: the fallback deny, status 500, with an empty trace; a NULL request: a
+/// refused target) or `ADMIT_RESULT_PANIC` (the fallback deny).
+///
+/// # Safety
+/// `engine` is NULL or a live engine; `request_json` is NULL or valid for
+/// `request_json_len` bytes; the out-pointers are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn admit_engine_explain(
+    engine: *const admit_engine,
+    request_json: *const c_char,
+    request_json_len: usize,
+    explanation_out: *mut *mut c_char,
+    explanation_len_out: *mut usize,
+) -> admit_result {
+    // SAFETY: the caller promises the out-pointers are NULL or writable.
+    unsafe { put(explanation_out, std::ptr::null_mut()) };
+    // SAFETY: as above.
+    unsafe { put(explanation_len_out, 0) };
+    let fallback = |detail: &str| {
+        let decision = fallback_decision(detail);
+        format!("{{\"decision\":{},\"trace\":null}}", decision.to_json())
+    };
+    let (code, json) = guard(
+        || (admit_result::Panic, fallback("admit panicked while explaining")),
+        || {
+            // SAFETY: the caller promises `engine` is NULL or a live engine.
+            let Some(e) = (unsafe { engine.as_ref() }) else {
+                return (admit_result::NullArgument, fallback("admit_engine_explain: engine is NULL"));
+            };
+            if request_json.is_null() {
+                return (admit_result::NullArgument, e.engine.explain_malformed("request JSON is NULL").to_json());
+            }
+            // SAFETY: the caller promises `request_json` is valid for its length.
+            let Some(text) = (unsafe { bytes(request_json, request_json_len) }) else {
+                return (admit_result::NullArgument, e.engine.explain_malformed("request JSON is NULL").to_json());
+            };
+            match read_request_json(text) {
+                Ok(req) => {
+                    let headers = req.header_bytes();
+                    (admit_result::Ok, check::explain(e, &req.as_request(&headers)).to_json())
+                }
+                Err(detail) => (admit_result::InvalidRequest, e.engine.explain_malformed(&detail).to_json()),
+            }
+        },
+    );
+    // SAFETY: the caller promises the out-pointers are NULL or writable.
+    unsafe { give_string(json, explanation_out, explanation_len_out) };
+    code
+}
+
 /// The request target admit decides on for a path a router has already percent-decoded
 /// (what `ADMIT_REQUEST_PATH_DECODED` does inside `admit_decide`), for a host that builds
 /// the contract's JSON itself: `%`, `?`, `#` and every byte outside RFC 3986 `pchar` are
@@ -1074,7 +1137,7 @@ pub unsafe extern "C" fn admit_target_from_decoded(
     )
 }
 
-/// Frees a string admit returned (`admit_decide_json`, `admit_decision_to_json`,
+/// Frees a string admit returned (`admit_decide_json`, `admit_engine_explain`, `admit_decision_to_json`,
 /// `admit_decision_claims_json`, `admit_target_from_decoded`). NULL is a no-op.
 ///
 /// # Safety

@@ -365,6 +365,50 @@ static int check(const char *label, json_t *expect, json_t *got) {
     return errors;
 }
 
+/* A case's `explain` expectation against a trace (tests/README.md): objects by the keys
+ * given, arrays item by item with the same length, other values equal. Prints what
+ * differs; returns the number of errors. */
+static int check_trace(const char *label, const char *place, json_t *want, json_t *got) {
+    if (json_is_object(want)) {
+        if (!json_is_object(got)) {
+            printf("  %s: %s: want an object\n", label, place);
+            return 1;
+        }
+        int errors = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(want, k, v) {
+            char sub[256];
+            snprintf(sub, sizeof sub, "%s.%s", place, k);
+            json_t *g = json_object_get(got, k);
+            if (!g) {
+                printf("  %s: %s: missing\n", label, sub);
+                errors++;
+            } else {
+                errors += check_trace(label, sub, v, g);
+            }
+        }
+        return errors;
+    }
+    if (json_is_array(want) && json_is_array(got) && json_array_size(want) == json_array_size(got)) {
+        int errors = 0;
+        size_t i;
+        json_t *v;
+        json_array_foreach(want, i, v) {
+            char sub[256];
+            snprintf(sub, sizeof sub, "%s[%zu]", place, i);
+            errors += check_trace(label, sub, v, json_array_get(got, i));
+        }
+        return errors;
+    }
+    if (json_equal(want, got)) return 0;
+    char *w = json_dumps(want, JSON_ENCODE_ANY), *h = json_dumps(got, JSON_ENCODE_ANY);
+    printf("  %s: %s: want %s, got %s\n", label, place, w, h ? h : "nothing");
+    free(w);
+    free(h);
+    return 1;
+}
+
 /* ---- requests ----------------------------------------------------------------------- */
 
 typedef struct {
@@ -613,6 +657,23 @@ static void run_vector(const char *dir, const char *file) {
         snprintf(label, sizeof label, "%s / %s [admit_decide_json]", file, name);
         ok(jr == ADMIT_RESULT_OK && got2 && check(label, expect, got2) == 0, "%s", label);
         ok(got2 && json_equal(got, got2), "%s: the same decision both ways", label);
+
+        /* 3. admit_engine_explain, for a case with an `explain` expectation: its decision
+         * is admit_decide_json's, its trace holds what the case asserts */
+        json_t *want_trace = json_object_get(c, "explain");
+        if (want_trace) {
+            char *ex = NULL;
+            size_t ex_len = 0;
+            admit_result er = admit_engine_explain(engine, req_json, strlen(req_json), &ex, &ex_len);
+            json_t *explained = ex ? json_loadb(ex, ex_len, JSON_ALLOW_NUL, NULL) : NULL;
+            snprintf(label, sizeof label, "%s / %s [admit_engine_explain]", file, name);
+            ok(er == ADMIT_RESULT_OK && explained && json_equal(json_object_get(explained, "decision"), got2),
+               "%s: the decision is admit_decide_json's", label);
+            ok(explained && check_trace(label, "trace", want_trace, json_object_get(explained, "trace")) == 0, "%s",
+               label);
+            json_decref(explained);
+            admit_string_free(ex);
+        }
 
         json_decref(got2);
         admit_string_free(out);
@@ -894,6 +955,26 @@ static void test_null_and_malformed(void) {
        "decide_json: a missing now is the clock");
     admit_string_free(out);
     ok(admit_decide_json(e, good, sizeof good - 1, NULL, NULL) == ADMIT_RESULT_OK, "decide_json: NULL decision_out");
+
+    /* admit_engine_explain with NULLs and bad JSON: always an explanation whose decision
+     * is a deny, never the request's text */
+    ok(admit_engine_explain(NULL, good, sizeof good - 1, &out, &out_len) == ADMIT_RESULT_NULL_ARGUMENT && out &&
+           strstr(out, "\"status\":500") && strstr(out, "\"trace\":null"),
+       "explain: NULL engine: the fallback deny");
+    admit_string_free(out);
+    ok(admit_engine_explain(e, NULL, 5, &out, NULL) == ADMIT_RESULT_NULL_ARGUMENT && out &&
+           strstr(out, "\"allow\":false") && strstr(out, "\"refused\":\"request JSON is NULL\""),
+       "explain: NULL request: a refused target");
+    admit_string_free(out);
+    ok(admit_engine_explain(e, "{", 1, &out, &out_len) == ADMIT_RESULT_INVALID_REQUEST && out &&
+           strstr(out, "\"reason\":\"malformed_request\"") && out_len == strlen(out),
+       "explain: unreadable JSON is malformed_request");
+    admit_string_free(out);
+    ok(admit_engine_explain(e, good, sizeof good - 1, &out, &out_len) == ADMIT_RESULT_OK && out &&
+           strstr(out, "\"trace\":{\"version\":1"),
+       "explain: a trace");
+    admit_string_free(out);
+    ok(admit_engine_explain(e, good, sizeof good - 1, NULL, NULL) == ADMIT_RESULT_OK, "explain: NULL explanation_out");
 
     /* admit_engine_set_jwks with NULLs */
     size_t keys = 99;

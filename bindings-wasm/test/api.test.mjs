@@ -333,6 +333,33 @@ test("a tampered RS256 signature is denied on WebCrypto's verdict", HOST, async 
   assert.deepEqual(calls.verdicts, [false, true, false]);
 });
 
+test("explain takes decide's arguments, refuses the same wrong ones, and its decision is decide's", async () => {
+  await badArgAsync(() => rag.explain(undefined), /not undefined/);
+  await badArgAsync(() => rag.explain({ method: "GET", path: 5 }), /path must be a string/);
+  await badArgAsync(() => rag.explain({ method: "GET", path: "/", header: [] }), /unknown field "header"/);
+  const req = { method: "GET", path: "/api/collections?x=1", headers: [["Authorization", "Bearer not-a-jwt-value"]], now: NOW };
+  const e = await rag.explain(req);
+  assert.deepEqual(e.decision, await rag.decide(req));
+  assert.equal(e.trace.version, 1);
+  assert.equal(e.trace.target.canonical, "/api/collections");
+  assert.ok(!JSON.stringify(e).includes("not-a-jwt-value"), "the credential is in the explanation");
+});
+
+test("explain of an RS256 token waits for WebCrypto's verdict, as decide does", HOST, async (t) => {
+  const calls = spySubtle(t);
+  const clerk = clerkEngine();
+  const good = await clerk.explain(bearer(TOKENS.clerk_org_admin));
+  assert.equal(good.decision.allow, true);
+  const matched = good.trace.authenticators.find((a) => a.verdict === "matched");
+  assert.equal(matched.principal, good.decision.principal.id);
+  const bad = await clerk.explain(bearer(tamperSignature(TOKENS.clerk_org_admin)));
+  assert.equal(bad.decision.reason, "invalid_credentials");
+  assert.deepEqual(bad.trace.authenticators.filter((a) => a.verdict === "refused").map((a) => a.reason), ["invalid_credentials"]);
+  assert.deepEqual(calls.verdicts, [true, false]);
+  const text = JSON.stringify(bad);
+  assert.ok(!text.includes(TOKENS.clerk_org_admin.split(".")[2].slice(0, 20)), "a signature is in the explanation");
+});
+
 test("setJwks drops the imported CryptoKeys: a token signed by the old key is refused after rotation", HOST, async (t) => {
   const calls = spySubtle(t);
   const clerk = clerkEngine();

@@ -364,6 +364,17 @@ impl Engine {
         self.render(v)
     }
 
+    /// [`Engine::malformed`] with its trace: the target refused with `detail`, no
+    /// step after it reached.
+    pub fn explain_malformed(&self, detail: &str) -> Explanation {
+        let mut recorder = Recorder::new();
+        let denial = Denial::malformed(detail.to_owned());
+        recorder.target_refused(&denial);
+        let decision = self.render(Verdict::denied(denial));
+        let trace = recorder.finish(&decision);
+        Explanation { decision, trace }
+    }
+
     fn evaluate<O: Observer>(&self, req: &Request<'_>, host: &HostChecks<'_>, obs: &mut O) -> Verdict<'_> {
         let mut v = self.judge(req, host, obs);
         let unread = v.reason == Reason::MalformedRequest;

@@ -141,10 +141,10 @@ fn consistent(trace: &Trace, d: &Decision) -> Result<(), String> {
     if trace.target.canonical.is_some() == trace.target.refused.is_some() {
         return Err("the target has both or neither of canonical and refused".into());
     }
-    if trace.target.refused.is_some() {
-        if d.reason != Reason::MalformedRequest || trace.cors.outcome != CorsOutcome::NotReached {
-            return Err("a refused target is malformed_request, before CORS".into());
-        }
+    if trace.target.refused.is_some()
+        && (d.reason != Reason::MalformedRequest || trace.cors.outcome != CorsOutcome::NotReached)
+    {
+        return Err("a refused target is malformed_request, before CORS".into());
     }
     if d.reason == Reason::Preflight && trace.cors.outcome != CorsOutcome::Preflight {
         return Err("a preflight decision without a preflight in the trace".into());
@@ -167,10 +167,11 @@ fn consistent(trace: &Trace, d: &Decision) -> Result<(), String> {
     // pass refused after the decision's reason was set.
     let main: Vec<_> = trace.authenticators.iter().filter(|a| a.pass != AuthenticatorPass::DryRunIdentity).collect();
     if let Some(last) = main.last() {
-        if last.pass == AuthenticatorPass::Credential && last.verdict == AuthenticatorVerdict::Refused {
-            if last.reason != Some(d.reason) {
-                return Err(format!("`{}` refused with {:?}, the decision says {:?}", last.id, last.reason, d.reason));
-            }
+        if last.pass == AuthenticatorPass::Credential
+            && last.verdict == AuthenticatorVerdict::Refused
+            && last.reason != Some(d.reason)
+        {
+            return Err(format!("`{}` refused with {:?}, the decision says {:?}", last.id, last.reason, d.reason));
         }
     }
     if let Some(s) = &trace.scopes {
@@ -377,7 +378,9 @@ fn credential() -> impl Strategy<Value = String> {
 }
 
 /// Where a credential goes: headers of each source the policies read, a cookie, the query.
-fn placed(place: usize, cred: &str) -> (String, Vec<(Vec<u8>, Vec<u8>)>) {
+type Headers = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn placed(place: usize, cred: &str) -> (String, Headers) {
     let h = |n: &str, v: String| (n.as_bytes().to_vec(), v.into_bytes());
     match place {
         0 => ("/items".into(), vec![h("X-API-Key", cred.into())]),
