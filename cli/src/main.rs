@@ -156,7 +156,11 @@ enum Command {
     },
     /// Print the JSON Schema of a policy file (committed as docs/policy.schema.json), for
     /// editors and validators: `#:schema` in a TOML policy for taplo.
-    Schema,
+    Schema {
+        /// The schema of a keys file instead (docs/keys-file.schema.json).
+        #[arg(long)]
+        keys_file: bool,
+    },
 }
 
 /// Key sets for `decide` and `check`: given on the command line, or fetched.
@@ -404,8 +408,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             println!("{}", admit::hash_key(&key));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Schema => {
-            print!("{}", schema::policy_schema_text());
+        Command::Schema { keys_file } => {
+            print!("{}", if keys_file { schema::keys_file_schema_text() } else { schema::policy_schema_text() });
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { policy, authenticator, sub, roles, scopes, lifetime, now: at } => {

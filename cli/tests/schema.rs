@@ -11,32 +11,54 @@
 use std::path::Path;
 use std::process::Command;
 
-const REGENERATE: &str = "cargo run -p admit-cli -- schema > docs/policy.schema.json";
+/// Each committed schema, the `admit schema` arguments that print it.
+const SCHEMAS: &[(&str, &[&str])] =
+    &[("docs/policy.schema.json", &["schema"]), ("docs/keys-file.schema.json", &["schema", "--keys-file"])];
 
-#[test]
-fn the_committed_schema_is_what_admit_schema_prints() {
-    let out = Command::new(env!("CARGO_BIN_EXE_admit")).arg("schema").output().unwrap();
+fn printed(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_admit")).args(args).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let printed = String::from_utf8(out.stdout).unwrap();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/policy.schema.json");
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        printed == committed,
-        "docs/policy.schema.json is not what `admit schema` prints; regenerate it with `{REGENERATE}`"
-    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
-fn the_schema_is_draft_7_and_closed_at_every_level() {
-    let out = Command::new(env!("CARGO_BIN_EXE_admit")).arg("schema").output().unwrap();
-    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
-    assert_eq!(schema["additionalProperties"], false);
-    // Every object with properties refuses others, as every table of the parser does
-    // (deny_unknown_fields); an authenticator is closed by its type's branch.
-    let mut open = Vec::new();
-    closed(&schema, "#", &mut open);
-    assert!(open.is_empty(), "objects that accept unknown fields: {open:?}");
+fn the_committed_schemas_are_what_admit_schema_prints() {
+    for (file, args) in SCHEMAS {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            printed(args) == committed,
+            "{file} is not what `admit {}` prints; regenerate it with `cargo run -p admit-cli -- {} > {file}`",
+            args.join(" "),
+            args.join(" ")
+        );
+    }
+}
+
+#[test]
+fn the_schemas_are_draft_7_and_closed_at_every_level() {
+    for (file, args) in SCHEMAS {
+        let schema: serde_json::Value = serde_json::from_str(&printed(args)).unwrap();
+        assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#", "{file}");
+        assert_eq!(schema["additionalProperties"], false, "{file}");
+        // Every object with properties refuses others, as every table of the parser does
+        // (deny_unknown_fields); an authenticator is closed by its type's branch.
+        let mut open = Vec::new();
+        closed(&schema, "#", &mut open);
+        assert!(open.is_empty(), "{file}: objects that accept unknown fields: {open:?}");
+    }
+}
+
+#[test]
+fn a_keys_file_schema_takes_literals_only_and_no_secret() {
+    let schema: serde_json::Value = serde_json::from_str(&printed(&["schema", "--keys-file"])).unwrap();
+    let key = &schema["definitions"]["CredentialSpec"]["properties"];
+    assert!(key.get("secret").is_none());
+    assert_eq!(schema["required"], serde_json::json!(["keys"]));
+    let text = schema.to_string();
+    for reference in ["#/definitions/Value", "#/definitions/Condition", "\"env\"", "\"file\""] {
+        assert!(!text.contains(reference), "{reference} in the keys file's schema");
+    }
 }
 
 fn closed(schema: &serde_json::Value, place: &str, open: &mut Vec<String>) {

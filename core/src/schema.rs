@@ -16,8 +16,8 @@ use serde_json::{Value as Json, json};
 
 use crate::authn::crypto::Algorithm;
 use crate::policy::{
-    AnonymousSpec, ApiKeySpec, AuthenticatorSpec, BearerTokenSpec, Credentials, DelegatedSpec, JwtSpec, LocalSpec,
-    Policy,
+    AnonymousSpec, ApiKeySpec, AuthenticatorSpec, BearerTokenSpec, Credentials, DelegatedSpec, JwtSpec, KeysFile,
+    LocalSpec, Policy,
 };
 use crate::reason::Reason;
 use crate::value::{Condition, Value, ValueList};
@@ -26,6 +26,45 @@ use crate::value::{Condition, Value, ValueList};
 /// either form: a TOML policy's tables are the same tree as a JSON policy's objects.
 pub fn policy_schema() -> Json {
     root_schema::<Policy>()
+}
+
+/// The JSON Schema of a keys file (docs/policy.md 5.4.1): the policy's key entries as the
+/// keys-file loader takes them, every value literal (a reference becomes its literal
+/// form, a condition a boolean) and no `secret` (a keys file holds digests).
+pub fn keys_file_schema() -> Json {
+    let mut schema = root_schema::<KeysFile>();
+    literal_only(&mut schema);
+    if let Some(credential) = schema.pointer_mut("/definitions/CredentialSpec/properties").and_then(Json::as_object_mut)
+    {
+        credential.remove("secret");
+    }
+    if let Some(definitions) = schema.get_mut("definitions").and_then(Json::as_object_mut) {
+        definitions.remove("Value");
+        definitions.remove("Condition");
+    }
+    schema
+}
+
+/// Replaces each use of [`Value`] by its literal form and of [`Condition`] by a boolean.
+fn literal_only(node: &mut Json) {
+    match node {
+        Json::Object(map) => {
+            match map.get("$ref").and_then(Json::as_str) {
+                Some("#/definitions/Value") => {
+                    map.remove("$ref");
+                    map.insert("type".to_owned(), json!(["string", "integer", "boolean"]));
+                }
+                Some("#/definitions/Condition") => {
+                    map.remove("$ref");
+                    map.insert("type".to_owned(), json!("boolean"));
+                }
+                _ => {}
+            }
+            map.values_mut().for_each(literal_only);
+        }
+        Json::Array(items) => items.iter_mut().for_each(literal_only),
+        _ => {}
+    }
 }
 
 fn root_schema<T: JsonSchema>() -> Json {

@@ -1,4 +1,5 @@
-"""Holds docs/policy.schema.json to the parser (`admit check`), in both directions.
+"""Holds docs/policy.schema.json and docs/keys-file.schema.json to the parser
+(`admit check`), in both directions.
 
 1. Every policy the project ships (examples/policies, tests/fixtures/policies, every
    policy a shared vector names) validates against the schema with Python's
@@ -10,6 +11,8 @@
    refuses; for each required property, the policy without it; for each enum, a value
    outside it. Every one must be refused by the schema and by `admit check`, whose error
    must name the field. Every property of the schema must be exercised (coverage).
+3. The same for keys files (docs/policy.md 5.4.1) against their own schema, each checked
+   as FetchML's policy's keys file (`admit check --keys fetchml-keys=FILE`).
 
 Usage: python check_schema.py ADMIT_BINARY OUT_DIR  (run.sh passes both)
 """
@@ -27,12 +30,27 @@ from pathlib import Path
 import jsonschema
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = json.loads((ROOT / "docs/policy.schema.json").read_text())
-VALIDATOR = jsonschema.Draft7Validator(SCHEMA)
+# The schema being checked: set by use_schema() for each kind of document in turn.
+SCHEMA = {}
+VALIDATOR = None
 UNKNOWN = "zz_unknown_field"
 # Candidates for "a value of the wrong type", tried in order; the first the property's
 # schema refuses is used. No null: TOML has none.
 WRONG = [{"zz_not_a_field": 1}, [[1]], 1.5, "zz-not-a-valid-value", 12345, True, []]
+
+
+def use_schema(path):
+    global SCHEMA, VALIDATOR
+    SCHEMA = json.loads((ROOT / path).read_text())
+    VALIDATOR = jsonschema.Draft7Validator(SCHEMA)
+
+
+def shipped_keys_files():
+    """(path, env) for the keys files the project ships, and the names of the keys files
+    no vector loads as-is (none)."""
+    paths = [ROOT / "examples/policies/fetchml-keys.toml", ROOT / "tests/fixtures/fetchml-keys-rotated.toml",
+             ROOT / "tests/fixtures/every-field-keys.toml"]
+    return paths, {}
 
 
 def shipped_policies():
@@ -93,7 +111,7 @@ def resolve(pointer, node):
 
 
 def valid(node, value):
-    return jsonschema.Draft7Validator({**node, "definitions": SCHEMA["definitions"]}).is_valid(value)
+    return jsonschema.Draft7Validator({**node, "definitions": SCHEMA.get("definitions", {})}).is_valid(value)
 
 
 def object_schema(pointer, node, value):
@@ -186,7 +204,33 @@ def main():
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = []
     policies, envs = shipped_policies()
+    failures += check_kind("policies", "docs/policy.schema.json", policies, envs, out_dir / "policy",
+                           lambda path: [admit, "check", "--offline", str(path)], WRONG, {})
+    keys, keys_envs = shipped_keys_files()
+    # In a keys file a reference is itself the wrong value: every value is literal. A key
+    # field of the policy's that a keys file leaves out (`secret`) must be refused there.
+    policy_key = json.loads((ROOT / "docs/policy.schema.json").read_text())["definitions"]["CredentialSpec"]
+    keys_key = json.loads((ROOT / "docs/keys-file.schema.json").read_text())["definitions"]["CredentialSpec"]
+    left_out = {name: {"env": "ZZ_UNSET_VARIABLE"} for name in policy_key["properties"]
+                if name not in keys_key["properties"]}
+    assert left_out, "the keys file's schema leaves out the policy key's `secret`"
+    failures += check_kind("keys files", "docs/keys-file.schema.json", keys, keys_envs, out_dir / "keys-file",
+                           lambda path: [admit, "check", "--offline", "--keys", f"fetchml-keys={path}",
+                                         str(ROOT / "examples/policies/fetchml.toml")],
+                           [{"env": "ZZ_UNSET_VARIABLE"}] + WRONG, {"#/definitions/CredentialSpec": left_out})
+    for f in failures:
+        print("FAIL:", f)
+    return 1 if failures else 0
 
+
+def check_kind(kinds, schema_path, documents, envs, out_dir, command, wrong_values, left_out):
+    """Checks one kind of document against its schema; returns the failures."""
+    use_schema(schema_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failures = []
+    policies = documents
+    def run_check(path, env):
+        return run(command(path), env)
     # 1. Every shipped policy validates, in its own form and as JSON.
     bases, refused_by_both = [], []
     for path in policies:
@@ -197,19 +241,21 @@ def main():
             # A policy a vector expects to fail to load (a secret with a `default`) may be
             # refused by the schema too; then `admit check` must refuse it in every
             # environment its vectors give.
-            loads = [env for env in envs.get(path, [{}]) if run_check(admit, path, env)[0] != 2]
+            loads = [env for env in envs.get(path, [{}]) if run_check(path, env)[0] != 2]
             if loads:
                 failures.append(f"{rel}: refused by the schema ({errors[0].message}) but loaded by `admit check`")
             else:
                 refused_by_both.append(rel)
             continue
         for env in envs.get(path, [{}]) + [{}]:
-            if run_check(admit, path, env)[0] == 0:
+            if run_check(path, env)[0] == 0:
                 bases.append((path, tree, env))
                 break
-    print(f"schema: {len(policies)} shipped policies: {len(policies) - len(refused_by_both)} valid under jsonschema, "
+    print(f"schema: {len(policies)} shipped {kinds}: {len(policies) - len(refused_by_both)} valid under jsonschema, "
           f"{len(refused_by_both)} refused by it and by `admit check` ({', '.join(map(str, refused_by_both))}); "
           f"{len(bases)} load with `admit check` (the mutation bases)")
+    if not bases:
+        failures.append(f"none of the shipped {kinds} loads: nothing to break")
 
     # 2. The broken family.
     mutants = []  # (description, tree, base path, env, expected word in admit's error)
@@ -224,12 +270,17 @@ def main():
                 m = copy.deepcopy(tree)
                 get(m, place)[UNKNOWN] = 1
                 mutants.append((f"{where}: unknown field `{UNKNOWN}`", m, path, env, f"`{UNKNOWN}`"))
+                for name, value in left_out.get(pointer, {}).items():
+                    m = copy.deepcopy(tree)
+                    get(m, place)[name] = value
+                    mutants.append((f"{where}: `{name}`, which this kind of file leaves out", m, path, env,
+                                    admit_place(place + [name])))
             value = get(tree, place)
             for name, sub in node["properties"].items():
                 if (pointer, name) in covered:
                     continue
                 if name in value:
-                    wrong = next((w for w in WRONG if not valid(sub, w)), None)
+                    wrong = next((w for w in wrong_values if not valid(sub, w)), None)
                     if wrong is not None:
                         m = copy.deepcopy(tree)
                         get(m, place)[name] = wrong
@@ -252,7 +303,8 @@ def main():
 
     uncovered = sorted(all_properties() - covered)
     if uncovered:
-        failures.append("properties no shipped policy exercises (add them to tests/fixtures/policies/every-field.toml): "
+        failures.append(f"properties none of the shipped {kinds} exercises (add them to tests/fixtures/policies/every-field.toml "
+                        "or tests/fixtures/every-field-keys.toml): "
                         + ", ".join(f"{p}.{n}" for p, n in uncovered))
 
     # Each mutant: refused by the schema, written as TOML (for taplo in run.sh) and
@@ -266,7 +318,7 @@ def main():
         (folder / name).write_text(to_toml(tree, None))
         (out_dir / "mutants").mkdir(exist_ok=True)
         (out_dir / "mutants" / name).write_text(to_toml(tree, None))
-        code, err = run_check(admit, folder / name, env)
+        code, err = run_check(folder / name, env)
         first = next((l for l in err.splitlines() if "error" in l), err.strip()[:200])
         listing.append({"file": str((folder / name).relative_to(ROOT)), "base": str(base.relative_to(ROOT)),
                         "mutation": what, "admit_check_exit": code, "admit_check_error": first})
@@ -275,12 +327,12 @@ def main():
         elif not any(w in err for w in ([word] if isinstance(word, str) else word)):
             failures.append(f"{base.relative_to(ROOT)}: {what}: `admit check` error does not name {word!r}: {first}")
     (out_dir / "mutants.json").write_text(json.dumps(listing, indent=1) + "\n")
-    print(f"schema: {len(mutants)} broken policies, each refused by jsonschema and by `admit check`; "
+    print(f"schema: {len(mutants)} broken {kinds}, each refused by jsonschema and by `admit check`; "
           f"{len(covered)}/{len(all_properties())} schema properties exercised (list: {out_dir / 'mutants.json'})")
 
-    for f in failures:
-        print("FAIL:", f)
-    return 1 if failures else 0
+    return failures
+
+
 
 
 def mutant_folder(base, out_dir):
@@ -295,10 +347,11 @@ def mutant_folder(base, out_dir):
     return folder
 
 
-def run_check(admit, path, env):
+def run(argv, env):
+    """Runs `admit check ...` in exactly `env` (plus PATH and HOME); (exit code, stderr)."""
     full = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
     full.update(env)
-    r = subprocess.run([admit, "check", "--offline", str(path)], capture_output=True, text=True, env=full, cwd=ROOT)
+    r = subprocess.run(argv, capture_output=True, text=True, env=full, cwd=ROOT)
     return r.returncode, r.stderr
 
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Validates docs/policy.schema.json against the parser (docs/schema-test/README.md):
-# `admit schema` prints the committed file; every shipped policy validates in taplo (TOML)
-# and Python jsonschema (its tree, and its JSON form); a family of broken policies,
-# generated from the schema's properties, is refused by jsonschema, by taplo and by
-# `admit check`. Installs what it needs here (npm: @taplo/cli from the committed lock;
+# Validates docs/policy.schema.json and docs/keys-file.schema.json against the parser
+# (docs/schema-test/README.md): `admit schema` prints the committed files; every shipped
+# policy and keys file validates in taplo (TOML) and Python jsonschema (its tree, which
+# is its JSON form); a family of broken policies and keys files, generated from the
+# schemas' properties, is refused by jsonschema, by taplo and by `admit check`. Installs what it needs here (npm: @taplo/cli from the committed lock;
 # a venv with jsonschema), idempotent and quick when done. Last line: "schema: ok" or
 # "schema: FAILED".
 set -euo pipefail
@@ -35,34 +35,51 @@ rm -rf "$out" && mkdir -p "$out"
 step "jsonschema: shipped policies; the broken family against jsonschema and admit check"
 "$here/.venv/bin/python" "$here/check_schema.py" "$admit" "$out" || failed=1
 
-step "taplo: the example policies (by their #:schema line)"
+step "taplo: the example policies and keys file (by their #:schema line)"
 examples=()
 for f in examples/policies/*.toml; do
-  case "$f" in *.test.toml|*-keys.toml) continue ;; esac
-  head -n 1 "$f" | grep -qx '#:schema ../../docs/policy.schema.json' || { echo "FAIL: $f has no #:schema line"; failed=1; }
+  case "$f" in
+    *.test.toml) continue ;;
+    *-keys.toml) want='#:schema ../../docs/keys-file.schema.json' ;;
+    *) want='#:schema ../../docs/policy.schema.json' ;;
+  esac
+  head -n 1 "$f" | grep -qxF "$want" || { echo "FAIL: $f does not start with $want"; failed=1; }
   examples+=("$f")
 done
-"${taplo[@]}" "${examples[@]}" 2>&1 | grep -v ' INFO ' || true
-"${taplo[@]}" "${examples[@]}" >/dev/null 2>&1 || { echo "FAIL: taplo refused an example policy"; failed=1; }
+if "${taplo[@]}" "${examples[@]}" >"$out/taplo-examples.log" 2>&1; then
+  echo "taplo: ${#examples[@]} example files valid"
+else
+  grep -E '^error|invalid file' "$out/taplo-examples.log"; echo "FAIL: taplo refused an example file"; failed=1
+fi
 
-step "taplo: the fixture policies (--schema); those a vector expects to fail to load are refused"
-refused_by_design=" tests/fixtures/policies/api-key-secret-default.toml tests/fixtures/policies/secret-default.toml "
+step "taplo: the fixture policies and keys files (--schema); those a vector expects to fail to load are refused"
+# The two fixtures whose vectors expect a load error (a secret's `default`): refused.
+refused_by_design=(tests/fixtures/policies/api-key-secret-default.toml tests/fixtures/policies/secret-default.toml)
+valid_policies=() valid_keys=(tests/fixtures/*keys*.toml)
 for f in tests/fixtures/policies/*.toml; do
-  if "${taplo[@]}" --schema "file://$root/docs/policy.schema.json" "$f" >"$out/taplo-one.log" 2>&1; then
-    case "$refused_by_design" in *" $f "*) echo "FAIL: taplo accepted $f, which has a secret's default"; failed=1 ;; esac
-  else
-    case "$refused_by_design" in
-      *" $f "*) ;;
-      *) echo "FAIL: taplo refused $f"; grep -E '^error' "$out/taplo-one.log" | head -n 3; failed=1 ;;
-    esac
-  fi
+  case " ${refused_by_design[*]} " in *" $f "*) ;; *) valid_policies+=("$f") ;; esac
+done
+lint() { # SCHEMA FILE...: taplo with that schema; prints its errors when it refuses
+  local schema="$1"; shift
+  "${taplo[@]}" --schema "file://$root/docs/$schema.schema.json" "$@" >"$out/taplo-one.log" 2>&1
+}
+if lint policy "${valid_policies[@]}" && lint keys-file "${valid_keys[@]}"; then
+  echo "taplo: ${#valid_policies[@]} fixture policies and ${#valid_keys[@]} keys files valid"
+else
+  grep -E '^error|invalid file' "$out/taplo-one.log" | head -n 6; echo "FAIL: taplo refused a fixture"; failed=1
+fi
+for f in "${refused_by_design[@]}"; do
+  if lint policy "$f"; then echo "FAIL: taplo accepted $f, which has a secret's default"; failed=1; fi
 done
 
-step "taplo: every broken policy is refused"
-total="$(find "$out/mutants" -name '*.toml' | wc -l)"
-"${taplo[@]}" --schema "file://$root/docs/policy.schema.json" "$out"/mutants/*.toml >"$out/taplo-mutants.log" 2>&1 || true
-refused="$(grep -c 'invalid file' "$out/taplo-mutants.log" || true)"
-echo "taplo refused $refused of $total broken policies"
-[ "$total" -gt 0 ] && [ "$refused" -eq "$total" ] || { echo "FAIL: taplo accepted a broken policy"; failed=1; }
+step "taplo: every broken policy and keys file is refused"
+for kind in policy keys-file; do
+  kinds="${kind/-/ }s"; [ "$kind" = policy ] && kinds=policies
+  total="$(find "$out/$kind/mutants" -name '*.toml' | wc -l)"
+  "${taplo[@]}" --schema "file://$root/docs/$kind.schema.json" "$out/$kind"/mutants/*.toml >"$out/taplo-$kind-mutants.log" 2>&1 || true
+  refused="$(grep -c 'invalid file' "$out/taplo-$kind-mutants.log" || true)"
+  echo "taplo refused $refused of $total broken $kinds"
+  [ "$total" -gt 0 ] && [ "$refused" -eq "$total" ] || { echo "FAIL: taplo accepted a broken $kind"; failed=1; }
+done
 
 if [ "$failed" -eq 0 ]; then echo "schema: ok"; else echo "schema: FAILED"; exit 1; fi
