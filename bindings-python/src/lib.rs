@@ -521,10 +521,9 @@ struct RequestArgs<'a, 'py> {
 /// that cannot be read is handed to `malformed` as this policy's malformed decision.
 /// Raises `TypeError` for arguments of the wrong type.
 fn with_request<R>(
-    engine: &admit::Engine,
     args: &RequestArgs<'_, '_>,
     decide: impl FnOnce(&admit::Request<'_>) -> PyResult<R>,
-    malformed: impl Fn(admit::Decision) -> R,
+    malformed: impl Fn(&str) -> R,
 ) -> PyResult<R> {
     let method = text_arg("method", args.method)?;
     let path = text_arg("path", args.path)?;
@@ -551,10 +550,10 @@ fn with_request<R>(
     }
     let (method, path, peer) = match (method.to_cow(), path.to_cow(), peer.map(|p| p.to_cow()).transpose()) {
         (Ok(m), Ok(p), Ok(peer)) => (m, p, peer),
-        _ => return Ok(malformed(engine.malformed("the method, path or peer is not valid UTF-8"))),
+        _ => return Ok(malformed("the method, path or peer is not valid UTF-8")),
     };
     if let Some(detail) = unreadable {
-        return Ok(malformed(engine.malformed(&detail)));
+        return Ok(malformed(&detail));
     }
     let encoded;
     let path: &str = if args.decoded {
@@ -611,6 +610,41 @@ pub enum Stepped {
     Decided(Decision),
     /// Check this, and resume.
     Pending(PendingCheck),
+    /// `explain`'s answer: the explanation as a dict.
+    Explained(Py<PyAny>),
+}
+
+/// An explanation as a dict of plain values (`{"decision": ..., "trace": ...}`).
+fn explanation_dict(py: Python<'_>, e: &admit::Explanation) -> PyResult<Py<PyAny>> {
+    let value = serde_json::to_value(e).map_err(|err| PyValueError::new_err(err.to_string()))?;
+    Ok(json_to_py(py, &value)?.unbind())
+}
+
+/// `next_step` for `explain`: the explanation, or the credential to check next.
+fn next_explain_step(
+    py: Python<'_>,
+    engine: &Bound<'_, Engine>,
+    req: &admit::Request<'_>,
+    kept: Option<Arc<OwnedRequest>>,
+    verdicts: admit::Verdicts,
+    round: u32,
+) -> PyResult<Stepped> {
+    let e = &engine.get().inner;
+    let explanation = match py.detach(|| e.explain_step(req, &verdicts)) {
+        admit::ExplainStep::Explained(x) => *x,
+        admit::ExplainStep::Check(check) if round < MAX_CHECKS => {
+            return Ok(Stepped::Pending(PendingCheck {
+                engine: engine.clone().unbind(),
+                request: kept.unwrap_or_else(|| Arc::new(OwnedRequest::new(req))),
+                verdicts,
+                check,
+                round: round + 1,
+                explaining: true,
+            }));
+        }
+        _ => py.detach(|| e.explain(req)),
+    };
+    Ok(Stepped::Explained(explanation_dict(py, &explanation)?))
 }
 
 /// What `Engine.decide` answers: the decision, made here or after the checks ran.
@@ -645,6 +679,7 @@ fn next_step(
             verdicts,
             check,
             round: round + 1,
+            explaining: false,
         }),
         _ => Stepped::Decided(Decision { inner: if detach { py.detach(|| e.decide(req)) } else { e.decide(req) } }),
     }
@@ -660,6 +695,8 @@ pub struct PendingCheck {
     verdicts: admit::Verdicts,
     check: admit::CredentialCheck,
     round: u32,
+    /// The paused call is `explain`: `resume` answers its next step.
+    explaining: bool,
 }
 
 #[pymethods]
@@ -702,6 +739,9 @@ impl PendingCheck {
         verdicts.record_credential(self.check.clone(), verdict.get().inner.clone());
         let engine = self.engine.bind(py);
         let kept = Arc::clone(&self.request);
+        if self.explaining {
+            return self.request.with(|req| next_explain_step(py, engine, req, Some(kept), verdicts, self.round));
+        }
         Ok(self.request.with(|req| next_step(py, engine, req, Some(kept), verdicts, self.round, false)))
     }
     fn __repr__(&self) -> String {
@@ -1018,17 +1058,15 @@ impl Engine {
         let args = RequestArgs { method, path, headers, peer, now, decoded };
         if !this.delegated {
             return with_request(
-                engine,
                 &args,
                 |req| Ok(Decided::Made(Decision { inner: py.detach(|| engine.decide(req)) })),
-                |inner| Decided::Made(Decision { inner }),
+                |detail| Decided::Made(Decision { inner: engine.malformed(detail) }),
             );
         }
         // A delegated credential: the registered checks run, synchronously, in
         // `admit._checks.decide_sync` (which logs what a check did wrong, never the
         // credential), each verdict handed back through `PendingCheck.resume`.
         with_request(
-            engine,
             &args,
             |req| match next_step(py, slf, req, None, admit::Verdicts::new(), 0, true) {
                 Stepped::Decided(d) => Ok(Decided::Made(d)),
@@ -1036,9 +1074,43 @@ impl Engine {
                     let out = py.import("admit._checks")?.call_method1("decide_sync", (p,))?;
                     Ok(Decided::Checked(out.unbind()))
                 }
+                // `next_step` never explains.
+                Stepped::Explained(x) => Ok(Decided::Checked(x)),
             },
-            |inner| Decided::Made(Decision { inner }),
+            |detail| Decided::Made(Decision { inner: engine.malformed(detail) }),
         )
+    }
+
+    /// Explains the decision about one request: a dict `{"decision": ..., "trace": ...}`,
+    /// `decision` the fields of the `Decision` that `decide` gives and `trace` how it was
+    /// reached (docs/policy.md, "Explaining a decision"). Arguments as `decide`; a
+    /// `delegated` authenticator's check runs as in `decide`. The trace never holds a
+    /// credential or a secret. It is for people and tools, not for every request:
+    /// `decide` does not pay for it.
+    #[pyo3(signature = (method, path, headers = None, peer = None, now = None, *, decoded = false))]
+    #[expect(clippy::too_many_arguments, reason = "positional and keyword arguments of a Python method")]
+    fn explain(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        method: &Bound<'_, PyAny>,
+        path: &Bound<'_, PyAny>,
+        headers: Option<&Bound<'_, PyAny>>,
+        peer: Option<&Bound<'_, PyAny>>,
+        now: Option<&Bound<'_, PyAny>>,
+        decoded: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let engine = &slf.get().inner;
+        let args = RequestArgs { method, path, headers, peer, now, decoded };
+        let first = with_request(
+            &args,
+            |req| Ok(next_explain_step(py, slf, req, None, admit::Verdicts::new(), 0)),
+            |detail| explanation_dict(py, &engine.explain_malformed(detail)).map(Stepped::Explained),
+        )??;
+        match first {
+            Stepped::Explained(dict) => Ok(dict),
+            // The registered checks run as for `decide`, in `admit._checks.decide_sync`.
+            pending => Ok(py.import("admit._checks")?.call_method1("decide_sync", (pending,))?.unbind()),
+        }
     }
 
     /// One step of a decision: the `Decision`, or a `PendingCheck` when the request
@@ -1059,10 +1131,9 @@ impl Engine {
     ) -> PyResult<Stepped> {
         let args = RequestArgs { method, path, headers, peer, now, decoded };
         with_request(
-            &slf.get().inner,
             &args,
             |req| Ok(next_step(py, slf, req, None, admit::Verdicts::new(), 0, true)),
-            |inner| Stepped::Decided(Decision { inner }),
+            |detail| Stepped::Decided(Decision { inner: slf.get().inner.malformed(detail) }),
         )
     }
 
@@ -1084,10 +1155,9 @@ impl Engine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let args = RequestArgs { method, path, headers, peer, now, decoded };
         let first = with_request(
-            &slf.get().inner,
             &args,
             |req| Ok(next_step(py, slf, req, None, admit::Verdicts::new(), 0, false)),
-            |inner| Stepped::Decided(Decision { inner }),
+            |detail| Stepped::Decided(Decision { inner: slf.get().inner.malformed(detail) }),
         )?;
         py.import("admit._checks")?.call_method1("decide_async", (first,))
     }

@@ -613,3 +613,62 @@ def test_examples_and_a_strict_app_pass_mypy_strict(tmp_path: Path) -> None:
         env=dict(os.environ, MYPY_CACHE_DIR=str(tmp_path / ".mypy_cache")),
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# -- explain ------------------------------------------------------------------------
+
+
+def test_explain_is_decide_with_its_trace() -> None:
+    e = admit.Engine.from_dict(SIMPLE)
+    got = e.explain("GET", "/jobs/7?q=1", [("X-API-Key", "12345")], None, NOW)
+    assert got["decision"] == e.decide("GET", "/jobs/7?q=1", [("X-API-Key", "12345")], None, NOW).to_dict()
+    trace = got["trace"]
+    assert trace["target"] == {"canonical": "/jobs/7", "refused": None}
+    assert [(r["name"], r["matched"]) for r in trace["rules"]] == [("GET /jobs/**", True)]
+    assert trace["authenticators"] == [{
+        "id": "keys", "kind": "api_key", "pass": "credential", "verdict": "matched",
+        "reason": None, "detail": None, "principal": "ci",
+    }]
+    assert trace["scopes"] == {"required_all": ["jobs:read"], "required_any": [], "held": ["jobs:read"], "missing": []}
+    # The key is nowhere in it, nor its digest.
+    text = json.dumps(got)
+    assert "12345" not in text and admit.hash_key("12345") not in text
+
+
+def test_explain_of_unreadable_input_is_a_malformed_explanation() -> None:
+    """What `decide` answers `malformed_request` for, `explain` explains the same way."""
+    e = admit.Engine.from_dict(SIMPLE)
+    for args in [("GET", "/jobs/\ud800"), ("GET", "/jobs/1", [("X-API-Key\ud800", "12345")])]:
+        got = e.explain(*args, now=NOW)
+        assert got["decision"] == e.decide(*args, now=NOW).to_dict()
+        assert got["decision"]["reason"] == "malformed_request"
+        assert got["trace"]["target"]["canonical"] is None
+        assert got["trace"]["target"]["refused"]
+        assert got["trace"]["rules"] == [] and got["trace"]["authenticators"] == []
+
+
+def test_explain_takes_what_decide_takes() -> None:
+    e = admit.Engine.from_dict(SIMPLE)
+    with pytest.raises(TypeError):
+        e.explain(7, "/jobs")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        e.explain("GET", "/jobs", now="soon")  # type: ignore[arg-type]
+
+
+def test_explain_runs_a_delegated_check_as_decide_does() -> None:
+    e = admit.Engine.from_file(FIXTURES / "policies" / "delegated.toml")
+    calls = []
+
+    def check(credential: str) -> dict:
+        calls.append(credential)
+        return {"id": "ann", "roles": ["reader"]}
+
+    e.set_check("sessions", check)
+    headers = [("Authorization", "Session s3cret-session-value")]
+    got = e.explain("GET", "/notes/ann/1", headers, None, NOW)
+    assert got["decision"] == e.decide("GET", "/notes/ann/1", headers, None, NOW).to_dict()
+    assert got["decision"]["allow"] is True
+    assert calls == ["s3cret-session-value", "s3cret-session-value"]
+    assert got["trace"]["authenticators"][0]["principal"] == "ann"
+    assert got["trace"]["owner"]["outcome"] == "owner"
+    assert "s3cret-session-value" not in json.dumps(got)

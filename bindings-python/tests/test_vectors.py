@@ -69,6 +69,19 @@ def _subset(want: Any, got: Any) -> bool:
     return bool(want == got)
 
 
+def check_trace(want: Any, got: Any, place: str = "trace") -> List[str]:
+    """A case's ``explain`` expectation against a trace (tests/README.md): dicts by the
+    keys given, lists item by item with the same length, other values equal."""
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return [f"{place}: want a dict, got {got!r}"]
+        return [e for k, v in want.items()
+                for e in (check_trace(v, got[k], f"{place}.{k}") if k in got else [f"{place}.{k}: missing"])]
+    if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
+        return [e for i, (w, g) in enumerate(zip(want, got)) for e in check_trace(w, g, f"{place}[{i}]")]
+    return [] if want == got and type(want) is type(got) else [f"{place}: want {want!r}, got {got!r}"]
+
+
 def check(expect: Dict[str, Any], got: Dict[str, Any]) -> List[str]:
     errors = []
     for k, want in expect.items():
@@ -121,6 +134,12 @@ def test_vector(name: str, doc: Dict[str, Any], case: Any) -> None:
     assert [list(h) for h in d.headers] == got["headers"]
     if d.principal is not None:
         assert d.principal.to_dict() == got["principal"]
+    if "explain" in case:
+        # explain's decision is decide's; its trace holds what the case asserts.
+        explained = engine.explain(req["method"], req["path"], req.get("headers"), req.get("peer"), req["now"])
+        assert explained["decision"] == got
+        errors = check_trace(case["explain"], explained["trace"])
+        assert not errors, "\n".join(errors)
     if doc.get("checks"):
         # The async entry point and the step-by-step one decide the same.
         assert asyncio.run(engine.decide_async(req["method"], req["path"], req.get("headers"), req.get("peer"),

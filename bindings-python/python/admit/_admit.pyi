@@ -7,6 +7,7 @@ from typing import (
     Any,
     Awaitable,
     Callable,
+    Dict,
     Iterable,
     List,
     Literal,
@@ -208,6 +209,20 @@ class Engine:
         *,
         decoded: bool = False,
     ) -> Decision: ...
+    def explain(
+        self,
+        method: str,
+        path: str,
+        headers: Headers = None,
+        peer: Optional[str] = None,
+        now: Union[int, float, None] = None,
+        *,
+        decoded: bool = False,
+    ) -> Dict[str, Any]:
+        """``{"decision": ..., "trace": ...}``: the decision ``decide`` gives (as
+        ``Decision.to_dict()``) and how it was reached (docs/policy.md, "Explaining a
+        decision"). Never holds a credential or a secret."""
+        ...
     def decide_step(
         self,
         method: str,
