@@ -20,6 +20,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod keys_file;
 mod policy_tests;
+mod schema;
 mod serve;
 
 use admit_server::fetch;
@@ -158,6 +159,13 @@ enum Command {
         /// Issue time in unix seconds (default: now).
         #[arg(long)]
         now: Option<i64>,
+    },
+    /// Print the JSON Schema of a policy file (committed as docs/policy.schema.json), for
+    /// editors and validators: `#:schema` in a TOML policy for taplo.
+    Schema {
+        /// The schema of a keys file instead (docs/keys-file.schema.json).
+        #[arg(long)]
+        keys_file: bool,
     },
 }
 
@@ -392,6 +400,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 key
             };
             println!("{}", admit::hash_key(&key));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema { keys_file } => {
+            print!("{}", if keys_file { schema::keys_file_schema_text() } else { schema::policy_schema_text() });
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { policy, authenticator, sub, roles, scopes, lifetime, now: at } => {

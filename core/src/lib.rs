@@ -57,6 +57,8 @@ mod request;
 mod response;
 mod roles;
 mod routes;
+#[cfg(feature = "schema")]
+pub mod schema;
 mod scopes;
 mod time;
 mod tree;

@@ -16,6 +16,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// A whole policy file.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
@@ -53,6 +54,7 @@ pub struct Policy {
 }
 
 /// A role: the scopes it grants and the roles it includes.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleSpec {
@@ -166,6 +168,7 @@ impl AuthenticatorSpec {
 }
 
 /// `type = "anonymous"`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnonymousSpec {
@@ -186,6 +189,7 @@ pub struct AnonymousSpec {
 }
 
 /// `type = "local"`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalSpec {
@@ -218,6 +222,7 @@ pub struct LocalSpec {
 
 /// A key or token the policy knows: by its SHA-256, or by a reference to its
 /// plaintext that the engine hashes at load.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialSpec {
@@ -232,6 +237,7 @@ pub struct CredentialSpec {
     /// Where the key's plaintext is (`{ env = "NAME" }` or `{ file = "PATH" }`); never the
     /// plaintext itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::secret_reference"))]
     pub secret: Option<Value>,
     /// Roles of the principal.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -252,6 +258,7 @@ pub struct CredentialSpec {
 }
 
 /// `type = "api_key"`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeySpec {
@@ -275,6 +282,7 @@ pub struct ApiKeySpec {
 }
 
 /// `type = "bearer_token"`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BearerTokenSpec {
@@ -352,6 +360,7 @@ impl Serialize for Credentials {
 ///
 /// Each entry has the fields of a key in the policy but `secret` and `enabled`, and
 /// every value is written literally: a keys file is data, not a place for references.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeysFile {
@@ -361,6 +370,7 @@ pub struct KeysFile {
 }
 
 /// `type = "delegated"`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DelegatedSpec {
@@ -377,6 +387,7 @@ pub struct DelegatedSpec {
 /// One place a credential may arrive in: exactly one of `header`, `cookie` and `query`.
 /// `{ header = "Authorization", prefix = "Bearer " }` is RFC 6750's Bearer header;
 /// `{ query = "access_token", allow_query = true }` must opt in (RFC 6750 section 2.3).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
@@ -400,6 +411,7 @@ pub struct SourceSpec {
 }
 
 /// `type = "jwt"`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JwtSpec {
@@ -410,15 +422,18 @@ pub struct JwtSpec {
     pub enabled: Condition,
     /// Accepted algorithms (`HS256`, `RS256`, `ES256`, `EdDSA`, ...). Required; `none` is
     /// never accepted.
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::algorithms"))]
     pub algorithms: ValueList,
     /// Where the token may arrive. Default `[{ header = "Authorization", prefix = "Bearer " }]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<SourceSpec>>,
     /// An HMAC secret (HS256/384/512), as a reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::secret_reference"))]
     pub secret: Option<Value>,
     /// `utf8` (default) or `base64`: how the secret's text is turned into key bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::secret_encoding"))]
     pub secret_encoding: Option<String>,
     /// A PEM public key (RSA, EC or Ed25519).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -433,6 +448,7 @@ pub struct JwtSpec {
     pub jwks_url: Option<Value>,
     /// A PEM private key for issuing tokens with RS/PS/ES/EdDSA algorithms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::secret_reference"))]
     pub signing_key: Option<Value>,
     /// The required `iss`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -484,6 +500,7 @@ pub struct JwtSpec {
 }
 
 /// One route rule.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSpec {
@@ -524,6 +541,7 @@ pub struct RouteSpec {
 }
 
 /// `owner = { param = "owner", unless = ["jobs:all"] }`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerSpec {
@@ -540,6 +558,7 @@ pub struct OwnerSpec {
 }
 
 /// `[cors]`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CorsSpec {
@@ -564,6 +583,7 @@ pub struct CorsSpec {
 }
 
 /// `[responses]`: how denials are answered.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponsesSpec {
@@ -578,6 +598,7 @@ pub struct ResponsesSpec {
     pub challenge: Option<String>,
     /// Overrides by reason code.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "crate::schema::reason_responses"))]
     pub reasons: BTreeMap<String, ReasonResponseSpec>,
 }
 
@@ -588,6 +609,7 @@ impl ResponsesSpec {
 }
 
 /// `[responses.reasons.NAME]`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonResponseSpec {
@@ -603,6 +625,7 @@ pub struct ReasonResponseSpec {
 }
 
 /// `[limits]`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSpec {
@@ -624,6 +647,7 @@ impl LimitsSpec {
 /// `[paths]`: what to do with request targets that routers read differently. Each
 /// default refuses the target (`malformed_request`, 400); the other choice is for a host
 /// whose router is known to read them the way admit then does (see `docs/policy.md` 6.3).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathsSpec {
@@ -660,6 +684,7 @@ impl PathsSpec {
 }
 
 /// `paths.escaped_slashes`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EscapedSlashes {
@@ -671,6 +696,7 @@ pub enum EscapedSlashes {
 }
 
 /// `paths.dot_segments`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DotSegments {
@@ -682,6 +708,7 @@ pub enum DotSegments {
 }
 
 /// `paths.empty_segments`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EmptySegments {
@@ -693,6 +720,7 @@ pub enum EmptySegments {
 }
 
 /// `paths.trailing_slash`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TrailingSlash {
@@ -704,6 +732,7 @@ pub enum TrailingSlash {
 }
 
 /// `paths.fragment`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fragment {
