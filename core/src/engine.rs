@@ -356,6 +356,13 @@ impl Engine {
         }
     }
 
+    /// The path a decision about `target` is made on: its canonical form under this
+    /// policy's `[paths]` rules, without query or fragment; `Err` when the target is
+    /// refused. For a host's logs, which must name the path that was decided.
+    pub fn canonical_path<'t>(&self, target: &'t str) -> Result<Cow<'t, str>, crate::PathError> {
+        canonicalize_with(target, &self.paths)
+    }
+
     /// The decision for a request a host could not even read (a method or path that is
     /// not UTF-8, say), answered the way this policy answers malformed requests.
     pub fn malformed(&self, detail: &str) -> Decision {

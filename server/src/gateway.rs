@@ -118,8 +118,8 @@ fn finish(shared: &Arc<Shared>, endpoint: Endpoint, req: &Request<'_>, started: 
         crate::jwks::unknown_key(shared);
     }
     if let Some(log) = &shared.log {
-        let target = req.path.split(['?', '#']).next().unwrap_or("");
-        let canonical = admit::canonicalize(target).map(|c| c.into_owned()).unwrap_or_else(|_| "-".to_owned());
+        // The path as this policy's `[paths]` rules read it: the one that was decided.
+        let canonical = current.engine.canonical_path(req.path).map_or_else(|_| "-".to_owned(), |c| c.into_owned());
         let entry = Entry {
             ts: state::now(&shared.config),
             method: req.method,

@@ -602,6 +602,29 @@ async fn the_decision_log_names_no_secret_and_flags_dry_run_refusals() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_decision_log_names_the_path_as_the_policy_read_it() {
+    // Under relaxed `[paths]` rules `..` is resolved, not refused: the log must name the
+    // path that was decided (the default rules would refuse it and log `-`).
+    let dir = scratch("log-lenient");
+    let log = dir.join("decisions.jsonl");
+    let mut c = config(&root().join("tests/fixtures/policies/routing-lenient.toml"));
+    c.fixed_now = Some(NOW);
+    c.decision_log = Some(admit_server::LogTarget::File(log.clone()));
+    let running = match admit_server::start(c).await {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let r = forward(running.http, "GET", "/api/v1/jobs/alice/../bob//7/?x=1", &[("X-API-Key", "demo-researcher-key")])
+        .await;
+    running.shutdown().await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let entry: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["path"], "/api/v1/jobs/bob/7", "{text}");
+    assert_eq!(entry["rule"], "jobs-owner", "{text}");
+    assert_eq!(r.status, 200, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_believes_the_source_address_only_from_a_trusted_envoy_and_strips_forged_identity() {
     use envoy_types::ext_authz::v3::pb::{CheckRequest, HttpResponse};
     use envoy_types::pb::envoy::config::core::v3::{Address, SocketAddress, address};
