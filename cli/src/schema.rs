@@ -49,9 +49,24 @@ pub fn keys_file_schema_text() -> String {
 }
 
 fn pretty(schema: &Json) -> String {
-    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
+    // Keys sorted whatever serde_json's build: a workspace build unifies in its
+    // `preserve_order` feature (a bench's dependency), which would print them in
+    // insertion order and make the committed file depend on how the CLI was built.
+    let mut text = serde_json::to_string_pretty(&sorted(schema)).unwrap_or_default();
     text.push('\n');
     text
+}
+
+fn sorted(value: &Json) -> Json {
+    match value {
+        Json::Object(map) => {
+            let mut entries: Vec<(&String, &Json)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Json::Object(entries.into_iter().map(|(k, v)| (k.clone(), sorted(v))).collect())
+        }
+        Json::Array(items) => Json::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
 }
 
 /// The keys file's schema with the manual's descriptions of a key's fields (5.4) and of
