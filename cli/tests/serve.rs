@@ -214,3 +214,30 @@ fn sigterm_lets_the_request_in_flight_finish() {
     let status = server.child.wait().unwrap();
     assert!(status.success(), "exit status {status}");
 }
+
+#[test]
+fn relaxed_path_rules_are_reported_at_start_and_at_each_reload() {
+    // Behind a gateway the service routes the raw target; relaxed [paths] rules make
+    // admit decide on a normalised one. The default rules say nothing.
+    let warnings = |server: &Server| {
+        server
+            .stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("\"event\":\"policy_warning\"") && l.contains("[paths]"))
+            .count()
+    };
+    let dir = scratch("paths");
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, POLICY).unwrap();
+    let strict = serve(&policy, &[]);
+    assert!(get(strict.http, "/healthz").starts_with("HTTP/1.1 200"));
+    assert_eq!(warnings(&strict), 0);
+    drop(strict);
+    std::fs::write(&policy, format!("{POLICY}\n[paths]\ndot_segments = \"resolve\"\n")).unwrap();
+    let relaxed = serve(&policy, &[]);
+    assert!(eventually(|| warnings(&relaxed) == 1), "no warning at start");
+    signal(&relaxed.child, "HUP");
+    assert!(eventually(|| warnings(&relaxed) == 2), "no warning at reload");
+}

@@ -356,6 +356,12 @@ impl Engine {
         }
     }
 
+    /// The policy's `[paths]` rules: a host that hands the engine a raw target (a
+    /// gateway) can tell an operator when they are relaxed.
+    pub fn path_rules(&self) -> PathsSpec {
+        self.paths
+    }
+
     /// The path a decision about `target` is made on: its canonical form under this
     /// policy's `[paths]` rules, without query or fragment; `Err` when the target is
     /// refused. For a host's logs, which must name the path that was decided.

@@ -202,9 +202,7 @@ impl Shared {
         let metrics = Metrics::default();
         metrics.reloaded(1, true);
         let status = ReloadStatus { last_success: now(&config), ..ReloadStatus::default() };
-        for w in engine.warnings() {
-            log::event("policy_warning", &[("warning", w.to_string().into())]);
-        }
+        report_warnings(&engine);
         Ok(Shared {
             proxies: TrustedProxies::new(config.trusted_proxies.clone()),
             current: ArcSwap::from_pointee(Loaded { engine, generation: 1 }),
@@ -241,6 +239,27 @@ impl Shared {
     }
 }
 
+/// The policy's warnings, at load and at each reload, and one of the server's own: relaxed
+/// `[paths]` rules make the engine decide on a normalised path while the gateway passes
+/// the service the raw target, which its router may read as another path.
+fn report_warnings(engine: &Engine) {
+    for w in engine.warnings() {
+        log::event("policy_warning", &[("warning", w.to_string().into())]);
+    }
+    if engine.path_rules() != admit::policy::PathsSpec::default() {
+        log::event(
+            "policy_warning",
+            &[(
+                "warning",
+                "[paths] relaxes the default rules: admit decides on the normalised path, while the gateway sends \
+                 the service the raw target, which its router may read as another path (docs/deploy.md, \
+                 \"The path admit decides on\")"
+                    .into(),
+            )],
+        );
+    }
+}
+
 /// Reloads now: builds a new engine from the files, gives it the key sets fetched so
 /// far, and swaps it in. A failure keeps the engine in force and is reported (stderr,
 /// `/readyz`, metrics). Returns true on success.
@@ -264,6 +283,7 @@ pub(crate) async fn reload_now(shared: &Arc<Shared>, trigger: &str) -> bool {
                     let _ = engine.set_jwks(id, text);
                 }
             }
+            report_warnings(&engine);
             let generation = old + 1;
             shared.current.store(Arc::new(Loaded { engine, generation }));
             drop(sets);
