@@ -115,12 +115,15 @@ pub fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async move {
         let running = start(config).await?;
+        // The handlers first: a SIGHUP sent as soon as the line is read would otherwise
+        // meet the default action and end the process.
+        let signals = Signals::listen()?;
         let mut line = format!("admit serve: listening on http://{}", running.http);
         if let Some(g) = running.grpc {
             line.push_str(&format!(", grpc on {g}"));
         }
         log::stderr_line(&line);
-        wait_for_signals(&running).await?;
+        signals.wait(&running).await;
         log::event("shutdown", &[("reason", "signal".into())]);
         running.shutdown().await;
         Ok(())
@@ -128,22 +131,46 @@ pub fn run(config: Config) -> Result<(), String> {
 }
 
 #[cfg(unix)]
-async fn wait_for_signals(running: &Running) -> Result<(), String> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let fail = |e: std::io::Error| format!("cannot listen for signals: {e}");
-    let mut hup = signal(SignalKind::hangup()).map_err(fail)?;
-    let mut term = signal(SignalKind::terminate()).map_err(fail)?;
-    let mut int = signal(SignalKind::interrupt()).map_err(fail)?;
-    loop {
-        tokio::select! {
-            _ = hup.recv() => running.reload().await,
-            _ = term.recv() => return Ok(()),
-            _ = int.recv() => return Ok(()),
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn listen() -> Result<Signals, String> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let fail = |e: std::io::Error| format!("cannot listen for signals: {e}");
+        Ok(Signals {
+            hup: signal(SignalKind::hangup()).map_err(fail)?,
+            term: signal(SignalKind::terminate()).map_err(fail)?,
+            int: signal(SignalKind::interrupt()).map_err(fail)?,
+        })
+    }
+
+    /// Reloads on SIGHUP; returns on SIGTERM or SIGINT.
+    async fn wait(mut self, running: &Running) {
+        loop {
+            tokio::select! {
+                _ = self.hup.recv() => running.reload().await,
+                _ = self.term.recv() => return,
+                _ = self.int.recv() => return,
+            }
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signals(_running: &Running) -> Result<(), String> {
-    tokio::signal::ctrl_c().await.map_err(|e| format!("cannot listen for signals: {e}"))
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn listen() -> Result<Signals, String> {
+        Ok(Signals)
+    }
+
+    async fn wait(self, _running: &Running) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
