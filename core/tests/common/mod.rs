@@ -52,7 +52,8 @@ pub fn decide(engine: &admit::Engine, req: &admit::Request<'_>) -> admit::Decisi
     panic!("no decision after 16 rounds of signature checks");
 }
 
-fn host_verify(check: &admit::SignatureCheck) -> bool {
+/// A host's signature check (WebCrypto's part), made with jsonwebtoken.
+pub fn host_verify(check: &admit::SignatureCheck) -> bool {
     use base64::Engine as _;
     let Ok(jwk) = serde_json::from_str::<jsonwebtoken::jwk::Jwk>(&check.jwk) else { return false };
     let Ok(key) = jsonwebtoken::DecodingKey::from_jwk(&jwk) else { return false };
