@@ -336,21 +336,6 @@ impl RawEngine {
         }
     }
 
-    /// Decides about one request; returns the decision as the contract's JSON, or `""`
-    /// when signatures must be checked first (`takeChecks`). `headers` is a flat
-    /// `[name, value, ...]` list.
-    pub fn decide(&self, method: &str, path: &str, headers: Vec<String>, peer: Option<String>, now: f64) -> String {
-        let pairs: Vec<(&[u8], &[u8])> = headers
-            .chunks_exact(2)
-            .filter_map(|c| match c {
-                [n, v] => Some((n.as_bytes(), v.as_bytes())),
-                _ => None,
-            })
-            .collect();
-        let req = Request { method, path, headers: &pairs, peer: peer.as_deref(), now: seconds(now) };
-        self.first_step(&req)
-    }
-
     /// The checks the last decision call that answered `""` asked for, with its request:
     /// verify each, `record` the verdicts, then `resume`. `undefined` once taken.
     #[wasm_bindgen(js_name = takeChecks)]
@@ -385,11 +370,23 @@ impl RawEngine {
         verdicts.request.with(|req| self.inner.decide(req).to_json())
     }
 
-    /// Explains the decision about one request: `{"decision": ..., "trace": ...}` as
-    /// JSON (docs/policy.md, "Explaining a decision"), or `""` when the host must check
-    /// signatures or a credential first, exactly as `decide` (`takeChecks`, then
-    /// `resume` answers the explanation). `headers` is a flat `[name, value, ...]` list.
-    pub fn explain(&self, method: &str, path: &str, headers: Vec<String>, peer: Option<String>, now: f64) -> String {
+    /// Decides about one request, or explains the decision when `explaining`; returns
+    /// the decision as the contract's JSON (or the explanation, `{"decision": ...,
+    /// "trace": ...}`, docs/policy.md "Explaining a decision"), or `""` when the host
+    /// must check signatures or a credential first (`takeChecks`, then `resume` answers
+    /// as the call would have). `headers` is a flat `[name, value, ...]` list. One export
+    /// for both: each export carries its own copy of the glue that reads a JS array of
+    /// strings, and decisions mostly take `decideJoined`.
+    #[wasm_bindgen(js_name = decideFields)]
+    pub fn decide_fields(
+        &self,
+        method: &str,
+        path: &str,
+        headers: Vec<String>,
+        peer: Option<String>,
+        now: f64,
+        explaining: bool,
+    ) -> String {
         let pairs: Vec<(&[u8], &[u8])> = headers
             .chunks_exact(2)
             .filter_map(|c| match c {
@@ -398,6 +395,9 @@ impl RawEngine {
             })
             .collect();
         let req = Request { method, path, headers: &pairs, peer: peer.as_deref(), now: seconds(now) };
+        if !explaining {
+            return self.first_step(&req);
+        }
         match self.inner.explain_step(&req, &Verdicts::new()) {
             ExplainStep::Explained(e) => e.to_json(),
             step => {
