@@ -484,7 +484,7 @@ impl RawEngine {
     ) -> Result<String, JsValue> {
         let extra = match claims {
             None => None,
-            Some(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+            Some(text) => match serde_json::from_slice::<serde_json::Value>(text.as_bytes()) {
                 Ok(serde_json::Value::Object(m)) => Some(m),
                 _ => return Err(invalid("claims must be a plain object")),
             },
