@@ -317,8 +317,15 @@ impl RawEngine {
     pub fn new(text: &str, format: &str, env: Vec<String>, files: Vec<String>) -> Result<RawEngine, JsValue> {
         let format = Format::parse(format)
             .ok_or_else(|| invalid(&format!("format must be \"toml\" or \"json\", not {format:?}")))?;
-        let mut resolver = MapResolver::from_env(pairs(&env));
-        resolver.files = pairs(&files).into_iter().collect();
+        // Inserted one by one (a later duplicate wins, as with `collect`): collecting
+        // into a BTreeMap sorts first, a stable sort instantiated for each iterator type.
+        let mut resolver = MapResolver::default();
+        for (name, value) in pairs(&env) {
+            resolver.env.insert(name, value);
+        }
+        for (path, text) in pairs(&files) {
+            resolver.files.insert(path, text);
+        }
         let inner = admit::Engine::from_text(text, format, &resolver).map_err(|e| policy_error(&e))?;
         Ok(RawEngine { inner, pending: Cell::new(None) })
     }
