@@ -243,7 +243,7 @@ impl RawVerdicts {
 
     /// Check `i`'s public key as a JWK (JSON text), for `crypto.subtle.importKey("jwk")`.
     pub fn jwk(&self, i: u32) -> String {
-        self.check(i).map(|c| c.jwk.to_string()).unwrap_or_default()
+        self.check(i).map(|c| String::from(&*c.jwk)).unwrap_or_default()
     }
 
     /// Check `i`'s JWS algorithm (`RS256`, `PS384`, `ES256`, `EdDSA`, ...).
@@ -276,7 +276,7 @@ impl RawVerdicts {
     /// this round, or `undefined` when there is none (or its verdict is recorded).
     #[wasm_bindgen(js_name = credentialAuthenticator)]
     pub fn credential_authenticator(&self) -> Option<String> {
-        self.credential.as_ref().map(|c| c.authenticator.to_string())
+        self.credential.as_ref().map(|c| String::from(&*c.authenticator))
     }
 
     /// The credential to check (a secret: for the host's check only), or `undefined`.
@@ -516,7 +516,7 @@ impl RawEngine {
             .iter()
             .map(|w| serde_json::json!({"place": w.place, "line": w.line, "column": w.column, "message": w.message}))
             .collect();
-        serde_json::Value::Array(list).to_string()
+        json_text(&serde_json::Value::Array(list))
     }
 
     /// The enabled authenticators as a JSON list of `[id, type]`, in the order tried.
@@ -545,7 +545,7 @@ pub fn hash_key(key: &str) -> String {
 #[wasm_bindgen(js_name = fetchRules)]
 pub fn fetch_rules() -> String {
     use admit::fetch as f;
-    serde_json::json!({
+    json_text(&serde_json::json!({
         "timeoutSecs": f::TIMEOUT_SECS,
         "maxBytes": f::MAX_BYTES,
         "defaultMaxAge": f::DEFAULT_MAX_AGE,
@@ -555,8 +555,14 @@ pub fn fetch_rules() -> String {
         "retryMaxSecs": f::RETRY_MAX_SECS,
         "unknownKeyIntervalSecs": f::UNKNOWN_KEY_INTERVAL_SECS,
         "maxUrlBytes": f::MAX_URL_BYTES,
-    })
-    .to_string()
+    }))
+}
+
+/// A JSON value as compact text, through the same serde_json writer as the decisions'
+/// claims: `Value`'s `Display` would instantiate it twice more (compact and `{:#}`).
+fn json_text(value: &serde_json::Value) -> String {
+    // Writing a `Value` into a String cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// Why a `jwks_url` may not be fetched (`https://`, or `http://` to a loopback address;
