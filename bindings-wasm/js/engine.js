@@ -262,7 +262,7 @@ function defaultLog(event) {
  * the one-string-per-field call, so the core always sees exactly these fields. */
 function decideFields(raw, fields, peer, now) {
   for (let i = 0; i < fields.length; i++) {
-    if (fields[i].includes("\0")) return raw.decide(fields[0], fields[1], fields.slice(2), peer, now);
+    if (fields[i].includes("\0")) return raw.decideFields(fields[0], fields[1], fields.slice(2), peer, now, false);
   }
   return raw.decideJoined(fields.join("\0"), peer, now);
 }
@@ -431,7 +431,7 @@ export class Engine {
     const fields = [str("method", request.method), str("path", request.path)];
     flatHeaders(request.headers, fields);
     const peer = request.peer === undefined || request.peer === null ? undefined : str("peer", request.peer);
-    if (explaining) return this.#raw.explain(fields[0], fields[1], fields.slice(2), peer, seconds(request.now));
+    if (explaining) return this.#raw.decideFields(fields[0], fields[1], fields.slice(2), peer, seconds(request.now), true);
     return decideFields(this.#raw, fields, peer, seconds(request.now));
   }
 

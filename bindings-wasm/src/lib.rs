@@ -243,7 +243,7 @@ impl RawVerdicts {
 
     /// Check `i`'s public key as a JWK (JSON text), for `crypto.subtle.importKey("jwk")`.
     pub fn jwk(&self, i: u32) -> String {
-        self.check(i).map(|c| c.jwk.to_string()).unwrap_or_default()
+        self.check(i).map(|c| String::from(&*c.jwk)).unwrap_or_default()
     }
 
     /// Check `i`'s JWS algorithm (`RS256`, `PS384`, `ES256`, `EdDSA`, ...).
@@ -276,7 +276,7 @@ impl RawVerdicts {
     /// this round, or `undefined` when there is none (or its verdict is recorded).
     #[wasm_bindgen(js_name = credentialAuthenticator)]
     pub fn credential_authenticator(&self) -> Option<String> {
-        self.credential.as_ref().map(|c| c.authenticator.to_string())
+        self.credential.as_ref().map(|c| String::from(&*c.authenticator))
     }
 
     /// The credential to check (a secret: for the host's check only), or `undefined`.
@@ -317,8 +317,15 @@ impl RawEngine {
     pub fn new(text: &str, format: &str, env: Vec<String>, files: Vec<String>) -> Result<RawEngine, JsValue> {
         let format = Format::parse(format)
             .ok_or_else(|| invalid(&format!("format must be \"toml\" or \"json\", not {format:?}")))?;
-        let mut resolver = MapResolver::from_env(pairs(&env));
-        resolver.files = pairs(&files).into_iter().collect();
+        // Inserted one by one (a later duplicate wins, as with `collect`): collecting
+        // into a BTreeMap sorts first, a stable sort instantiated for each iterator type.
+        let mut resolver = MapResolver::default();
+        for (name, value) in pairs(&env) {
+            resolver.env.insert(name, value);
+        }
+        for (path, text) in pairs(&files) {
+            resolver.files.insert(path, text);
+        }
         let inner = admit::Engine::from_text(text, format, &resolver).map_err(|e| policy_error(&e))?;
         Ok(RawEngine { inner, pending: Cell::new(None) })
     }
@@ -334,21 +341,6 @@ impl RawEngine {
                 String::new()
             }
         }
-    }
-
-    /// Decides about one request; returns the decision as the contract's JSON, or `""`
-    /// when signatures must be checked first (`takeChecks`). `headers` is a flat
-    /// `[name, value, ...]` list.
-    pub fn decide(&self, method: &str, path: &str, headers: Vec<String>, peer: Option<String>, now: f64) -> String {
-        let pairs: Vec<(&[u8], &[u8])> = headers
-            .chunks_exact(2)
-            .filter_map(|c| match c {
-                [n, v] => Some((n.as_bytes(), v.as_bytes())),
-                _ => None,
-            })
-            .collect();
-        let req = Request { method, path, headers: &pairs, peer: peer.as_deref(), now: seconds(now) };
-        self.first_step(&req)
     }
 
     /// The checks the last decision call that answered `""` asked for, with its request:
@@ -385,11 +377,23 @@ impl RawEngine {
         verdicts.request.with(|req| self.inner.decide(req).to_json())
     }
 
-    /// Explains the decision about one request: `{"decision": ..., "trace": ...}` as
-    /// JSON (docs/policy.md, "Explaining a decision"), or `""` when the host must check
-    /// signatures or a credential first, exactly as `decide` (`takeChecks`, then
-    /// `resume` answers the explanation). `headers` is a flat `[name, value, ...]` list.
-    pub fn explain(&self, method: &str, path: &str, headers: Vec<String>, peer: Option<String>, now: f64) -> String {
+    /// Decides about one request, or explains the decision when `explaining`; returns
+    /// the decision as the contract's JSON (or the explanation, `{"decision": ...,
+    /// "trace": ...}`, docs/policy.md "Explaining a decision"), or `""` when the host
+    /// must check signatures or a credential first (`takeChecks`, then `resume` answers
+    /// as the call would have). `headers` is a flat `[name, value, ...]` list. One export
+    /// for both: each export carries its own copy of the glue that reads a JS array of
+    /// strings, and decisions mostly take `decideJoined`.
+    #[wasm_bindgen(js_name = decideFields)]
+    pub fn decide_fields(
+        &self,
+        method: &str,
+        path: &str,
+        headers: Vec<String>,
+        peer: Option<String>,
+        now: f64,
+        explaining: bool,
+    ) -> String {
         let pairs: Vec<(&[u8], &[u8])> = headers
             .chunks_exact(2)
             .filter_map(|c| match c {
@@ -398,6 +402,9 @@ impl RawEngine {
             })
             .collect();
         let req = Request { method, path, headers: &pairs, peer: peer.as_deref(), now: seconds(now) };
+        if !explaining {
+            return self.first_step(&req);
+        }
         match self.inner.explain_step(&req, &Verdicts::new()) {
             ExplainStep::Explained(e) => e.to_json(),
             step => {
@@ -484,7 +491,7 @@ impl RawEngine {
     ) -> Result<String, JsValue> {
         let extra = match claims {
             None => None,
-            Some(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+            Some(text) => match serde_json::from_slice::<serde_json::Value>(text.as_bytes()) {
                 Ok(serde_json::Value::Object(m)) => Some(m),
                 _ => return Err(invalid("claims must be a plain object")),
             },
@@ -509,7 +516,7 @@ impl RawEngine {
             .iter()
             .map(|w| serde_json::json!({"place": w.place, "line": w.line, "column": w.column, "message": w.message}))
             .collect();
-        serde_json::Value::Array(list).to_string()
+        json_text(&serde_json::Value::Array(list))
     }
 
     /// The enabled authenticators as a JSON list of `[id, type]`, in the order tried.
@@ -538,7 +545,7 @@ pub fn hash_key(key: &str) -> String {
 #[wasm_bindgen(js_name = fetchRules)]
 pub fn fetch_rules() -> String {
     use admit::fetch as f;
-    serde_json::json!({
+    json_text(&serde_json::json!({
         "timeoutSecs": f::TIMEOUT_SECS,
         "maxBytes": f::MAX_BYTES,
         "defaultMaxAge": f::DEFAULT_MAX_AGE,
@@ -548,8 +555,14 @@ pub fn fetch_rules() -> String {
         "retryMaxSecs": f::RETRY_MAX_SECS,
         "unknownKeyIntervalSecs": f::UNKNOWN_KEY_INTERVAL_SECS,
         "maxUrlBytes": f::MAX_URL_BYTES,
-    })
-    .to_string()
+    }))
+}
+
+/// A JSON value as compact text, through the same serde_json writer as the decisions'
+/// claims: `Value`'s `Display` would instantiate it twice more (compact and `{:#}`).
+fn json_text(value: &serde_json::Value) -> String {
+    // Writing a `Value` into a String cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// Why a `jwks_url` may not be fetched (`https://`, or `http://` to a loopback address;

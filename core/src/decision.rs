@@ -132,7 +132,7 @@ impl Principal {
     }
 }
 
-fn push_bool(out: &mut String, b: bool) {
+pub(crate) fn push_bool(out: &mut String, b: bool) {
     out.push_str(if b { "true" } else { "false" });
 }
 
@@ -156,14 +156,14 @@ pub(crate) fn push_u16(out: &mut String, n: u16) {
     }
 }
 
-fn push_opt_str(out: &mut String, s: Option<&str>) {
+pub(crate) fn push_opt_str(out: &mut String, s: Option<&str>) {
     match s {
         Some(s) => push_json_str(out, s),
         None => out.push_str("null"),
     }
 }
 
-fn push_str_list(out: &mut String, list: &[String]) {
+pub(crate) fn push_str_list(out: &mut String, list: &[String]) {
     out.push('[');
     for (i, s) in list.iter().enumerate() {
         if i > 0 {

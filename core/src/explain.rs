@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::authn::crypto::deferred::{CredentialCheck, SignatureCheck};
 use crate::authn::{Denial, Identity};
-use crate::decision::Decision;
+use crate::decision::{Decision, push_bool, push_json_str, push_opt_str, push_str_list};
 use crate::engine::Authn;
 use crate::reason::Reason;
 use crate::routes::{Access, Requirement, RouteTable, Rule};
@@ -37,11 +37,18 @@ pub struct Explanation {
 }
 
 impl Explanation {
-    /// The explanation as JSON text (`{"decision": ..., "trace": ...}`).
+    /// The explanation as JSON text (`{"decision": ..., "trace": ...}`): the same text as
+    /// `serde_json::to_string` of its `Serialize` form, written by hand as
+    /// [`Decision::to_json`] is. serde_json's generic writer, instantiated for every
+    /// trace type, was about 8 KB of the .wasm for this one call.
     pub fn to_json(&self) -> String {
-        // Serialising plain structs of strings, numbers and lists into a String
-        // cannot fail; the fallback is never reached.
-        serde_json::to_string(self).unwrap_or_else(|_| String::from("null"))
+        let mut out = String::with_capacity(1024);
+        out.push_str("{\"decision\":");
+        out.push_str(&self.decision.to_json());
+        out.push_str(",\"trace\":");
+        self.trace.write_json(&mut out);
+        out.push('}');
+        out
     }
 
     /// The explanation as indented JSON text.
@@ -443,5 +450,283 @@ impl Observer for Recorder {
 
     fn dry_run_identity(&mut self) {
         self.dry_run_pass = true;
+    }
+}
+
+/// The JSON writers of the trace (`Explanation::to_json`): fields in declaration order,
+/// names and enum words as the `Serialize` derives spell them (a test compares the two).
+impl Trace {
+    fn write_json(&self, out: &mut String) {
+        out.push_str("{\"version\":");
+        push_u64(out, u64::from(self.version));
+        out.push_str(",\"target\":{\"canonical\":");
+        push_opt_str(out, self.target.canonical.as_deref());
+        out.push_str(",\"refused\":");
+        push_opt_str(out, self.target.refused.as_deref());
+        out.push_str("},\"cors\":{\"outcome\":");
+        push_json_str(out, self.cors.outcome.as_str());
+        out.push_str(",\"origin\":");
+        push_opt_str(out, self.cors.origin.as_deref());
+        out.push_str(",\"detail\":");
+        push_opt_str(out, self.cors.detail.as_deref());
+        out.push_str("},\"rules\":[");
+        for (i, rule) in self.rules.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            rule.write_json(out);
+        }
+        out.push_str("],\"access\":");
+        push_opt_str(out, self.access);
+        out.push_str(",\"authenticators\":[");
+        for (i, attempt) in self.authenticators.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            attempt.write_json(out);
+        }
+        out.push_str("],\"roles\":");
+        push_str_list(out, &self.roles);
+        out.push_str(",\"scopes\":");
+        match &self.scopes {
+            Some(s) => {
+                out.push_str("{\"required_all\":");
+                push_str_list(out, &s.required_all);
+                out.push_str(",\"required_any\":");
+                push_str_list(out, &s.required_any);
+                out.push_str(",\"held\":");
+                push_str_list(out, &s.held);
+                out.push_str(",\"missing\":");
+                push_str_list(out, &s.missing);
+                out.push('}');
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"owner\":");
+        match &self.owner {
+            Some(o) => {
+                out.push_str("{\"param\":");
+                push_opt_str(out, o.param.as_deref());
+                out.push_str(",\"value\":");
+                push_opt_str(out, o.value.as_deref());
+                out.push_str(",\"principal\":");
+                push_json_str(out, &o.principal);
+                out.push_str(",\"constraint\":");
+                push_json_str(out, &o.constraint);
+                out.push_str(",\"unless\":");
+                push_str_list(out, &o.unless);
+                out.push_str(",\"outcome\":");
+                push_json_str(out, o.outcome.as_str());
+                out.push('}');
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"dry_run\":");
+        match &self.dry_run {
+            Some(d) => {
+                out.push_str("{\"by\":");
+                push_json_str(out, d.by.as_str());
+                out.push_str(",\"would_refuse\":");
+                push_json_str(out, d.would_refuse.as_str());
+                out.push_str(",\"status\":");
+                push_u64(out, u64::from(d.status));
+                out.push('}');
+            }
+            None => out.push_str("null"),
+        }
+        out.push('}');
+    }
+}
+
+impl RuleTrace {
+    fn write_json(&self, out: &mut String) {
+        out.push_str("{\"index\":");
+        push_u64(out, self.index as u64);
+        out.push_str(",\"name\":");
+        push_json_str(out, &self.name);
+        out.push_str(",\"methods\":");
+        push_json_str(out, &self.methods);
+        out.push_str(",\"patterns\":");
+        push_str_list(out, &self.patterns);
+        out.push_str(",\"matched\":");
+        push_bool(out, self.matched);
+        out.push_str(",\"mismatch\":");
+        push_opt_str(out, self.mismatch.map(RuleMismatch::as_str));
+        out.push_str(",\"detail\":");
+        push_json_str(out, &self.detail);
+        out.push('}');
+    }
+}
+
+impl AuthenticatorTrace {
+    fn write_json(&self, out: &mut String) {
+        out.push_str("{\"id\":");
+        push_json_str(out, &self.id);
+        out.push_str(",\"kind\":");
+        push_json_str(out, self.kind);
+        out.push_str(",\"pass\":");
+        push_json_str(out, self.pass.as_str());
+        out.push_str(",\"verdict\":");
+        push_json_str(out, self.verdict.as_str());
+        out.push_str(",\"reason\":");
+        push_opt_str(out, self.reason.map(Reason::as_str));
+        out.push_str(",\"detail\":");
+        push_opt_str(out, self.detail.as_deref());
+        out.push_str(",\"principal\":");
+        push_opt_str(out, self.principal.as_deref());
+        out.push('}');
+    }
+}
+
+/// A number in decimal (the trace's counts and statuses).
+fn push_u64(out: &mut String, n: u64) {
+    // u64::MAX has 20 digits.
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        if let Some(d) = digits.get_mut(start) {
+            // `rest % 10` is below 10: the cast cannot truncate.
+            *d = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 || start == 0 {
+            break;
+        }
+    }
+    for d in digits.get(start..).unwrap_or_default() {
+        out.push(char::from(*d));
+    }
+}
+
+impl CorsOutcome {
+    /// The outcome's word in the trace's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorsOutcome::NotReached => "not_reached",
+            CorsOutcome::NotConfigured => "not_configured",
+            CorsOutcome::NoOrigin => "no_origin",
+            CorsOutcome::SameOrigin => "same_origin",
+            CorsOutcome::Allowed => "allowed",
+            CorsOutcome::Preflight => "preflight",
+            CorsOutcome::Refused => "refused",
+        }
+    }
+
+    /// Every outcome, for the tests that compare the words with the `Serialize` form.
+    #[cfg(test)]
+    const ALL: [CorsOutcome; 7] = [
+        CorsOutcome::NotReached,
+        CorsOutcome::NotConfigured,
+        CorsOutcome::NoOrigin,
+        CorsOutcome::SameOrigin,
+        CorsOutcome::Allowed,
+        CorsOutcome::Preflight,
+        CorsOutcome::Refused,
+    ];
+}
+
+impl RuleMismatch {
+    /// The mismatch's word in the trace's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleMismatch::Method => "method",
+            RuleMismatch::Path => "path",
+        }
+    }
+}
+
+impl AuthenticatorVerdict {
+    /// The verdict's word in the trace's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthenticatorVerdict::NotOnRule => "not_on_rule",
+            AuthenticatorVerdict::Absent => "absent",
+            AuthenticatorVerdict::NotMine => "not_mine",
+            AuthenticatorVerdict::Matched => "matched",
+            AuthenticatorVerdict::Refused => "refused",
+        }
+    }
+}
+
+impl AuthenticatorPass {
+    /// The pass's word in the trace's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthenticatorPass::Credential => "credential",
+            AuthenticatorPass::Fallback => "fallback",
+            AuthenticatorPass::DryRunIdentity => "dry_run_identity",
+        }
+    }
+}
+
+impl OwnerOutcome {
+    /// The outcome's word in the trace's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerOutcome::Exempt => "exempt",
+            OwnerOutcome::Owner => "owner",
+            OwnerOutcome::NotOwner => "not_owner",
+            OwnerOutcome::Constrained => "constrained",
+        }
+    }
+}
+
+impl DryRunBy {
+    /// Who, in the trace's JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DryRunBy::Policy => "policy",
+            DryRunBy::Rule => "rule",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+
+    use super::*;
+
+    /// Each enum's hand-written word is the one its `Serialize` derive writes.
+    #[test]
+    fn words_match_serde() {
+        fn same<T: Serialize>(v: T, word: &str) {
+            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{word}\""));
+        }
+        for v in CorsOutcome::ALL {
+            same(v, v.as_str());
+        }
+        for v in [RuleMismatch::Method, RuleMismatch::Path] {
+            same(v, v.as_str());
+        }
+        for v in [
+            AuthenticatorVerdict::NotOnRule,
+            AuthenticatorVerdict::Absent,
+            AuthenticatorVerdict::NotMine,
+            AuthenticatorVerdict::Matched,
+            AuthenticatorVerdict::Refused,
+        ] {
+            same(v, v.as_str());
+        }
+        for v in [AuthenticatorPass::Credential, AuthenticatorPass::Fallback, AuthenticatorPass::DryRunIdentity] {
+            same(v, v.as_str());
+        }
+        for v in [OwnerOutcome::Exempt, OwnerOutcome::Owner, OwnerOutcome::NotOwner, OwnerOutcome::Constrained] {
+            same(v, v.as_str());
+        }
+        for v in [DryRunBy::Policy, DryRunBy::Rule] {
+            same(v, v.as_str());
+        }
+    }
+
+    #[test]
+    fn numbers_are_decimal() {
+        for n in [0u64, 1, 9, 10, 99, 100, 12345, u64::from(u32::MAX), u64::MAX] {
+            let mut out = String::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
     }
 }

@@ -58,7 +58,7 @@ impl OwnedRequest {
         if !crate::depth::json_within(text.as_bytes(), MAX_REQUEST_DEPTH) {
             return Err(format!("request JSON nests deeper than {MAX_REQUEST_DEPTH} levels"));
         }
-        serde_json::from_str(text).map_err(|e| e.to_string())
+        serde_json::from_slice(text.as_bytes()).map_err(|e| e.to_string())
     }
 
     /// Header pairs as bytes, for [`Request::headers`].

@@ -82,7 +82,7 @@ impl BodyFormat {
             Some(t) => {
                 let format = BodyFormat::Json(template_parts(t));
                 let probe = format.render("m", 400, Reason::Ok).unwrap_or_default();
-                serde_json::from_str::<serde_json::Value>(&probe)
+                serde_json::from_slice::<serde_json::Value>(probe.as_bytes())
                     .map_err(|e| format!("body must be `none`, `text`, `fastapi` or a JSON template ({e})"))?;
                 format
             }

@@ -250,7 +250,15 @@ fn explain_is_decide_with_a_consistent_trace_on_every_shared_vector() {
             if let Err(e) = consistent(&explained.trace, &explained.decision) {
                 failures.push(format!("{name} / {cname}: {e}\n    {}", explained.to_json()));
             }
-            // The JSON form: every field present, the decision's fields as `to_json` writes them.
+            // The JSON form: the hand-written writer gives serde's text, byte for byte.
+            if explained.to_json() != serde_json::to_string(&explained).unwrap() {
+                failures.push(format!(
+                    "{name} / {cname}: to_json differs from the Serialize form\n    {}\n    {}",
+                    explained.to_json(),
+                    serde_json::to_string(&explained).unwrap()
+                ));
+            }
+            // Every field present, the decision's fields as `to_json` writes them.
             let json: Value = serde_json::from_str(&explained.to_json()).unwrap();
             let decision: Value = serde_json::from_str(&explained.decision.to_json()).unwrap();
             if json["decision"] != decision {
@@ -448,6 +456,7 @@ proptest! {
         let explained = engine.explain(&req);
         prop_assert_eq!(&explained.decision, &engine.decide(&req));
         let json = explained.to_json();
+        prop_assert_eq!(&json, &serde_json::to_string(&explained).unwrap());
         for (cred, _) in &creds {
             prop_assert!(!json.contains(cred.as_str()), "credential in the trace: {}", json);
             // A JWT's signature and header never appear (its claims may, as the decision's).

@@ -95,7 +95,7 @@ impl CredentialVerdict {
             refuse: Option<String>,
         }
         let shape = "a check answers `{\"id\": ..., \"roles\": [...], \"scopes\": [...]}` or `{\"refuse\": \"invalid_credentials\" | \"expired\" | \"revoked\"}`";
-        let w: Written = serde_json::from_str(text).map_err(|_| shape.to_owned())?;
+        let w: Written = serde_json::from_slice(text.as_bytes()).map_err(|_| shape.to_owned())?;
         match (w.id, w.refuse) {
             (Some(id), None) => Ok(CredentialVerdict::Principal { id, roles: w.roles, scopes: w.scopes }),
             (None, Some(reason)) if w.roles.is_empty() && w.scopes.is_empty() => match reason.as_str() {
