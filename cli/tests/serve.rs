@@ -255,3 +255,26 @@ fn relaxed_path_rules_are_reported_at_start_and_at_each_reload() {
         relaxed.stderr.lock().unwrap()
     );
 }
+
+#[test]
+fn a_delegated_authenticator_is_reported_as_refusing_everything() {
+    // The server has no host check: a delegated credential is refused, and said so.
+    let dir = scratch("delegated");
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[authenticators]]\ntype = \"delegated\"\nid = \"sessions\"\nsources = [{ cookie = \"session\" }]\n\n[[routes]]\npath = \"/**\"\n",
+    )
+    .unwrap();
+    let server = serve(&policy, &[]);
+    let lines = server.stderr.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(|l| l.contains("\"event\":\"policy_warning\"") && l.contains("`sessions` is delegated")),
+        "{lines:?}"
+    );
+    let reply = exchange(
+        server.http,
+        "GET /auth/forward HTTP/1.1\r\nHost: t\r\nX-Forwarded-Method: GET\r\nX-Forwarded-Uri: /x\r\nCookie: session=s1\r\nConnection: close\r\n\r\n",
+    );
+    assert!(reply.starts_with("HTTP/1.1 401"), "{reply}");
+}

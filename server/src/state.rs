@@ -246,6 +246,15 @@ fn report_warnings(engine: &Engine) {
     for w in engine.warnings() {
         log::event("policy_warning", &[("warning", w.to_string().into())]);
     }
+    for (id, kind) in engine.authenticators() {
+        if kind == "delegated" {
+            let warning = format!(
+                "authenticator `{id}` is delegated, and admit serve has no check to delegate to: every credential \
+                 it finds is refused (invalid_credentials)"
+            );
+            log::event("policy_warning", &[("warning", warning.into())]);
+        }
+    }
     if engine.path_rules() != admit::policy::PathsSpec::default() {
         log::event(
             "policy_warning",
