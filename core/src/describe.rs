@@ -90,27 +90,6 @@ pub struct JwtInfo<'e> {
     pub audience: &'e [String],
 }
 
-fn pattern_text(p: &Pattern) -> String {
-    if p.segs.is_empty() {
-        return "/".to_owned();
-    }
-    let mut out = String::new();
-    for seg in &p.segs {
-        out.push('/');
-        match seg {
-            Seg::Lit(l) => out.push_str(l),
-            Seg::Param(n) => {
-                out.push('{');
-                out.push_str(n);
-                out.push('}');
-            }
-            Seg::Any => out.push('*'),
-            Seg::Tail => out.push_str("**"),
-        }
-    }
-    out
-}
-
 fn is_catch_all(p: &Pattern) -> bool {
     matches!(p.segs.last(), Some(Seg::Tail))
 }
@@ -140,7 +119,7 @@ impl Engine {
             index,
             name: &rule.name,
             methods,
-            patterns: rule.patterns.iter().map(pattern_text).collect(),
+            patterns: rule.patterns.iter().map(Pattern::text).collect(),
             catch_all: rule.patterns.iter().any(is_catch_all),
             access,
             require,
@@ -164,12 +143,7 @@ impl Engine {
             return Ok(None);
         };
         let index = self.routes.rules.iter().position(|r| std::ptr::eq(r, rule)).unwrap_or_default();
-        Ok(Some(RouteMatch {
-            index,
-            name: &rule.name,
-            pattern: pattern_text(pattern),
-            catch_all: is_catch_all(pattern),
-        }))
+        Ok(Some(RouteMatch { index, name: &rule.name, pattern: pattern.text(), catch_all: is_catch_all(pattern) }))
     }
 
     /// True when the policy has a `[cors]` table: the engine then answers preflights

@@ -12,9 +12,11 @@
 )]
 
 mod common;
+#[path = "../../tests/support/vectors.rs"]
+mod vectors;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use admit::explain::{AuthenticatorPass, AuthenticatorVerdict, CorsOutcome, Trace};
 use admit::{
@@ -23,10 +25,7 @@ use admit::{
 use common::{NOW, fixture, token};
 use proptest::prelude::*;
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use vectors::vector_files;
 
 /// The vectors' environment, and files relative to the policy's folder.
 struct VectorResolver {
@@ -42,38 +41,6 @@ impl Resolver for VectorResolver {
         std::fs::read_to_string(self.base.join(path))
             .map(|t| t.trim_end_matches(['\n', '\r']).to_owned())
             .map_err(|e| e.to_string())
-    }
-}
-
-/// `${token:NAME}`, `${file:PATH}` and `${repeat:N:TEXT}` replaced (tests/README.md).
-fn expand(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').unwrap() + start;
-        let (kind, arg) = rest[start + 2..end].split_once(':').unwrap();
-        match kind {
-            "token" => out.push_str(&token(arg)),
-            "file" => out.push_str(&std::fs::read_to_string(root().join(arg)).unwrap()),
-            "repeat" => {
-                let (n, text) = arg.split_once(':').unwrap();
-                out.push_str(&text.repeat(n.parse().unwrap()));
-            }
-            other => panic!("unknown placeholder `{other}`"),
-        }
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn expand_value(v: &mut Value) {
-    match v {
-        Value::String(s) => *s = expand(s),
-        Value::Array(a) => a.iter_mut().for_each(expand_value),
-        Value::Object(o) => o.values_mut().for_each(expand_value),
-        _ => {}
     }
 }
 
@@ -197,27 +164,15 @@ fn consistent(trace: &Trace, d: &Decision) -> Result<(), String> {
 
 #[test]
 fn explain_is_decide_with_a_consistent_trace_on_every_shared_vector() {
-    let dir = root().join("tests/vectors");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
     let (mut cases, mut failures) = (0, Vec::new());
-    for file in &files {
-        let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
-        expand_value(&mut doc);
+    for vector in vector_files() {
+        let (name, doc, policy) = (&vector.name, &vector.doc, &vector.policy);
         if doc.get("expect_load_error").is_some() {
             continue;
         }
-        let policy = root().join(doc["policy"].as_str().unwrap());
-        let env: BTreeMap<String, String> =
-            serde_json::from_value(doc.get("env").cloned().unwrap_or(Value::Null)).unwrap_or_default();
         let format = if policy.extension().is_some_and(|e| e == "json") { Format::Json } else { Format::Toml };
-        let resolver = VectorResolver { env, base: policy.parent().unwrap().to_path_buf() };
-        let engine = Engine::from_text(&std::fs::read_to_string(&policy).unwrap(), format, &resolver)
+        let resolver = VectorResolver { env: vector.env.clone(), base: policy.parent().unwrap().to_path_buf() };
+        let engine = Engine::from_text(&std::fs::read_to_string(policy).unwrap(), format, &resolver)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         for (id, text) in doc.get("jwks").and_then(Value::as_object).into_iter().flatten() {
             engine.set_jwks(id, text.as_str().unwrap()).unwrap();
