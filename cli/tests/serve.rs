@@ -19,22 +19,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const POLICY: &str = r#"
-realm = "serve-test"
-
-[[authenticators]]
-type = "anonymous"
-id = "open"
-
-[[routes]]
-id = "closed"
-path = "/closed/**"
-deny = true
-
-[[routes]]
-id = "open"
-path = "/**"
-"#;
+/// Everything open but `/closed/**` (shared with the other serve tests).
+const POLICY: &str = include_str!("../../tests/fixtures/policies/open-except-closed.toml");
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("admit-serve-{name}-{}", std::process::id()));

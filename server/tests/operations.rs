@@ -109,22 +109,8 @@ async fn forwarded_for_counts_only_from_a_trusted_proxy() {
     untrusting.shutdown().await;
 }
 
-const OPEN_POLICY: &str = r#"
-realm = "reload-test"
-
-[[authenticators]]
-type = "anonymous"
-id = "open"
-
-[[routes]]
-id = "closed"
-path = "/closed/**"
-deny = true
-
-[[routes]]
-id = "open"
-path = "/**"
-"#;
+/// Everything open but `/closed/**` (shared with the other serve tests).
+const OPEN_POLICY: &str = include_str!("../../tests/fixtures/policies/open-except-closed.toml");
 
 /// Replaces a file as editors and deploy tools do: a new file renamed over the old.
 fn replace(path: &Path, text: &str) {
@@ -162,7 +148,7 @@ async fn reload_applies_edits_and_keeps_the_old_engine_on_a_broken_or_deleted_fi
     assert_eq!(metric(&m, "admit_policy_reload_total{result=\"ok\"}"), Some(2.0));
 
     // A broken policy: the old engine stays, ready, and the error is reported.
-    replace(&policy, "realm = \"reload-test\"\n[[routes]\nthis is not TOML");
+    replace(&policy, "realm = \"serve-test\"\n[[routes]\nthis is not TOML");
     assert!(
         eventually(|| async { readyz(a).await.1["last_reload_error"].is_string() }).await,
         "the broken policy was not reported"
